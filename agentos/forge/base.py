@@ -1,0 +1,65 @@
+"""Where issues live and pull requests go. Local files or GitHub, through one interface."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+
+class Comment(BaseModel):
+    id: int
+    author: str
+    body: str
+    created_at: str = ""
+
+
+class Issue(BaseModel):
+    number: int
+    title: str
+    body: str = ""
+    labels: list[str] = Field(default_factory=list)
+    state: Literal["open", "closed"] = "open"
+    comments: list[Comment] = Field(default_factory=list)
+    url: str | None = None
+
+
+class PullRequest(BaseModel):
+    number: int
+    title: str
+    body: str
+    head: str
+    base: str
+    url: str
+    state: Literal["open", "closed", "merged"] = "open"
+    draft: bool = False
+
+
+@runtime_checkable
+class Forge(Protocol):
+    name: str
+    """"local" or "github": shown in progress and status."""
+
+    def get_issue(self, number: int) -> Issue:
+        """The issue with its comments; raises UnknownIssueError when there is none."""
+
+    def upsert_comment(self, issue: int, marker: str, body: str) -> Comment:
+        """Edit the comment containing `marker`, or create it: one comment per marker."""
+
+    def add_labels(self, issue: int, labels: list[str]) -> None: ...
+
+    def remove_labels(self, issue: int, labels: list[str]) -> None: ...
+
+    def push_branch(self, branch: str) -> None:
+        """Make `branch` (already committed locally) available to the forge."""
+
+    def find_pr(self, head: str) -> PullRequest | None: ...
+
+    def find_or_create_pr(
+        self, *, head: str, base: str, title: str, body: str, draft: bool = False
+    ) -> PullRequest:
+        """Idempotent by head branch: a second call returns the first PR."""
+
+    def update_pr(
+        self, number: int, *, body: str | None = None, draft: bool | None = None
+    ) -> PullRequest: ...

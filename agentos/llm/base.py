@@ -1,0 +1,75 @@
+"""The one interface every model provider implements, and the plain data it speaks."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+
+class ToolCall(BaseModel):
+    id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class Message(BaseModel):
+    role: Literal["user", "assistant", "tool"]
+    content: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+
+
+class ToolSpec(BaseModel):
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    """JSON Schema of the arguments object."""
+
+
+class Usage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(**{k: getattr(self, k) + getattr(other, k) for k in Usage.model_fields})
+
+
+class Request(BaseModel):
+    """One model call. `system` and the first messages are the stable prefix (cacheable)."""
+
+    system: str
+    messages: list[Message]
+    output_schema: dict[str, Any] | None = None
+    """JSON Schema the answer must satisfy (structured output)."""
+    tools: list[ToolSpec] = Field(default_factory=list)
+    max_tokens: int = 8192
+    purpose: str
+    """What the call is for, e.g. "lld.review": used for logs, progress and scripted replies."""
+    turn: int = 0
+    """Sequence number of this call within its purpose (review round, tool-loop step)."""
+
+
+class Response(BaseModel):
+    text: str = ""
+    data: dict[str, Any] | None = None
+    """The parsed JSON object, when the request had an output_schema."""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    request_id: str | None = None
+    model: str = ""
+    stop_reason: str | None = None
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A configured model. Implementations are registered by name in llm/registry.py."""
+
+    model_id: str
+    """The "provider:model" string it was built from."""
+
+    def complete(self, request: Request) -> Response: ...
