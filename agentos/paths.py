@@ -1,0 +1,87 @@
+"""Where agentos keeps things inside the target repository (never the cwd or $HOME)."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentos.errors import NotARepositoryError
+
+# What in .agentos/ is machine state (ignored) rather than something a team commits
+# (config.yaml, templates/, issues/ of the local forge).
+_IGNORED = ["state.db", "state.db-*", "runs/", "worktrees/", "logs/", "cache/"]
+
+
+def find_repo_root(start: Path | None = None) -> Path:
+    """The top of the git repository containing `start` (default: the cwd)."""
+    where = (start or Path.cwd()).resolve()
+    if not where.exists():
+        raise NotARepositoryError(f"{where} does not exist", "pass --repo PATH to a git repository")
+    proc = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"],
+        cwd=where if where.is_dir() else where.parent,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise NotARepositoryError(
+            f"{where} is not inside a git repository",
+            "run from inside the repository, pass --repo PATH, or `git init` it first",
+        )
+    return Path(proc.stdout.strip()).resolve()
+
+
+@dataclass(frozen=True)
+class RepoLayout:
+    root: Path
+
+    @property
+    def agentos_dir(self) -> Path:
+        return self.root / ".agentos"
+
+    @property
+    def config_path(self) -> Path:
+        return self.agentos_dir / "config.yaml"
+
+    @property
+    def state_db(self) -> Path:
+        return self.agentos_dir / "state.db"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.agentos_dir / "runs"
+
+    @property
+    def worktrees_dir(self) -> Path:
+        return self.agentos_dir / "worktrees"
+
+    @property
+    def issues_dir(self) -> Path:
+        return self.agentos_dir / "issues"
+
+    @property
+    def pulls_dir(self) -> Path:
+        return self.agentos_dir / "pulls"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.agentos_dir / "templates"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.agentos_dir / "logs"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs_dir / run_id
+
+    def worktree(self, issue: int) -> Path:
+        return self.worktrees_dir / str(issue)
+
+    def ensure(self) -> None:
+        """Create .agentos/ with a .gitignore that keeps machine state out of commits."""
+        self.agentos_dir.mkdir(parents=True, exist_ok=True)
+        ignore = self.agentos_dir / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# agentos machine state; config.yaml, templates/ and issues/ may be committed\n"
+                              + "\n".join(_IGNORED) + "\n")
