@@ -1,0 +1,242 @@
+"""Configuration: pydantic models for `.agentos/config.yaml`, layered with --set and flags.
+
+Precedence, lowest first: built-in defaults → the YAML file → `--set key=value` → flags.
+Every leaf remembers where its value came from, for `agentos config show`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agentos.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class ReviewStageConfig(_Strict):
+    drafter: str = "claude:opus-4.5"
+    """Model that writes the document, as provider:model."""
+    reviewer: str = "gemini:3-pro-preview"
+    """Model that reviews it; use a different model from the drafter."""
+    max_revisions: int = Field(5, ge=0, le=50)
+    """Revisions after the first draft before the stage blocks unapproved."""
+    context_tokens: int = Field(24000, ge=1000)
+    """Token budget for repository context in the drafter's prompt."""
+
+
+class TriageStageConfig(ReviewStageConfig):
+    max_revisions: int = Field(2, ge=0, le=50)
+    """Revisions after the first draft before the stage blocks unapproved."""
+    context_tokens: int = Field(8000, ge=1000)
+    """Token budget for repository context in the drafter's prompt."""
+
+
+class SpecStageConfig(ReviewStageConfig):
+    max_revisions: int = Field(3, ge=0, le=50)
+    """Revisions after the first draft before the stage blocks unapproved."""
+
+
+class ImplementationStageConfig(_Strict):
+    implementer: str = "claude:opus-4.5"
+    """Model (or agent CLI) that writes the code and tests, as provider:model."""
+    max_test_retries: int = Field(3, ge=0, le=20)
+    """Fix rounds after the first implementation attempt while tests fail."""
+    test_command: str | None = None
+    """Command that runs the target's tests; detected when unset. {python} is the worktree's Python."""
+    setup_command: str | None = None
+    """Command run once in a new worktree before the tests (e.g. installing dependencies)."""
+    test_timeout_s: int = Field(900, ge=1)
+    """Wall-clock limit for one test run; the whole process group is killed past it."""
+    max_steps: int = Field(40, ge=1, le=500)
+    """Model turns allowed per implementation round."""
+
+
+class StagesConfig(_Strict):
+    triage: TriageStageConfig = Field(default_factory=TriageStageConfig)
+    lld: ReviewStageConfig = Field(default_factory=ReviewStageConfig)
+    spec: SpecStageConfig = Field(default_factory=SpecStageConfig)
+    implementation: ImplementationStageConfig = Field(default_factory=ImplementationStageConfig)
+
+
+class GatesConfig(_Strict):
+    after_triage: bool = False
+    """Pause for human approval after the issue brief."""
+    after_lld: bool = False
+    """Pause for human approval after the LLD is approved by the reviewer."""
+    after_spec: bool = False
+    """Pause for human approval after the implementation spec."""
+    before_pr: bool = True
+    """Pause for human approval before the pull request is opened."""
+
+
+class OrchestratorConfig(_Strict):
+    skip_existing_brief: bool = True
+    """Reuse an approved issue brief already on the branch or base branch."""
+    skip_existing_lld: bool = True
+    """Reuse an approved LLD already on the branch or base branch."""
+    skip_existing_spec: bool = True
+    """Reuse an approved implementation spec already on the branch or base branch."""
+    stages: StagesConfig = Field(default_factory=StagesConfig)
+    gates: GatesConfig = Field(default_factory=GatesConfig)
+    max_stage_attempts: int = Field(2, ge=1, le=10)
+    """How many times a stage may run when it ends RETRY before it blocks."""
+    base_branch: str | None = None
+    """Branch the work starts from and the PR targets; default: the repository's default branch."""
+    branch_prefix: str = "agentos/issue-"
+    """The work branch is this prefix followed by the issue number."""
+    docs_dir: str = "docs/agentos"
+    """Where design documents are written in the repository (committed on the work branch)."""
+    forge: Literal["auto", "local", "github"] = "auto"
+    """Where issues and PRs live; auto: GitHub when the remote and a token allow, else local."""
+    pr_draft: bool = False
+    """Open the pull request as a draft."""
+    budget_usd: float | None = Field(None, ge=0)
+    """Cap on model spend for one run; the run pauses (exit 5) before crossing it."""
+
+
+class AgentosConfig(_Strict):
+    """The whole `.agentos/config.yaml` file."""
+
+    orchestrator: OrchestratorConfig = Field(default_factory=OrchestratorConfig)
+
+
+@dataclass
+class LoadedConfig:
+    config: OrchestratorConfig
+    sources: dict[str, str] = field(default_factory=dict)
+    """Dotted leaf path → where its value came from (only for non-defaults)."""
+    file: Path | None = None
+
+    def source_of(self, path: str) -> str:
+        return self.sources.get(path, "default")
+
+
+def load_config(
+    repo_root: Path,
+    config_file: Path | None = None,
+    sets: list[str] | None = None,
+    flags: dict[str, Any] | None = None,
+) -> LoadedConfig:
+    """Read and validate the effective configuration for a repository."""
+    path = config_file or (repo_root / ".agentos" / "config.yaml")
+    if config_file is not None and not config_file.exists():
+        raise ConfigError(f"config file {config_file} does not exist", "check the --config path")
+    raw: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    if path.exists():
+        raw = _read_yaml(path)
+        _record(raw, "", sources, str(path))
+    for item in sets or []:
+        key, value = _parse_set(item)
+        _assign(raw, key, value)
+        sources[key] = f"--set {item}"
+    for key, value in (flags or {}).items():
+        if value is not None:
+            _assign(raw, key, value)
+            sources[key] = "flag"
+    try:
+        cfg = AgentosConfig.model_validate({"orchestrator": raw} if raw else {})
+    except ValidationError as exc:
+        where = str(path) if path.exists() else "command-line overrides"
+        raise ConfigError(_explain(exc, where), f"see `agentos config schema` for every key") from None
+    return LoadedConfig(cfg.orchestrator, sources, path if path.exists() else None)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{at}", "fix the syntax; indent with spaces") from None
+    if not isinstance(doc, dict) or set(doc) - {"orchestrator"}:
+        extra = sorted(set(doc) - {"orchestrator"}) if isinstance(doc, dict) else []
+        raise ConfigError(
+            f"{path}: unknown top-level key(s) {', '.join(map(repr, extra)) or '(not a mapping)'}",
+            "the file must have one top-level key, `orchestrator:`",
+        )
+    body = doc.get("orchestrator") or {}
+    if not isinstance(body, dict):
+        raise ConfigError(f"{path}: `orchestrator` must be a mapping of settings")
+    return body
+
+
+def _record(node: dict[str, Any], prefix: str, sources: dict[str, str], origin: str) -> None:
+    for key, value in node.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            _record(value, dotted + ".", sources, origin)
+        else:
+            sources[dotted] = origin
+
+
+def _parse_set(item: str) -> tuple[str, Any]:
+    key, sep, text = item.partition("=")
+    key = key.strip().removeprefix("orchestrator.")
+    if not sep or not key:
+        raise ConfigError(f"--set {item!r} is not KEY=VALUE", "e.g. --set stages.lld.max_revisions=2")
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        value = text
+    return key, value
+
+
+def _assign(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    node = tree
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"cannot set {dotted}: {part} is a value, not a section")
+        node = child
+    node[leaf] = value
+
+
+def _explain(exc: ValidationError, where: str) -> str:
+    lines = [f"invalid configuration in {where}:"]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            allowed = ", ".join(_allowed_keys(err["loc"][:-1]))
+            lines.append(f"  {loc}: unknown key; allowed here: {allowed}")
+        else:
+            lines.append(f"  {loc}: {err['msg']} (got {err.get('input')!r})")
+    return "\n".join(lines)
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] = AgentosConfig
+    for part in loc:
+        info = model.model_fields.get(str(part))
+        annotation = getattr(info, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def flatten(model: BaseModel, prefix: str = "") -> dict[str, Any]:
+    """Dotted leaf paths → values, in declaration order."""
+    out: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            out.update(flatten(value, f"{prefix}{name}."))
+        else:
+            out[f"{prefix}{name}"] = value
+    return out
+
+
+def json_schema() -> dict[str, Any]:
+    schema = AgentosConfig.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "agentos configuration (.agentos/config.yaml)"
+    return schema

@@ -1,0 +1,56 @@
+"""Every finished model call, kept durably, so a resumed run never pays for it again.
+
+An append-only JSONL file per run; each line is fsynced before the answer is used. The key
+is a digest of the model id, a salt (the stage attempt) and the whole request, so only an
+identical call in the same context is replayed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from agentos.llm.base import Request, Response
+
+
+def call_key(model_id: str, salt: str, request: Request) -> str:
+    payload = f"{model_id}\n{salt}\n{request.model_dump_json()}"
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class CallJournal:
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._done: dict[str, Response] = {}
+        if path is not None and path.exists():
+            self._load(path)
+
+    def _load(self, path: Path) -> None:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+                self._done[record["key"]] = Response.model_validate(record["response"])
+            except (ValueError, KeyError):
+                continue  # a line cut short by a kill: that call was not finished
+
+    def get(self, key: str) -> Response | None:
+        return self._done.get(key)
+
+    def put(self, key: str, request: Request, response: Response) -> None:
+        self._done[key] = response
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        record = {
+            "key": key,
+            "purpose": request.purpose,
+            "turn": request.turn,
+            "request": request.model_dump(mode="json", exclude_defaults=True),
+            "response": response.model_dump(mode="json"),
+        }
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())

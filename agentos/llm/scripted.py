@@ -1,0 +1,150 @@
+"""A deterministic model that answers from a script, for tests and the demo.
+
+A script maps a request's `purpose` (e.g. "lld.review", or a glob such as "*.review") to a
+list of replies; the request's `turn` picks the reply. Because the choice depends only on the
+request, a resumed process answers exactly as the killed one would have.
+
+    replies:
+      lld.draft:
+        - text: "# LLD ..."
+      lld.review:
+        - data: {verdict: REVISE, summary: "...", findings: [...]}
+        - data: {verdict: APPROVED, summary: "...", findings: []}
+      impl.step:
+        - tool_calls: [{name: write_file, arguments: {path: a.py, content: "..."}}]
+
+A reply may also be `error: "message"` to simulate a failed call. Every request received is
+appended to `scripted-calls.jsonl` in the run folder, so tests can see what was really sent.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import yaml
+
+from agentos.errors import ModelCallError, ProviderConfigError
+from agentos.llm.base import Request, Response, ToolCall, Usage
+
+Reply = Mapping[str, Any]
+Script = Mapping[str, list[Reply]] | Callable[[Request], Reply]
+
+
+def request_digest(request: Request) -> str:
+    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()[:16]
+
+
+def estimate_tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+class ScriptedProvider:
+    def __init__(self, model_id: str, script: Script, log_path: Path | None = None, source: str = ""):
+        self.model_id = model_id
+        self.script = script
+        self.log_path = log_path
+        self.source = source or "the script"
+        self.calls: list[Request] = []
+
+    @classmethod
+    def from_model_id(cls, model_id: str, name: str, ctx: Any) -> ScriptedProvider:
+        path = _script_path(name, ctx.repo_root)
+        log = ctx.run_dir / "scripted-calls.jsonl" if ctx.run_dir else None
+        return cls(model_id, load_script(path), log, str(path))
+
+    @classmethod
+    def readiness(cls, name: str, ctx: Any) -> str | None:
+        path = _script_path(name, ctx.repo_root, must_exist=False)
+        return None if path.exists() else f"script file {path} not found"
+
+    def complete(self, request: Request) -> Response:
+        self.calls.append(request)
+        self._log(request)
+        reply = self._pick(request)
+        if "error" in reply:
+            raise ModelCallError(f"{self.model_id}: {reply['error']}")
+        return self._response(request, reply)
+
+    def _pick(self, request: Request) -> Reply:
+        if callable(self.script):
+            return self.script(request)
+        replies = self.script.get(request.purpose)
+        if replies is None:
+            replies = next(
+                (v for k, v in self.script.items() if fnmatch.fnmatchcase(request.purpose, k)), None
+            )
+        if not replies:
+            raise ModelCallError(
+                f"{self.model_id}: {self.source} has no replies for {request.purpose!r}",
+                "add a list of replies under that purpose in the script",
+            )
+        if request.turn >= len(replies):
+            raise ModelCallError(
+                f"{self.model_id}: {self.source} has {len(replies)} replies for "
+                f"{request.purpose!r}, but turn {request.turn + 1} was asked for",
+                "add more replies, or lower the loop's limits",
+            )
+        return replies[request.turn]
+
+    def _response(self, request: Request, reply: Reply) -> Response:
+        data = reply.get("data")
+        text = reply.get("text") or (json.dumps(data) if data is not None else "")
+        calls = [
+            ToolCall(id=f"call_{request.turn}_{i}", name=c["name"], arguments=c.get("arguments", {}))
+            for i, c in enumerate(reply.get("tool_calls", []))
+        ]
+        prompt = request.system + "".join(m.content for m in request.messages)
+        usage = Usage(input_tokens=estimate_tokens(prompt), output_tokens=estimate_tokens(text or "x"))
+        return Response(
+            text=text,
+            data=data,
+            tool_calls=calls,
+            usage=usage,
+            model=self.model_id,
+            request_id=f"scripted-{request_digest(request)}",
+            stop_reason="tool_use" if calls else "end_turn",
+        )
+
+    def _log(self, request: Request) -> None:
+        if self.log_path is None:
+            return
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        record = {
+            "model": self.model_id,
+            "purpose": request.purpose,
+            "turn": request.turn,
+            "digest": request_digest(request),
+            "system": request.system,
+            "messages": [m.model_dump(exclude_defaults=True) for m in request.messages],
+        }
+        with self.log_path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+
+def _script_path(name: str, repo_root: Path, must_exist: bool = True) -> Path:
+    path = Path(name)
+    if not path.is_absolute():
+        path = repo_root / path
+    if must_exist and not path.exists():
+        raise ProviderConfigError(
+            f"scripted model script {path} not found",
+            "use scripted:PATH with a YAML or JSON script, relative to the repository root",
+        )
+    return path
+
+
+def load_script(path: Path) -> dict[str, list[Reply]]:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ProviderConfigError(f"scripted model script {path} is not valid YAML/JSON: {exc}") from None
+    replies = doc.get("replies") if isinstance(doc, dict) else None
+    if not isinstance(replies, dict) or not all(isinstance(v, list) for v in replies.values()):
+        raise ProviderConfigError(
+            f"scripted model script {path} must have `replies:` mapping each purpose to a list"
+        )
+    return replies
