@@ -35,6 +35,9 @@ class CallJournal:
             except (ValueError, KeyError):
                 continue  # a line cut short by a kill: that call was not finished
 
+    def total_cost(self) -> float:
+        return sum(r.cost_usd for r in self._done.values())
+
     def get(self, key: str) -> Response | None:
         return self._done.get(key)
 

@@ -1,0 +1,68 @@
+"""What every command shares: turning errors into exit codes and messages, and gate prompts."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from agentos.errors import AgentosError
+
+
+def run_cli(fn: Callable[[], int], repo: Path | None = None) -> None:
+    """Run a command body and exit with its code; expected errors print a message and a hint."""
+    try:
+        code = fn()
+    except AgentosError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to continue where it stopped", file=sys.stderr)
+        code = 130
+    except Exception:  # a bug: keep the details, show the way to them
+        log = _write_crash_log(repo)
+        print(f"internal error (a bug in agentos); details in {log}", file=sys.stderr)
+        code = 1
+    raise SystemExit(code)
+
+
+def _write_crash_log(repo: Path | None) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    folder = Path(tempfile.gettempdir())
+    try:
+        from agentos.paths import RepoLayout, find_repo_root
+
+        folder = RepoLayout(find_repo_root(repo)).logs_dir
+        folder.mkdir(parents=True, exist_ok=True)
+    except Exception:
+        pass
+    path = folder / f"agentos-error-{stamp}.log"
+    path.write_text(traceback.format_exc())
+    return path
+
+
+def can_prompt(no_input: bool) -> bool:
+    return not no_input and sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def terminal_gate(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """Ask at the terminal: approve, reject with feedback, or quit (pause)."""
+    from rich.console import Console
+    from rich.prompt import Prompt
+
+    console = Console(stderr=True)
+    artifact = f" — see {payload['artifact']}" if payload.get("artifact") else ""
+    console.print(f"\n[bold]Gate {payload.get('gate')}[/]: approve the {payload.get('stage')} result?{artifact}")
+    choice = Prompt.ask("[a]pprove, [r]eject with feedback, [q]uit (pause)", choices=["a", "r", "q"],
+                        default="a", console=console)
+    if choice == "q":
+        return None
+    if choice == "a":
+        return {"action": "approve", "feedback": None, "by": "terminal"}
+    feedback = ""
+    while not feedback.strip():
+        feedback = Prompt.ask("What should change?", console=console)
+    return {"action": "reject", "feedback": feedback.strip(), "by": "terminal"}

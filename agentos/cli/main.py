@@ -1,0 +1,183 @@
+"""`agentos <command>`: the demo, issues, gates, status, config and each workflow on its own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from agentos.cli.common import run_cli
+
+app = typer.Typer(add_completion=False, rich_markup_mode=None, no_args_is_help=True,
+                  help="agentos: issues to reviewed, tested pull requests.")
+issue_app = typer.Typer(no_args_is_help=True, help="Issues of the local forge (.agentos/issues/).")
+config_app = typer.Typer(no_args_is_help=True, help="The effective configuration and its schema.")
+app.add_typer(issue_app, name="issue")
+app.add_typer(config_app, name="config")
+
+RepoOpt = typer.Option(None, "--repo", help="Target git repository (default: the current one).")
+
+
+@app.command()
+def demo(
+    dir: Path = typer.Option(Path("agentos-demo"), "--dir", help="Where to create the sample repository."),
+    plain: bool = typer.Option(False, "--plain", help="Plain progress lines instead of the live view."),
+) -> None:
+    """Create a sample repository with one issue and run the whole pipeline on scripted models."""
+    from agentos.demo import run_demo
+
+    def body() -> int:
+        result = run_demo(dir, plain=plain)
+        typer.echo(result)
+        return 0
+
+    run_cli(body)
+
+
+@issue_app.command("new")
+def issue_new(
+    title: str = typer.Option(..., "--title"),
+    body_file: Optional[Path] = typer.Option(None, "--body-file", help="Markdown file with the issue body ('-' for stdin)."),
+    label: list[str] = typer.Option([], "--label"),
+    repo: Optional[Path] = RepoOpt,
+) -> None:
+    """Create an issue in the local forge."""
+
+    def body() -> int:
+        from agentos.forge.local import LocalForge
+        from agentos.paths import find_repo_root
+        from agentos.errors import UsageError
+        import sys
+
+        text = ""
+        if body_file is not None:
+            if str(body_file) == "-":
+                text = sys.stdin.read()
+            elif not body_file.exists():
+                raise UsageError(f"--body-file {body_file} does not exist")
+            else:
+                text = body_file.read_text(encoding="utf-8")
+        issue = LocalForge(find_repo_root(repo)).create_issue(title, text, label)
+        typer.echo(f"created issue #{issue.number}: {issue.title}\n  next: orchestrate --issue {issue.number}")
+        return 0
+
+    run_cli(body, repo)
+
+
+@issue_app.command("list")
+def issue_list(repo: Optional[Path] = RepoOpt) -> None:
+    """List the local forge's issues."""
+
+    def body() -> int:
+        from agentos.forge.local import LocalForge
+        from agentos.paths import find_repo_root
+
+        for issue in LocalForge(find_repo_root(repo)).list_issues():
+            typer.echo(f"#{issue.number:<4} {issue.state:<6} {issue.title}")
+        return 0
+
+    run_cli(body, repo)
+
+
+def _decide(issue: int, action: str, feedback: Optional[str], repo: Optional[Path]) -> None:
+    from agentos.workflows.orchestrator.run import RunOptions, record_decision
+
+    def body() -> int:
+        typer.echo(record_decision(RunOptions(issue=issue, repo=repo), action, feedback))
+        return 0
+
+    run_cli(body, repo)
+
+
+@app.command()
+def approve(issue: int = typer.Argument(...), repo: Optional[Path] = RepoOpt) -> None:
+    """Approve the gate a paused run is waiting at; `orchestrate --issue N` then continues."""
+    _decide(issue, "approve", None, repo)
+
+
+@app.command()
+def reject(
+    issue: int = typer.Argument(...),
+    feedback: str = typer.Option(..., "--feedback", help="What should change; goes to the stage's next revision."),
+    repo: Optional[Path] = RepoOpt,
+) -> None:
+    """Reject the gated result with feedback; the stage revises it when the run continues."""
+    _decide(issue, "reject", feedback, repo)
+
+
+@app.command()
+def status(
+    issue: int = typer.Argument(...),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    repo: Optional[Path] = RepoOpt,
+) -> None:
+    """Where the issue's latest run stands: stage, verdicts, artifacts, PR, time and cost."""
+    from agentos.status import render_status, run_status
+
+    def body() -> int:
+        info = run_status(repo, issue)
+        typer.echo(json.dumps(info, indent=2) if as_json else render_status(info))
+        return 0
+
+    run_cli(body, repo)
+
+
+@config_app.command("show")
+def config_show(
+    repo: Optional[Path] = RepoOpt,
+    config: Optional[Path] = typer.Option(None, "--config"),
+    set_: list[str] = typer.Option([], "--set"),
+) -> None:
+    """The effective configuration, each value with where it came from."""
+    from agentos.config import flatten, load_config
+    from agentos.paths import find_repo_root
+
+    def body() -> int:
+        loaded = load_config(find_repo_root(repo), config, set_)
+        typer.echo(f"# config file: {loaded.file or 'none (built-in defaults)'}")
+        for key, value in flatten(loaded.config).items():
+            typer.echo(f"{key} = {json.dumps(value)}    # {loaded.source_of(key)}")
+        return 0
+
+    run_cli(body, repo)
+
+
+@config_app.command("schema")
+def config_schema() -> None:
+    """JSON Schema of .agentos/config.yaml, for editors."""
+    from agentos.config import json_schema
+
+    typer.echo(json.dumps(json_schema(), indent=2))
+
+
+def _workflow_command(stage: str, doc: str):
+    def command(
+        issue: int = typer.Option(..., "--issue", "-i"),
+        repo: Optional[Path] = RepoOpt,
+        config: Optional[Path] = typer.Option(None, "--config"),
+        set_: list[str] = typer.Option([], "--set"),
+        plain: bool = typer.Option(False, "--plain"),
+    ) -> None:
+        from agentos.workflows.orchestrator.run import RunOptions, run_workflow
+
+        def body() -> int:
+            result = run_workflow(stage, RunOptions(issue=issue, repo=repo, config_file=config, sets=set_, plain=plain))
+            typer.echo(result.message)
+            return result.exit_code
+
+        run_cli(body, repo)
+
+    command.__doc__ = doc
+    return command
+
+
+app.command("triage")(_workflow_command("triage", "Run only the triage workflow: write and review the issue brief."))
+app.command("lld")(_workflow_command("lld", "Run only the LLD workflow: draft and review the low-level design."))
+app.command("spec")(_workflow_command("spec", "Run only the spec workflow: draft and review the implementation spec."))
+app.command("implement")(_workflow_command("impl", "Run only the implementation workflow in the issue's worktree."))
+
+
+def main() -> None:
+    app()

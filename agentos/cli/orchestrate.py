@@ -1,0 +1,55 @@
+"""`orchestrate --issue N`: take an issue through triage, LLD, spec and implementation to a PR."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from agentos.cli.common import can_prompt, run_cli, terminal_gate
+
+app = typer.Typer(add_completion=False, rich_markup_mode=None)
+
+STAGE_NAMES = "triage, lld, spec, impl, pr"
+
+
+@app.command()
+def orchestrate(
+    issue: int = typer.Option(..., "--issue", "-i", help="Issue number to take to a PR."),
+    repo: Optional[Path] = typer.Option(None, "--repo", help="Target git repository (default: the current one)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Config file (default: <repo>/.agentos/config.yaml)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a config key, e.g. stages.lld.max_revisions=2."),
+    skip_triage: bool = typer.Option(False, "--skip-triage", help="Reuse the existing issue brief."),
+    skip_lld: bool = typer.Option(False, "--skip-lld", help="Reuse the existing LLD (exit 2 if there is none)."),
+    skip_spec: bool = typer.Option(False, "--skip-spec", help="Reuse the existing spec (exit 2 if there is none)."),
+    resume_from: Optional[str] = typer.Option(None, "--resume-from", help=f"Re-run from this stage ({STAGE_NAMES}) on earlier artifacts."),
+    gate_after_triage: Optional[bool] = typer.Option(None, "--gate-after-triage/--no-gate-after-triage"),
+    gate_after_lld: Optional[bool] = typer.Option(None, "--gate-after-lld/--no-gate-after-lld"),
+    gate_after_spec: Optional[bool] = typer.Option(None, "--gate-after-spec/--no-gate-after-spec"),
+    gate_before_pr: Optional[bool] = typer.Option(None, "--gate-before-pr/--no-gate-before-pr"),
+    base_branch: Optional[str] = typer.Option(None, "--base-branch", help="Branch to start from and target."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; call no model, write nothing."),
+    no_input: bool = typer.Option(False, "--no-input", help="Never prompt; pause at gates (exit 3)."),
+    plain: bool = typer.Option(False, "--plain", help="Plain progress lines instead of the live view."),
+) -> None:
+    """Take issue N to a reviewed, tested pull request (exit 0 done, 2 bad input, 3 paused, 4 blocked, 5 budget)."""
+    from agentos.workflows.orchestrator.run import RunOptions, orchestrate as run
+
+    flags = {"gates.after_triage": gate_after_triage, "gates.after_lld": gate_after_lld,
+             "gates.after_spec": gate_after_spec, "gates.before_pr": gate_before_pr,
+             "base_branch": base_branch}
+    skip = {s for s, on in (("triage", skip_triage), ("lld", skip_lld), ("spec", skip_spec)) if on}
+    opts = RunOptions(issue=issue, repo=repo, config_file=config, sets=set_, flags=flags, skip=skip,
+                      resume_from=resume_from, dry_run=dry_run, plain=plain)
+
+    def body() -> int:
+        result = run(opts, ask=terminal_gate if can_prompt(no_input) else None)
+        typer.echo(result.message)
+        return result.exit_code
+
+    run_cli(body, repo)
+
+
+def main() -> None:
+    app()

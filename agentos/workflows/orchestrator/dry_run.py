@@ -1,0 +1,48 @@
+"""`--dry-run`: the plan in words. Calls no model and writes nothing."""
+
+from __future__ import annotations
+
+from agentos.workflows.orchestrator.config import GATES
+from agentos.workflows.orchestrator.state import STAGES
+
+GATE_AFTER = {stage: gate for gate, stage in GATES.items()}
+
+
+def render_plan(session, plan: dict[str, dict], readiness: dict[str, str | None]) -> str:
+    cfg = session.config
+    ws = session.workspace
+    lines = [
+        f"Plan for issue #{session.issue.number}: {session.issue.title}",
+        f"  repository: {session.layout.root}",
+        f"  forge:      {session.forge.name}",
+        f"  branch:     {ws.branch} from {ws.base} (worktree {ws.path})",
+        f"  config:     {session.loaded.file or 'built-in defaults'}",
+        "",
+    ]
+    for stage in STAGES:
+        p = plan[stage]
+        lines.append(f"  {stage:<7} {p['action'].upper():<5} {p['reason']}")
+        lines += [f"          {d}" for d in _details(cfg, stage)] if p["action"] == "run" else []
+        if stage in GATE_AFTER:
+            gate = GATE_AFTER[stage]
+            on = getattr(cfg.gates, gate)
+            lines.append(f"          gate {gate}: {'human approval' if on else 'off (auto-continue)'}")
+    lines += ["", "Models:"]
+    lines += [f"  {m:<32} {'ready' if why is None else 'NOT READY: ' + why}" for m, why in readiness.items()] or ["  (none: every model stage is skipped)"]
+    if cfg.budget_usd is not None:
+        lines.append(f"Budget: ${cfg.budget_usd:.2f} per run")
+    lines.append("\nDry run: no model was called and nothing was written.")
+    return "\n".join(lines)
+
+
+def _details(cfg, stage: str) -> list[str]:
+    s = cfg.stages
+    if stage in ("triage", "lld", "spec"):
+        c = getattr(s, stage)
+        return [f"drafter {c.drafter}, reviewer {c.reviewer}, max {c.max_revisions} revision(s)"]
+    if stage == "impl":
+        c = s.implementation
+        tests = c.test_command or "detected in the worktree"
+        return [f"implementer {c.implementer}, {c.max_test_retries} fix round(s), {c.max_steps} steps/round",
+                f"tests: {tests} (timeout {c.test_timeout_s}s)"]
+    return ["draft PR" if cfg.pr_draft else "ready-for-review PR"]

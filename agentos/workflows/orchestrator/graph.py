@@ -1,0 +1,106 @@
+"""The orchestrator: a graph whose stages call the workflow graphs, with gates between them.
+
+    start → triage → [gate] → lld → [gate] → spec → [gate] → impl → [gate] → pr → done
+
+After each stage: PASS → its gate (or the next stage), RETRY → the same stage again (bounded
+in stages.py), BLOCK → end. At a gate: approve → next stage, reject → back to the stage
+with the feedback for its next revision.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import interrupt
+
+from agentos.progress.events import now_iso
+from agentos.workflows.orchestrator.config import GATES
+from agentos.workflows.orchestrator.stages import runners, stage_node
+from agentos.workflows.orchestrator.state import STAGES, OrchestrationState
+from agentos.workflows.services import Services
+
+GATE_AFTER = {stage: gate for gate, stage in GATES.items()}
+
+
+def gate_node(gate: str, services: Services):
+    stage = GATES[gate]
+
+    def node(state: OrchestrationState) -> dict[str, Any]:
+        enabled = getattr(services.config.gates, gate)
+        skipped = (state.get("plan") or {}).get(stage, {}).get("action") == "skip"
+        if not enabled or skipped:
+            return {"last_verdict": "approve"}
+        # Nothing before interrupt() may have side effects: this node re-runs on resume.
+        decision = interrupt({"gate": gate, "stage": stage, "issue": state["issue_number"],
+                              "artifact": _artifact(state, stage)})
+        action = decision.get("action") if isinstance(decision, dict) else None
+        update: dict[str, Any] = {"gate_results": {**(state.get("gate_results") or {}), gate: action or "?"},
+                                  "last_verdict": "reject" if action == "reject" else "approve"}
+        if action == "reject":
+            feedback = {**(state.get("feedback") or {})}
+            feedback[stage] = [*feedback.get(stage, []), decision.get("feedback") or "rejected without feedback"]
+            update["feedback"] = feedback
+        return update
+
+    return node
+
+
+def _artifact(state: OrchestrationState, stage: str) -> str | None:
+    return {"triage": state.get("issue_brief_path"), "lld": state.get("lld_path"),
+            "spec": state.get("spec_path")}.get(stage)
+
+
+def start(state: OrchestrationState) -> dict[str, Any]:
+    return {"status": "running", "current_stage": "triage", "started_at": state.get("started_at") or now_iso()}
+
+
+def done(state: OrchestrationState) -> dict[str, Any]:
+    return {"status": "done", "current_stage": "done", "completed_at": now_iso()}
+
+
+def _after_stage(stage: str):
+    target = f"gate_{GATE_AFTER[stage]}" if stage in GATE_AFTER else _next(stage)
+
+    def route(state: OrchestrationState) -> str:
+        verdict = state.get("last_verdict")
+        if verdict == "PASS":
+            return target
+        return stage if verdict == "RETRY" else END
+
+    return route, [target, stage, END]
+
+
+def _after_gate(gate: str):
+    stage = GATES[gate]
+    target = _next(stage)
+
+    def route(state: OrchestrationState) -> str:
+        return stage if state.get("last_verdict") == "reject" else target
+
+    return route, [stage, target]
+
+
+def _next(stage: str) -> str:
+    i = STAGES.index(stage)
+    return STAGES[i + 1] if i + 1 < len(STAGES) else "done"
+
+
+def build_graph(services: Services, checkpointer=None):
+    g = StateGraph(OrchestrationState)
+    g.add_node("start", start)
+    for stage, runner in runners(services).items():
+        g.add_node(stage, stage_node(stage, runner, services))
+    for gate in GATES:
+        g.add_node(f"gate_{gate}", gate_node(gate, services))
+    g.add_node("done", done)
+    g.add_edge(START, "start")
+    g.add_edge("start", STAGES[0])
+    for stage in STAGES:
+        route, targets = _after_stage(stage)
+        g.add_conditional_edges(stage, route, targets)
+    for gate in GATES:
+        route, targets = _after_gate(gate)
+        g.add_conditional_edges(f"gate_{gate}", route, targets)
+    g.add_edge("done", END)
+    return g.compile(checkpointer=checkpointer, name="orchestrator")

@@ -1,0 +1,305 @@
+"""Drive a run: pick up or start the issue's run, invoke the graph, handle gates, map the end.
+
+This is the library function behind `orchestrate` and `agentos <workflow>`; the CLI only
+parses arguments and prints what this returns.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from agentos.config import LoadedConfig, load_config
+from agentos.errors import AgentosError
+from agentos.forge.base import Forge, Issue
+from agentos.forge.factory import make_forge
+from agentos.llm.registry import ProviderContext, readiness, split_model_id
+from agentos.paths import RepoLayout, find_repo_root
+from agentos import runs
+from agentos.progress.events import Progress
+from agentos.workflows.orchestrator.config import GATES
+from agentos.workflows.orchestrator.plan import make_plan
+from agentos.workflows.orchestrator.state import STAGES
+from agentos.workflows.workspace import Workspace
+
+RECURSION_LIMIT = 2000
+EXIT_BY_STATUS = {"done": 0, "paused": 3, "blocked": 4, "budget": 5}
+
+Asker = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+"""At a gate: the interrupt payload → {action: approve|reject, feedback}, or None to pause."""
+
+
+@dataclass
+class RunOptions:
+    issue: int
+    repo: Path | None = None
+    config_file: Path | None = None
+    sets: list[str] = field(default_factory=list)
+    flags: dict[str, Any] = field(default_factory=dict)
+    """Config overrides from flags, as dotted key → value (None = not given)."""
+    skip: set[str] = field(default_factory=set)
+    resume_from: str | None = None
+    dry_run: bool = False
+    plain: bool = False
+
+
+@dataclass
+class RunResult:
+    exit_code: int
+    status: str
+    message: str
+    run_id: str | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Session:
+    """What every command needs about the target: repo, config, forge, issue, workspace."""
+
+    layout: RepoLayout
+    loaded: LoadedConfig
+    forge: Forge
+    issue: Issue
+    workspace: Workspace
+
+    @property
+    def config(self):
+        return self.loaded.config
+
+
+def open_session(opts: RunOptions) -> Session:
+    layout = RepoLayout(find_repo_root(opts.repo))
+    loaded = load_config(layout.root, opts.config_file, opts.sets, opts.flags)
+    forge = make_forge(loaded.config, layout)
+    issue = forge.get_issue(opts.issue)
+    return Session(layout, loaded, forge, issue, Workspace.for_issue(layout, loaded.config, opts.issue))
+
+
+def stage_models(config, stage: str) -> list[str]:
+    stages = config.stages
+    return {
+        "triage": [stages.triage.drafter, stages.triage.reviewer],
+        "lld": [stages.lld.drafter, stages.lld.reviewer],
+        "spec": [stages.spec.drafter, stages.spec.reviewer],
+        "impl": [stages.implementation.implementer],
+    }.get(stage, [])
+
+
+def check_models(session: Session, plan: dict[str, dict]) -> dict[str, str | None]:
+    """Model id → why it is not ready (None when ready); unknown providers raise (exit 2)."""
+    ctx = ProviderContext(repo_root=session.layout.root)
+    ids = {m for s, p in plan.items() if p["action"] == "run" for m in stage_models(session.config, s)}
+    for model_id in ids:
+        split_model_id(model_id)
+    return {m: readiness(m, ctx) for m in sorted(ids)}
+
+
+@contextmanager
+def checkpointer(layout: RepoLayout) -> Iterator[Any]:
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    layout.ensure()
+    conn = sqlite3.connect(str(layout.state_db), check_same_thread=False)
+    try:
+        yield SqliteSaver(conn)
+    finally:
+        conn.close()
+
+
+def build_services(session: Session, record: runs.RunRecord, plain: bool, stream=None):
+    from agentos.progress.console import make_console_sink
+    from agentos.progress.log import JsonlSink
+    from agentos.workflows.services import Services, build_models
+
+    run_dir = session.layout.run_dir(record.run_id)
+    progress = Progress(record.run_id, [JsonlSink(run_dir / "events.jsonl"),
+                                        make_console_sink(stream or sys.stderr, force_plain=plain)])
+    models = build_models(session.layout, run_dir, progress)
+    return Services(session.layout, session.config, session.forge, models, progress,
+                    session.workspace, record.run_id, run_dir)
+
+
+def orchestrate(opts: RunOptions, ask: Asker | None = None, stream=None) -> RunResult:
+    """Take the issue as far as it can go: to a PR, a gate, a blocker, or an error."""
+    session = open_session(opts)
+    if opts.dry_run:
+        from agentos.workflows.orchestrator.dry_run import render_plan
+
+        plan = make_plan(session.config, session.workspace, opts.skip, opts.resume_from)
+        return RunResult(0, "dry-run", render_plan(session, plan, check_models(session, plan)))
+    record, fresh_plan = _pick_run(session, opts)
+    if record is None:
+        return _already_done(session)
+    if fresh_plan is not None:
+        check_models(session, fresh_plan)
+    services = build_services(session, record, opts.plain, stream)
+    try:
+        return _execute(session, services, record, fresh_plan, ask)
+    finally:
+        services.progress.close()
+
+
+def _pick_run(session: Session, opts: RunOptions) -> tuple[runs.RunRecord | None, dict | None]:
+    """(record, plan): the unfinished run to resume (plan None), or a new run with its plan."""
+    last = runs.latest(session.layout, opts.issue)
+    if last and not opts.resume_from and not opts.skip:
+        if last.status == "done":
+            return None, None
+        if last.status != "blocked":
+            return last, None
+    plan = make_plan(session.config, session.workspace, opts.skip, opts.resume_from)
+    return runs.new_run(session.layout, opts.issue, "orchestrate"), plan
+
+
+def _already_done(session: Session) -> RunResult:
+    record = runs.latest(session.layout, session.issue.number)
+    return RunResult(0, "done", f"issue #{session.issue.number} is already done: {record.message}\n"
+                     "  to run a stage again: orchestrate --issue N --resume-from STAGE", record.run_id)
+
+
+def _execute(session, services, record, plan, ask) -> RunResult:
+    from agentos.workflows.orchestrator.graph import build_graph
+
+    with checkpointer(session.layout) as saver:
+        graph = build_graph(services, saver)
+        cfg = {"configurable": {"thread_id": record.thread_id}, "recursion_limit": RECURSION_LIMIT}
+        first = _first_input(session, services, record, plan, graph, cfg)
+        try:
+            state, paused = drive(graph, cfg, first, record, session.layout, services.progress, ask)
+        except AgentosError as exc:
+            record.status, record.message = _status_for(exc), str(exc).splitlines()[0]
+            runs.save(session.layout, record)
+            raise
+        return _finish(session, services, record, state, paused)
+
+
+def _first_input(session, services, record, plan, graph, cfg):
+    stages = list(STAGES)
+    info = {"issue": session.issue.number, "title": session.issue.title, "stages": stages,
+            "forge": session.forge.name, "run_dir": str(services.run_dir)}
+    if plan is None:
+        values = graph.get_state(cfg).values
+        done = {s: r.get("verdict") for s, r in (values.get("stage_results") or {}).items()}
+        services.progress.emit("run_resumed", data={**info, "done_stages": done})
+        return None
+    services.progress.emit("run_started", data=info)
+    return {"issue_number": session.issue.number, "run_id": record.run_id, "plan": plan,
+            "stage_attempts": {}, "stage_errors": {}, "stage_results": {}, "feedback": {},
+            "issue_brief_path": None, "lld_path": None, "spec_path": None, "pr_url": None,
+            "completed_at": None}
+
+
+def drive(graph, cfg, first, record, layout, progress, ask) -> tuple[dict, dict | None]:
+    """Invoke until the graph ends or pauses at a gate nobody decided. (state, pending gate)."""
+    from langgraph.types import Command
+
+    value = first
+    while True:
+        snap = graph.get_state(cfg)
+        if snap.interrupts:
+            payload = snap.interrupts[0].value
+            record.status, record.gate = "paused", payload
+            runs.save(layout, record)
+            decision = runs.take_decision(layout, record) or (ask(payload) if ask else None)
+            if decision is None:
+                progress.emit("gate_paused", stage=payload.get("gate"), message=f"waiting for approval of {payload.get('stage')}")
+                return snap.values, payload
+            runs.decision_path(layout, record).unlink(missing_ok=True)
+            progress.emit("gate_decided", stage=payload.get("gate"), verdict=decision.get("action"),
+                          message=decision.get("feedback") or "")
+            record.status, record.gate = "running", None
+            runs.save(layout, record)
+            value = Command(resume=decision)
+        elif value is None and not snap.next:
+            return snap.values, None
+        graph.invoke(value, cfg, durability="sync")
+        value = None
+
+
+def _status_for(exc: AgentosError) -> str:
+    return {5: "budget"}.get(exc.exit_code, "failed")
+
+
+def _finish(session, services, record, state, paused) -> RunResult:
+    if paused:
+        status, message = "paused", pause_instructions(session, paused)
+    else:
+        status = state.get("status", "blocked")
+        message = (f"PR: {state.get('pr_url')}" if status == "done"
+                   else f"blocked at {state.get('blocker') or 'an unknown stage'}")
+    record.status, record.message = status, message.splitlines()[0]
+    runs.save(session.layout, record)
+    services.progress.emit("run_finished", verdict=status, message=record.message)
+    return RunResult(EXIT_BY_STATUS.get(status, 1), status, message, record.run_id, state)
+
+
+def pause_instructions(session: Session, payload: dict) -> str:
+    n = session.issue.number
+    repo = f" --repo {session.layout.root}" if session.layout.root != Path.cwd().resolve() else ""
+    artifact = f" ({payload.get('artifact')} on {session.workspace.branch})" if payload.get("artifact") else ""
+    return (
+        f"paused at gate {payload.get('gate')} for issue #{n}: review the {payload.get('stage')} result{artifact}.\n"
+        f"  approve:  agentos approve {n}{repo}\n"
+        f"  reject:   agentos reject {n}{repo} --feedback \"what to change\"\n"
+        f"  then:     orchestrate --issue {n}{repo}"
+    )
+
+
+def record_decision(opts: RunOptions, action: str, feedback: str | None) -> str:
+    """`agentos approve|reject`: note the decision for the run paused at a gate."""
+    import json
+
+    from agentos.errors import UsageError
+
+    layout = RepoLayout(find_repo_root(opts.repo))
+    record = runs.latest(layout, opts.issue)
+    if record is None or record.status != "paused" or not record.gate:
+        state = record.status if record else "never run"
+        raise UsageError(f"issue #{opts.issue} has no run paused at a gate (latest run: {state})",
+                         f"see `agentos status {opts.issue}`")
+    if action == "reject" and not (feedback or "").strip():
+        raise UsageError("reject needs feedback for the next revision", 'add --feedback "what to change"')
+    decision = {"gate": record.gate.get("gate"), "action": action, "feedback": feedback}
+    runs.decision_path(layout, record).write_text(json.dumps(decision))
+    return f"{action} recorded for gate {record.gate.get('gate')} of issue #{opts.issue}; continue with: orchestrate --issue {opts.issue}"
+
+
+__all__ = ["RunOptions", "RunResult", "orchestrate", "record_decision", "GATES"]
+
+
+def run_workflow(stage: str, opts: RunOptions, stream=None) -> RunResult:
+    """One workflow on its own (`agentos lld --issue N`): same graph, own run and checkpoints."""
+    from agentos.workflows.orchestrator.stages import BUILDERS
+
+    session = open_session(opts)
+    check_models(session, {stage: {"action": "run"}})
+    last = runs.latest(session.layout, opts.issue, kind=stage)
+    resumable = last is not None and last.status in ("running", "failed", "budget")
+    record = last if resumable else runs.new_run(session.layout, opts.issue, stage)
+    services = build_services(session, record, opts.plain, stream)
+    try:
+        with checkpointer(session.layout) as saver:
+            graph = BUILDERS[stage](services, saver)
+            cfg = {"configurable": {"thread_id": record.thread_id}, "recursion_limit": RECURSION_LIMIT}
+            started = bool(graph.get_state(cfg).values)
+            services.progress.emit("run_resumed" if started else "run_started",
+                                   data={"issue": opts.issue, "title": session.issue.title, "stages": [stage]})
+            first = None if started else {"issue_number": opts.issue, "attempt": 1}
+            try:
+                state, _ = drive(graph, cfg, first, record, session.layout, services.progress, None)
+            except AgentosError as exc:
+                record.status, record.message = _status_for(exc), str(exc).splitlines()[0]
+                runs.save(session.layout, record)
+                raise
+        status = "done" if state.get("outcome") == "PASS" else "blocked"
+        where = state.get("doc_path") or state.get("pr_url") or state.get("commit") or ""
+        record.status, record.message = status, f"{state.get('message', '')} {where}".strip()
+        runs.save(session.layout, record)
+        services.progress.emit("run_finished", verdict=status, message=record.message)
+        return RunResult(EXIT_BY_STATUS[status], status, f"{stage}: {status}: {record.message}", record.run_id, state)
+    finally:
+        services.progress.close()

@@ -1,0 +1,128 @@
+"""Each orchestrator stage calls one workflow graph, with explicit input and output mapping.
+
+A workflow graph is invoked from inside the stage node, so its checkpoints nest under the
+stage's and a killed run resumes inside the workflow, not at its start.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any, Callable
+
+from agentos.errors import ModelCallError
+from agentos.progress.events import now_iso
+from agentos.workflows.implementation.graph import build_graph as build_impl
+from agentos.workflows.lld.graph import build_graph as build_lld
+from agentos.workflows.orchestrator.plan import ARTIFACT_FIELD
+from agentos.workflows.orchestrator.state import STAGES, OrchestrationState
+from agentos.workflows.pr.graph import build_graph as build_pr
+from agentos.workflows.services import Services
+from agentos.workflows.spec.graph import build_graph as build_spec
+from agentos.workflows.triage.graph import build_graph as build_triage
+
+BUILDERS = {"triage": build_triage, "lld": build_lld, "spec": build_spec, "impl": build_impl, "pr": build_pr}
+REVIEW_LOG = re.compile(r"\n## Review log\n.*\Z", re.DOTALL)
+
+StageRunner = Callable[[OrchestrationState, int], dict[str, Any]]
+
+
+def document_runner(stage: str, services: Services) -> StageRunner:
+    graph = BUILDERS[stage](services)
+
+    def run(state: OrchestrationState, attempt: int) -> dict[str, Any]:
+        inputs: dict[str, Any] = {"issue_number": state["issue_number"], "attempt": attempt}
+        feedback = (state.get("feedback") or {}).get(stage)
+        previous = (state.get("stage_results") or {}).get(stage) or {}
+        existing = services.workspace.read_doc(stage)
+        if feedback and existing:  # a rejected gate: revise the document we have, with the feedback
+            inputs.update(draft=REVIEW_LOG.sub("\n", existing[0]).rstrip() + "\n", human_feedback=feedback,
+                          rounds=previous.get("rounds", 0), revisions=previous.get("revisions", 0),
+                          history=previous.get("history", []))
+        out = graph.invoke(inputs)
+        result = {k: out.get(k) for k in ("exit_reason", "message", "rounds", "revisions", "history")}
+        return {"verdict": out.get("outcome") or "BLOCK", "result": result,
+                "updates": {ARTIFACT_FIELD[stage]: out.get("doc_path")}}
+
+    return run
+
+
+def impl_runner(services: Services) -> StageRunner:
+    graph = build_impl(services)
+
+    def run(state: OrchestrationState, attempt: int) -> dict[str, Any]:
+        feedback = (state.get("feedback") or {}).get("impl") or []
+        out = graph.invoke({"issue_number": state["issue_number"], "attempt": attempt,
+                            "human_feedback": feedback})
+        result = {k: out.get(k) for k in ("exit_reason", "message", "commit")}
+        return {"verdict": out.get("outcome") or "BLOCK", "result": result,
+                "updates": {"test_run": out.get("test_run")}}
+
+    return run
+
+
+def pr_runner(services: Services) -> StageRunner:
+    graph = build_pr(services)
+
+    def run(state: OrchestrationState, attempt: int) -> dict[str, Any]:
+        reviews = {k: v for k, v in (state.get("stage_results") or {}).items() if k in ("triage", "lld", "spec")}
+        out = graph.invoke({"issue_number": state["issue_number"], "test_run": state.get("test_run"),
+                            "reviews": reviews, "cost_usd": services.models.journal.total_cost()})
+        return {"verdict": out.get("outcome") or "BLOCK", "result": {"message": out.get("message")},
+                "updates": {"pr_url": out.get("pr_url")}}
+
+    return run
+
+
+def stage_node(stage: str, runner: StageRunner, services: Services):
+    """Wrap a runner: attempts, timing, events, and PASS | BLOCK | RETRY from measured results."""
+    limit = services.config.max_stage_attempts
+
+    def node(state: OrchestrationState) -> dict[str, Any]:
+        plan = (state.get("plan") or {}).get(stage, {})
+        if plan.get("action") == "skip":
+            services.progress.emit("stage_skipped", stage=stage, message=plan.get("reason", ""))
+            updates = {ARTIFACT_FIELD[stage]: plan.get("artifact")} if stage in ARTIFACT_FIELD else {}
+            return {**updates, "current_stage": stage, "last_verdict": "PASS"}
+        attempts = {**(state.get("stage_attempts") or {})}
+        attempts[stage] = attempts.get(stage, 0) + 1
+        services.progress.emit("stage_started", stage=stage, attempt=attempts[stage])
+        started, started_at = time.monotonic(), now_iso()
+        try:
+            outcome = runner(state, attempts[stage])
+        except ModelCallError as exc:
+            outcome = {"verdict": "RETRY", "result": {"exit_reason": "model_error", "message": str(exc)}}
+        update = _record(state, stage, attempts, outcome, limit, services, time.monotonic() - started)
+        return {**update, "stage_started_at": started_at}
+
+    return node
+
+
+def _record(state, stage, attempts, outcome, limit, services, elapsed) -> dict[str, Any]:
+    verdict, result = outcome["verdict"], {k: v for k, v in outcome["result"].items() if v is not None}
+    retries = {**(state.get("retries") or {})}
+    retries[stage] = retries.get(stage, 0) + 1 if verdict == "RETRY" else 0
+    if verdict == "RETRY" and retries[stage] >= limit:
+        verdict = "BLOCK"
+        result["message"] = f"gave up after {retries[stage]} attempt(s): {result.get('message', '')}"
+    errors = {**(state.get("stage_errors") or {})}
+    if verdict != "PASS":
+        errors[stage] = [*errors.get(stage, []), result.get("message", verdict)]
+    result.update(verdict=verdict, elapsed_s=round(elapsed, 3), attempt=attempts[stage])
+    services.progress.emit("stage_finished", stage=stage, verdict=verdict, attempt=attempts[stage],
+                           message=result.get("message", ""))
+    update = {**outcome.get("updates", {}), "current_stage": stage, "stage_attempts": attempts,
+              "stage_errors": errors, "retries": retries, "last_verdict": verdict,
+              "stage_results": {**(state.get("stage_results") or {}), stage: result},
+              "feedback": {k: v for k, v in (state.get("feedback") or {}).items() if k != stage}}
+    if verdict == "BLOCK":
+        update.update(status="blocked", blocker=f"{stage}: {result.get('message', '')}", completed_at=now_iso())
+    return update
+
+
+def runners(services: Services) -> dict[str, StageRunner]:
+    out: dict[str, StageRunner] = {s: document_runner(s, services) for s in ("triage", "lld", "spec")}
+    out["impl"] = impl_runner(services)
+    out["pr"] = pr_runner(services)
+    assert set(out) == set(STAGES)
+    return out

@@ -1,0 +1,45 @@
+"""State of one document's draft → validate → review → revise loop."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+from pydantic import BaseModel, Field
+
+
+class Finding(BaseModel):
+    id: str
+    section: str = ""
+    severity: Literal["blocking", "major", "minor"]
+    text: str
+
+
+class Review(BaseModel):
+    """The reviewer's structured verdict."""
+
+    verdict: Literal["APPROVED", "REVISE", "BLOCKED"]
+    summary: str
+    findings: list[Finding] = Field(default_factory=list)
+
+
+ExitReason = Literal["approved", "blocked", "max_revisions", "stagnation"]
+
+
+class DocState(TypedDict, total=False):
+    issue_number: int
+    attempt: int
+    draft: str
+    rounds: int
+    """Reviews done so far (across human-feedback re-entries)."""
+    revisions: int
+    """Revisions done so far."""
+    validation_errors: list[str]
+    review: dict[str, Any] | None
+    human_feedback: list[str]
+    history: list[dict[str, Any]]
+    """One entry per review round: round, verdict, summary, findings, models."""
+    next: str
+    exit_reason: ExitReason | None
+    outcome: Literal["PASS", "BLOCK"] | None
+    doc_path: str | None
+    message: str

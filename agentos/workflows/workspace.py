@@ -1,0 +1,76 @@
+"""The issue's work branch and worktree, and the design documents committed on it.
+
+Documents live on the work branch (so they travel in the PR with the code); the user's own
+checkout is never written to. An existing document is looked up on the work branch first,
+then on the base branch.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentos.config import OrchestratorConfig
+from agentos.paths import RepoLayout
+from agentos.repo.git import Git, ensure_worktree
+
+DOC_FILES = {"triage": "brief.md", "lld": "lld.md", "spec": "spec.md"}
+APPROVED_MARK = re.compile(r"^Status:\s*APPROVED\b", re.MULTILINE)
+
+
+@dataclass
+class Workspace:
+    layout: RepoLayout
+    issue: int
+    branch: str
+    base: str
+    docs_dir: str
+
+    @classmethod
+    def for_issue(cls, layout: RepoLayout, config: OrchestratorConfig, issue: int) -> Workspace:
+        base = config.base_branch or Git(layout.root).default_branch()
+        return cls(layout, issue, f"{config.branch_prefix}{issue}", base, config.docs_dir)
+
+    @property
+    def path(self) -> Path:
+        return self.layout.worktree(self.issue)
+
+    def ensure(self) -> Path:
+        """Create or reuse the worktree; cheap when it already exists."""
+        if not (self.path / ".git").exists():
+            self.layout.ensure()
+            ensure_worktree(self.layout.root, self.path, self.branch, self.base)
+        return self.path
+
+    @property
+    def git(self) -> Git:
+        return Git(self.ensure())
+
+    def doc_path(self, kind: str) -> str:
+        return f"{self.docs_dir}/issue-{self.issue}/{DOC_FILES[kind]}"
+
+    def read_doc(self, kind: str) -> tuple[str, str] | None:
+        """(text, where) of an existing document, on the work branch or else the base branch."""
+        rel = self.doc_path(kind)
+        local = self.path / rel
+        if local.exists():
+            return local.read_text(encoding="utf-8"), f"{self.branch}:{rel}"
+        root = Git(self.layout.root)
+        for ref in (self.branch, self.base):
+            if root.rev_parse(ref) and (text := root.show_file(ref, rel)) is not None:
+                return text, f"{ref}:{rel}"
+        return None
+
+    def write_doc(self, kind: str, text: str, message: str) -> str:
+        """Write the document into the worktree and commit it; returns its repo-relative path."""
+        rel = self.doc_path(kind)
+        target = self.ensure() / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        self.git.commit_all(message)
+        return rel
+
+
+def is_approved(text: str) -> bool:
+    return bool(APPROVED_MARK.search(text))
