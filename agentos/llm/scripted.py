@@ -13,7 +13,8 @@ request, a resumed process answers exactly as the killed one would have.
       impl.step:
         - tool_calls: [{name: write_file, arguments: {path: a.py, content: "..."}}]
 
-A reply may also be `error: "message"` to simulate a failed call. Every request received is
+A reply may also be `error: "message"` to simulate a failed call, and may carry `delay_s` to
+simulate a model's latency. Every request received is
 appended to `scripted-calls.jsonl` in the run folder, so tests can see what was really sent.
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -65,6 +67,8 @@ class ScriptedProvider:
         self.calls.append(request)
         self._log(request)
         reply = self._pick(request)
+        if reply.get("delay_s"):
+            time.sleep(float(reply["delay_s"]))
         if "error" in reply:
             raise ModelCallError(f"{self.model_id}: {reply['error']}")
         return self._response(request, reply)

@@ -1,0 +1,100 @@
+"""`agentos demo`: a sample repository, one issue, and the whole pipeline on scripted models.
+
+Everything but the model answers is real: the graphs, checkpoints, git worktree, document
+validation, test runs and the PR record. The answers come from the YAML scripts copied into
+the sample repository's .agentos/scripted/, where a user can read (and edit) them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from agentos.demo.sample import FILES, ISSUE_BODY, ISSUE_TITLE
+from agentos.errors import UsageError
+
+MARKER = ".agentos/demo.marker"
+SCRIPTS = ("drafter", "reviewer", "implementer")
+
+
+def demo_config() -> dict:
+    drafter, reviewer, implementer = (f"scripted:.agentos/scripted/{n}.yaml" for n in SCRIPTS)
+    doc = {"drafter": drafter, "reviewer": reviewer}
+    return {"orchestrator": {
+        "stages": {"triage": dict(doc), "lld": {**doc, "max_revisions": 2}, "spec": dict(doc),
+                   "implementation": {"implementer": implementer, "max_test_retries": 1, "test_timeout_s": 120}},
+        # The demo runs unattended; real use keeps the default human approval before the PR.
+        "gates": {"before_pr": False},
+    }}
+
+
+def create_sample(target: Path) -> Path:
+    """A fresh git repository with the sample package, config, scripts and one issue."""
+    _clear(target)
+    for rel, text in FILES.items():
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        (target / rel).write_text(text, encoding="utf-8")
+    _git(target, "init", "-q", "-b", "main")
+    _git(target, "add", "-A")
+    _git(target, "commit", "-q", "-m", "textkit: slugify")
+    scripted = target / ".agentos" / "scripted"
+    scripted.mkdir(parents=True)
+    for name in SCRIPTS:
+        text = resources.files("agentos.demo").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+        (scripted / f"{name}.yaml").write_text(text, encoding="utf-8")
+    (target / ".agentos" / "config.yaml").write_text(yaml.safe_dump(demo_config(), sort_keys=False))
+    (target / MARKER).write_text("created by `agentos demo`; safe to delete\n")
+    from agentos.forge.local import LocalForge
+
+    LocalForge(target).create_issue(ISSUE_TITLE, ISSUE_BODY, ["bug"])
+    return target
+
+
+def _clear(target: Path) -> None:
+    if target.exists() and any(target.iterdir()):
+        if not (target / MARKER).exists():
+            raise UsageError(f"{target} exists and is not an earlier demo", "pass --dir PATH to a new folder")
+        shutil.rmtree(target)
+    target.mkdir(parents=True, exist_ok=True)
+
+
+def _git(cwd: Path, *args: str) -> None:
+    ident = ["-c", "user.name=agentos demo", "-c", "user.email=demo@agentos.invalid"]
+    subprocess.run(["git", *ident, *args], cwd=cwd, check=True, capture_output=True)
+
+
+def run_demo(target: Path, plain: bool = False) -> str:
+    from agentos.workflows.orchestrator.run import RunOptions, orchestrate
+
+    root = create_sample(target.resolve())
+    result = orchestrate(RunOptions(issue=1, repo=root, plain=plain))
+    if result.exit_code != 0:
+        raise UsageError(f"the demo did not finish: {result.message}")
+    return _report(root, result)
+
+
+def _report(root: Path, result) -> str:
+    state = result.state
+    run_dir = root / ".agentos" / "runs" / result.run_id
+    worktree = root / ".agentos" / "worktrees" / "1"
+    lines = [
+        f"Demo finished: issue #1 → {state.get('pr_url')}",
+        "",
+        "The model answers were scripted (see .agentos/scripted/); everything else ran for real.",
+        f"  sample repository  {root}",
+        f"  issue              {root}/.agentos/issues/1.md",
+        f"  worktree / branch  {worktree}  (agentos/issue-1)",
+        f"  issue brief        {worktree}/{state.get('issue_brief_path')}",
+        f"  LLD                {worktree}/{state.get('lld_path')}",
+        f"  spec               {worktree}/{state.get('spec_path')}",
+        f"  test run           {(state.get('test_run') or {}).get('command', '')}",
+        f"  run folder         {run_dir}  (events.jsonl, calls.jsonl, drafts and verdicts)",
+        "",
+        f"Next: agentos status 1 --repo {root}",
+        "Real models: set stages.*.drafter/reviewer/implementer in .agentos/config.yaml to a provider:model.",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,262 @@
+"""Console sinks: a live Rich table for terminals, plain timestamped lines for pipes and CI.
+
+Both fold events into a `RunView` and never let a display problem escape `handle()`:
+a broken terminal must not crash a run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from datetime import datetime
+from typing import IO
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from agentos.progress.events import Event, Sink
+from agentos.progress.view import (
+    RunView,
+    StageView,
+    fmt_calls,
+    fmt_cost,
+    fmt_duration,
+    fmt_tokens,
+    parse_ts,
+)
+
+STAGE_WIDTH = 8
+STATUS_STYLES = {
+    "pending": "dim",
+    "running": "yellow",
+    "PASS": "bold green",
+    "BLOCK": "bold red",
+    "RETRY": "yellow",
+    "skipped": "dim cyan",
+    "stopped": "red",
+    "done": "bold green",
+    "blocked": "bold red",
+    "paused": "yellow",
+    "budget": "bold red",
+}
+NOTE_STYLES = {"info": "", "warn": "yellow", "error": "red"}
+
+
+def _clock(ts: str | datetime | None) -> str:
+    """HH:MM:SS in local time, or dashes when the timestamp is unreadable."""
+    at = ts if isinstance(ts, datetime) else parse_ts(ts)
+    return at.astimezone().strftime("%H:%M:%S") if at else "--:--:--"
+
+
+def _tokens(sv: StageView) -> str:
+    return f"{fmt_tokens(sv.input_tokens)}→{fmt_tokens(sv.output_tokens)}"
+
+
+def _join(*parts: object) -> str:
+    """Space-join the non-empty parts."""
+    return " ".join(str(p) for p in parts if p not in (None, ""))
+
+
+class PlainSink:
+    """One aligned, timestamped line per event, e.g. `12:03:10 lld      PASS approved (6.0s)`."""
+
+    def __init__(self, stream: IO[str] | None = None):
+        self.stream = stream if stream is not None else sys.stderr
+        self.view = RunView()
+
+    def handle(self, event: Event) -> None:
+        try:
+            self.view.apply(event)
+            self._write(self.format(event))
+        except Exception:  # noqa: BLE001 - the display must never stop a run
+            pass
+
+    def close(self) -> None:
+        try:
+            self.stream.flush()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def format(self, event: Event) -> str:
+        """The line for an event (after it has been applied to `self.view`)."""
+        column, text = getattr(self, f"_{event.kind}")(event)
+        return f"{_clock(event.ts)} {column:<{STAGE_WIDTH}} {text}".rstrip()
+
+    def _write(self, line: str) -> None:
+        """Write a line, replacing characters the stream cannot encode."""
+        try:
+            self.stream.write(line + "\n")
+        except UnicodeEncodeError:
+            encoding = getattr(self.stream, "encoding", None) or "ascii"
+            self.stream.write(line.encode(encoding, "replace").decode(encoding) + "\n")
+        self.stream.flush()
+
+    def _header(self) -> str:
+        v = self.view
+        parts = [f"issue #{v.issue}" if v.issue is not None else "", v.title, v.forge,
+                 "→".join(v.stages), v.run_dir]
+        return " · ".join(p for p in parts if p)
+
+    def _run_started(self, event: Event) -> tuple[str, str]:
+        return "run", _join("started", self._header())
+
+    def _run_resumed(self, event: Event) -> tuple[str, str]:
+        done = ", ".join(f"{s} {v}" for s, v in dict(event.data.get("done_stages") or {}).items())
+        return "run", _join("resumed", self._header(), f"(done: {done})" if done else "")
+
+    def _stage_started(self, event: Event) -> tuple[str, str]:
+        sv = self.view.stage(event.stage or "run")
+        return sv.name, f"started (attempt {sv.attempt})"
+
+    def _stage_skipped(self, event: Event) -> tuple[str, str]:
+        return event.stage or "run", "skipped" + (f": {event.message}" if event.message else "")
+
+    def _stage_finished(self, event: Event) -> tuple[str, str]:
+        sv = self.view.stage(event.stage or "run")
+        elapsed = fmt_duration(sv.elapsed_s())
+        return sv.name, _join(sv.status, event.message, f"({elapsed})" if elapsed else "")
+
+    def _model_call(self, event: Event) -> tuple[str, str]:
+        tokens = f"{fmt_tokens(event.input_tokens)}→{fmt_tokens(event.output_tokens)} tok"
+        latency = event.data.get("latency_s")
+        spend = "cached" if event.data.get("cached") else fmt_cost(event.cost_usd)
+        return event.stage or "run", _join(
+            "model", event.purpose, event.model, tokens, spend,
+            fmt_duration(float(latency)) if latency is not None else "",
+        )
+
+    def _artifact_written(self, event: Event) -> tuple[str, str]:
+        return event.stage or "run", _join("wrote", event.data.get("path") or event.message)
+
+    def _tests_ran(self, event: Event) -> tuple[str, str]:
+        return event.stage or "run", _join("tests", event.verdict, event.message)
+
+    def _gate_paused(self, event: Event) -> tuple[str, str]:
+        return "gate", _join("paused at", event.stage, f"— {event.message}" if event.message else "")
+
+    def _gate_decided(self, event: Event) -> tuple[str, str]:
+        return "gate", _join(event.stage, event.verdict, f"— {event.message}" if event.message else "")
+
+    def _run_finished(self, event: Event) -> tuple[str, str]:
+        """The verdict and the run's totals."""
+        total = self.view.totals()
+        summary = (f"calls {fmt_calls(total)} · {_tokens(total)} tok · {fmt_cost(total.cost_usd)}"
+                   f" · {fmt_duration(self.view.elapsed_s())}")
+        return "run", _join(self.view.status, f"— {event.message}" if event.message else "", f"[{summary}]")
+
+    def _note(self, event: Event) -> tuple[str, str]:
+        return event.stage or "run", event.message
+
+
+class LiveSink:
+    """A live-updating table of stages (status, attempt, elapsed, calls, tokens, cost).
+
+    The Rich `Live` starts on the first event and redraws about four times a second, so
+    the running stage's elapsed time and spinner move between events. `close()` stops it,
+    leaving the final table on screen once.
+    """
+
+    def __init__(self, stream: IO[str] | None = None, *, console: Console | None = None,
+                 refresh_per_second: float = 4):
+        self.console = console or Console(file=stream if stream is not None else sys.stderr)
+        self.view = RunView()
+        self._lock = threading.Lock()
+        self._spinner = Spinner("dots", text=Text("running", style=STATUS_STYLES["running"]))
+        self._last: RenderableType = Text("")
+        self._closed = False
+        self._live = Live(console=self.console, refresh_per_second=refresh_per_second,
+                          transient=False, get_renderable=self._renderable)
+
+    def handle(self, event: Event) -> None:
+        try:
+            if self._closed:
+                return
+            with self._lock:
+                self.view.apply(event)
+            if not self._live.is_started:
+                self._live.start()
+        except Exception:  # noqa: BLE001 - the display must never stop a run
+            pass
+
+    def close(self) -> None:
+        """Stop redrawing; the last (final) frame stays on screen."""
+        self._closed = True
+        try:
+            self._live.stop()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def render(self, now: datetime | None = None) -> RenderableType:
+        """Header, stage table with totals, and the recent notable messages."""
+        v = self.view
+        parts: list[RenderableType] = [self._header(), self._table(now)]
+        parts += [Text(_join(_clock(n.ts), n.stage or "", n.text), style=NOTE_STYLES.get(n.level, ""))
+                  for n in v.notes]
+        return Group(*parts)
+
+    def _renderable(self) -> RenderableType:
+        """What Live draws; on a rendering error, the previous frame."""
+        try:
+            with self._lock:
+                self._last = self.render()
+        except Exception:  # noqa: BLE001
+            pass
+        return self._last
+
+    def _header(self) -> Text:
+        v = self.view
+        header = Text("agentos", style="bold")
+        for part in (f"#{v.issue}" if v.issue is not None else "", v.title, v.forge,
+                     f"gate {v.gate}" if v.gate else ""):
+            if part:
+                header.append(" · " + part)
+        header.append(" · ")
+        header.append(v.status, style=STATUS_STYLES.get(v.status, ""))
+        return header
+
+    def _table(self, now: datetime | None) -> Table:
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        table.add_column("Stage")
+        table.add_column("Status")
+        for name in ("Attempt", "Elapsed", "Calls", "Tokens", "Cost"):
+            table.add_column(name, justify="right")
+        for sv in self.view.stages.values():
+            table.add_row(sv.name, self._status(sv), str(sv.attempt or ""),
+                          fmt_duration(sv.elapsed_s(now)), *self._spend(sv))
+        table.add_section()
+        total = self.view.totals()
+        table.add_row("total", Text(total.status, style=STATUS_STYLES.get(total.status, "")), "",
+                      fmt_duration(self.view.elapsed_s(now)), *self._spend(total), style="bold")
+        return table
+
+    def _status(self, sv: StageView) -> RenderableType:
+        if sv.status == "running":
+            return self._spinner
+        return Text(sv.status, style=STATUS_STYLES.get(sv.status, ""))
+
+    @staticmethod
+    def _spend(sv: StageView) -> tuple[str, str, str]:
+        """Calls, tokens and cost cells; blank for a row with no model calls."""
+        if not (sv.calls or sv.cached_calls):
+            return "", "", ""
+        return fmt_calls(sv), _tokens(sv), fmt_cost(sv.cost_usd)
+
+
+def make_console_sink(stream: IO[str] | None = None, force_plain: bool = False) -> Sink:
+    """A LiveSink on an interactive terminal, else a PlainSink (pipes, CI, TERM=dumb)."""
+    stream = stream if stream is not None else sys.stderr
+    if force_plain or os.environ.get("TERM") == "dumb" or not _isatty(stream):
+        return PlainSink(stream)
+    return LiveSink(stream)
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return bool(stream.isatty())
+    except Exception:  # noqa: BLE001 - closed or exotic streams are not terminals
+        return False

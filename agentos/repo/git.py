@@ -1,0 +1,262 @@
+"""A thin, typed wrapper over the `git` command line, and the issue worktree.
+
+Everything here runs `git` as a subprocess. Nothing writes git config (global or per
+repository) and nothing touches the user's own checkout: work happens in linked
+worktrees that `ensure_worktree` creates or reuses.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentos.errors import AgentosError, UsageError
+
+FALLBACK_NAME = "agentos"
+FALLBACK_EMAIL = "agentos@localhost"
+
+
+class GitError(AgentosError):
+    """A git command failed; carries the command, its exit code and its stderr."""
+
+    exit_code = 1
+
+    def __init__(self, command: list[str], returncode: int, stderr: str, hint: str | None = None):
+        detail = stderr.strip().splitlines()
+        shown = "\n".join(detail[-5:]) if detail else "(no error output)"
+        super().__init__(f"`{' '.join(command)}` failed (exit {returncode}): {shown}", hint)
+        self.command = command
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+class Git:
+    """Runs git commands in one directory (a repository or one of its worktrees)."""
+
+    def __init__(self, cwd: Path):
+        self.cwd = Path(cwd)
+
+    def run(self, *args: str, check: bool = True) -> str:
+        """Run `git ARGS...`; stdout stripped. Raises GitError on failure when `check`."""
+        return self._run(list(args), check=check).stdout.strip()
+
+    def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+        command = ["git", *args]
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+        try:
+            proc = subprocess.run(
+                command, cwd=self.cwd, env=env, stdin=subprocess.DEVNULL,
+                capture_output=True, text=True, encoding="utf-8", errors="replace",
+            )
+        except FileNotFoundError as exc:
+            missing = "git" if self.cwd.is_dir() else str(self.cwd)
+            raise GitError(command, 127, f"{missing}: {exc.strerror}",
+                           "install git and make sure it is on PATH") from None
+        if check and proc.returncode != 0:
+            raise GitError(command, proc.returncode, proc.stderr)
+        return proc
+
+    def _ok(self, *args: str) -> bool:
+        return self._run(list(args), check=False).returncode == 0
+
+    # --- refs ---------------------------------------------------------------------------
+
+    def head(self) -> str:
+        """The sha HEAD points at."""
+        return self.run("rev-parse", "--verify", "HEAD")
+
+    def rev_parse(self, ref: str) -> str | None:
+        """The sha `ref` names, or None when it names nothing."""
+        if not ref or ref.startswith("-"):
+            return None
+        proc = self._run(["rev-parse", "--verify", "--quiet", ref], check=False)
+        return _output_if_ok(proc)
+
+    def current_branch(self) -> str | None:
+        """The checked-out branch, or None on a detached HEAD."""
+        proc = self._run(["symbolic-ref", "--quiet", "--short", "HEAD"], check=False)
+        return _output_if_ok(proc)
+
+    def branch_exists(self, name: str) -> bool:
+        """Whether a local branch called `name` exists."""
+        return bool(name) and self._ok("show-ref", "--verify", "--quiet", f"refs/heads/{name}")
+
+    def default_branch(self) -> str:
+        """The branch work should start from: origin's HEAD, else the main checkout's branch."""
+        if "origin" in self.remotes():
+            target = self.run("symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD",
+                              check=False)
+            if target.startswith("origin/"):
+                return target.removeprefix("origin/")
+        worktrees = list_worktrees(self)
+        if worktrees and worktrees[0].branch:
+            return worktrees[0].branch
+        for name in ("main", "master"):
+            if self.branch_exists(name):
+                return name
+        return "main"
+
+    def remotes(self) -> dict[str, str]:
+        """Remote name → fetch URL."""
+        out = self.run("config", "--get-regexp", r"^remote\..*\.url$", check=False)
+        result: dict[str, str] = {}
+        for line in out.splitlines():
+            key, _, url = line.partition(" ")
+            result[key.removeprefix("remote.").removesuffix(".url")] = url
+        return result
+
+    # --- working tree -------------------------------------------------------------------
+
+    def is_dirty(self) -> bool:
+        """Whether there are staged, unstaged or untracked (not ignored) changes."""
+        return bool(self.run("status", "--porcelain", "--untracked-files=all"))
+
+    def commit_all(self, message: str) -> str | None:
+        """Stage everything and commit; the new sha, or None when there was nothing to commit."""
+        self.run("add", "-A")
+        if self._ok("diff", "--cached", "--quiet"):
+            return None
+        self.run(*self._identity_args(), "commit", "--quiet", "-m", message)
+        return self.head()
+
+    def _identity_args(self) -> list[str]:
+        """`-c user.x=…` for whichever of user.name / user.email is not configured."""
+        args: list[str] = []
+        for key, fallback in (("user.name", FALLBACK_NAME), ("user.email", FALLBACK_EMAIL)):
+            if not self.run("config", "--get", key, check=False):
+                args += ["-c", f"{key}={fallback}"]
+        return args
+
+    def reset_hard(self, ref: str) -> None:
+        """Discard all changes and move the branch to `ref`. Only for our own worktrees."""
+        self.run("reset", "--quiet", "--hard", ref)
+
+    # --- content ------------------------------------------------------------------------
+
+    def show_file(self, ref: str, path: str) -> str | None:
+        """The content of `path` (repository-relative) at `ref`, or None if it is not there."""
+        proc = self._run(["show", f"{ref}:{path}"], check=False)
+        return proc.stdout if proc.returncode == 0 else None
+
+    def changed_files(self, base: str, head: str = "HEAD") -> list[str]:
+        """Files changed on `head` since it forked from `base` (what a PR would show)."""
+        out = self._run(["diff", "--name-only", "-z", f"{base}...{head}"]).stdout
+        return [name for name in out.split("\0") if name]
+
+    def diff(self, base: str, head: str = "HEAD") -> str:
+        """The patch `head` adds since it forked from `base` (what a PR would show)."""
+        return self.run("diff", f"{base}...{head}")
+
+
+def _output_if_ok(proc: subprocess.CompletedProcess[str]) -> str | None:
+    out = proc.stdout.strip()
+    return out if proc.returncode == 0 and out else None
+
+
+# --- worktrees ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorktreeInfo:
+    path: Path
+    branch: str | None  # short name; None when detached
+
+
+def list_worktrees(git: Git) -> list[WorktreeInfo]:
+    """Worktrees of the repository, the main one first."""
+    found: list[WorktreeInfo] = []
+    path: Path | None = None
+    branch: str | None = None
+    for line in [*git.run("worktree", "list", "--porcelain").splitlines(), ""]:
+        if line.startswith("worktree "):
+            path, branch = Path(line.removeprefix("worktree ")), None
+        elif line.startswith("branch "):
+            branch = line.removeprefix("branch ").removeprefix("refs/heads/")
+        elif not line and path is not None:
+            found.append(WorktreeInfo(path, branch))
+            path = None
+    return found
+
+
+def ensure_worktree(repo_root: Path, path: Path, branch: str, base: str) -> Path:
+    """A worktree of `repo_root` at `path` with `branch` checked out, created if needed.
+
+    An existing worktree on `branch` is reused untouched (uncommitted work survives). A new
+    branch starts at `base`. Anything in the way raises UsageError saying what to do; nothing
+    is ever deleted or forced.
+    """
+    git = Git(repo_root)
+    git.run("worktree", "prune")
+    _check_branch_name(git, branch)
+    worktrees = list_worktrees(git)
+    target = path.resolve()
+    mine = next((w for w in worktrees if w.path.resolve() == target), None)
+    if mine is not None:
+        return _reuse(mine, worktrees[0], path, branch)
+    _check_path_free(path, repo_root)
+    holder = next((w for w in worktrees if w.branch == branch), None)
+    if holder is not None:
+        raise _branch_busy(branch, holder, worktrees[0], path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if git.branch_exists(branch):
+        git.run("worktree", "add", "--quiet", str(path), branch)
+    else:
+        git.run("worktree", "add", "--quiet", "--no-track", "-b", branch, str(path),
+                _start_point(git, base))
+    return path
+
+
+def _check_branch_name(git: Git, branch: str) -> None:
+    if not branch or not git._ok("check-ref-format", "--branch", branch):
+        raise UsageError(f"{branch!r} is not a valid branch name",
+                         "set orchestrator.branch_prefix to something like `agentos/issue-`")
+
+
+def _reuse(mine: WorktreeInfo, main: WorktreeInfo, path: Path, branch: str) -> Path:
+    if mine.path.resolve() == main.path.resolve():
+        raise UsageError(f"{path} is the repository's main checkout, not a separate worktree",
+                         "give the worktree a directory of its own, e.g. under .agentos/worktrees/")
+    if not (path / ".git").exists():
+        raise UsageError(f"{path} is registered as a worktree but its directory is missing",
+                         f"it is probably locked: run `git worktree unlock {path}` "
+                         "and `git worktree prune`, then retry")
+    if mine.branch != branch:
+        on = f"branch {mine.branch}" if mine.branch else "a detached HEAD"
+        raise UsageError(
+            f"worktree {path} is on {on}, not {branch}",
+            f"switch it back with `git -C {path} switch {branch}`, or, once nothing in it is "
+            f"needed, remove it with `git worktree remove {path}`",
+        )
+    return path
+
+
+def _check_path_free(path: Path, repo_root: Path) -> None:
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UsageError(
+            f"{path} exists and is not a worktree of {repo_root}",
+            f"move it aside (`mv {path} {path}.old`) or delete it if nothing in it is needed, "
+            "then retry",
+        )
+
+
+def _branch_busy(branch: str, holder: WorktreeInfo, main: WorktreeInfo, path: Path) -> UsageError:
+    if holder.path.resolve() == main.path.resolve():
+        todo = ("switch your checkout to another branch (`git switch <other-branch>`), or "
+                f"rename the branch with `git branch -m {branch} {branch}-old`")
+    else:
+        todo = (f"remove that worktree with `git worktree remove {holder.path}` (commit what "
+                f"you need first), or rename the branch with `git branch -m {branch} {branch}-old`")
+    return UsageError(f"branch {branch} is already checked out at {holder.path}, so it cannot "
+                      f"also be checked out at {path}", todo)
+
+
+def _start_point(git: Git, base: str) -> str:
+    """`base` if it exists locally, else its origin counterpart."""
+    for ref in (base, f"origin/{base}"):
+        if git.rev_parse(f"{ref}^{{commit}}"):
+            return ref
+    raise UsageError(f"base branch {base!r} does not exist in {git.cwd}",
+                     "set orchestrator.base_branch to an existing branch, "
+                     "e.g. --set base_branch=main")
