@@ -37,8 +37,10 @@ def sections(text: str) -> dict[str, str]:
     found: dict[str, str] = {}
     matches = list(HEADING.finditer(text))
     for i, match in enumerate(matches):
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        found[match.group(2).strip().lower()] = text[match.end() : end].strip()
+        level = len(match.group(1))
+        # A section runs to the next heading of the same or a higher level: it owns its subsections.
+        end = next((m.start() for m in matches[i + 1 :] if len(m.group(1)) <= level), len(text))
+        found.setdefault(match.group(2).strip().lower(), text[match.end() : end].strip())
     return found
 
 
