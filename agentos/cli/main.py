@@ -181,3 +181,7 @@ app.command("implement")(_workflow_command("impl", "Run only the implementation 
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -53,3 +53,7 @@ def orchestrate(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

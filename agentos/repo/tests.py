@@ -437,7 +437,7 @@ def _parse_cargo(text: str) -> TestCounts | None:
 
 
 _GO_LINE = re.compile(
-    r"(?m)^(?:--- (?P<status>PASS|FAIL|SKIP): (?P<test>\S+)"
+    r"(?m)^(?:--- (?P<status>PASS|FAIL|SKIP): (?P<test>\S+).*"
     r"|(?P<pkg>ok|FAIL|\?)[ \t]+\S+.*)$"
 )
 

@@ -30,10 +30,13 @@ def make_plan(
     skip = set(skip or ())
     if resume_from is not None and resume_from not in STAGES:
         raise UsageError(f"--resume-from {resume_from!r} is not a stage", f"one of: {', '.join(STAGES)}")
-    before = set(STAGES[: STAGES.index(resume_from)]) if resume_from else set()
+    cut = STAGES.index(resume_from) if resume_from else 0
     plan = {}
-    for stage in STAGES:
-        forced = stage in skip or stage in before
+    for i, stage in enumerate(STAGES):
+        if resume_from and i >= cut and stage not in skip:
+            plan[stage] = asdict(StagePlan("run", f"--resume-from {resume_from}: runs again"))
+            continue
+        forced = stage in skip or (resume_from is not None and i < cut)
         plan[stage] = asdict(_plan_stage(stage, config, workspace, forced, resume_from))
     return plan
 

@@ -1,0 +1,338 @@
+"""agentos.repo.git against real repositories made in tmp_path."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from agentos.errors import UsageError
+from agentos.repo.git import Git, GitError, ensure_worktree
+
+BRANCH = "agentos/issue-1"
+
+
+def sh_git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+@pytest.fixture(autouse=True)
+def hermetic_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No global or system git config (signing, hooks, identity) leaks into these tests."""
+    home = tmp_path / "home"
+    home.mkdir()
+    global_config = home / ".gitconfig"
+    global_config.write_text("")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(global_config))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
+                "GIT_COMMITTER_EMAIL", "EMAIL", "GIT_DIR", "GIT_WORK_TREE"):
+        monkeypatch.delenv(var, raising=False)
+    return global_config
+
+
+def make_repo(root: Path, branch: str = "main", identity: bool = True) -> Path:
+    root.mkdir(parents=True)
+    sh_git(root, "init", "-q", "-b", branch)
+    if identity:
+        sh_git(root, "config", "user.name", "Test User")
+        sh_git(root, "config", "user.email", "test@example.invalid")
+    (root / "README.md").write_text("hello\n")
+    sh_git(root, "add", "-A")
+    sh_git(root, "-c", "user.name=seed", "-c", "user.email=seed@example.invalid",
+           "commit", "-q", "-m", "initial")
+    return root
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "repo")
+
+
+def main_checkout_state(root: Path) -> tuple[str, str, str]:
+    return (sh_git(root, "rev-parse", "HEAD"), sh_git(root, "symbolic-ref", "HEAD"),
+            sh_git(root, "status", "--porcelain", "--untracked-files=all"))
+
+
+# --- ensure_worktree -----------------------------------------------------------------------
+
+
+def test_new_worktree_and_commits_leave_the_main_checkout_untouched(repo: Path, tmp_path: Path):
+    (repo / "README.md").write_text("user's own edit\n")
+    (repo / "notes.txt").write_text("untracked, the user's\n")
+    before = main_checkout_state(repo)
+    wt = tmp_path / "worktrees" / "1"
+
+    assert ensure_worktree(repo, wt, BRANCH, "main") == wt
+    (wt / "feature.py").write_text("x = 1\n")
+    sha = Git(wt).commit_all("add feature")
+    (wt / "README.md").write_text("changed on the branch\n")
+    Git(wt).commit_all("change readme")
+
+    assert main_checkout_state(repo) == before
+    assert (repo / "README.md").read_text() == "user's own edit\n"
+    assert not (repo / "feature.py").exists()
+    assert Git(wt).current_branch() == BRANCH
+    assert sha is not None and Git(repo).rev_parse(f"{BRANCH}~1") == sha
+    assert Git(repo).rev_parse(f"{BRANCH}~2") == before[0]
+
+
+def test_reuse_keeps_uncommitted_work(repo: Path, tmp_path: Path):
+    wt = ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
+    (wt / "half-done.py").write_text("work in progress\n")
+    (wt / "README.md").write_text("edited, not committed\n")
+
+    assert ensure_worktree(repo, tmp_path / "wt", BRANCH, "main") == wt
+
+    assert (wt / "half-done.py").read_text() == "work in progress\n"
+    assert (wt / "README.md").read_text() == "edited, not committed\n"
+    assert Git(wt).is_dirty()
+
+
+def test_worktree_deleted_by_hand_is_recreated_on_the_existing_branch(repo: Path, tmp_path: Path):
+    wt = ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
+    (wt / "kept.txt").write_text("committed\n")
+    sha = Git(wt).commit_all("keep")
+    shutil.rmtree(wt)
+
+    ensure_worktree(repo, wt, BRANCH, "main")
+
+    assert Git(wt).head() == sha
+    assert (wt / "kept.txt").read_text() == "committed\n"
+
+
+def test_existing_branch_is_checked_out_in_the_new_worktree(repo: Path, tmp_path: Path):
+    sh_git(repo, "branch", BRANCH)
+    (repo / "later.txt").write_text("x\n")
+    sh_git(repo, "add", "-A")
+    sh_git(repo, "commit", "-q", "-m", "main moves on")
+    branch_sha = sh_git(repo, "rev-parse", BRANCH)
+
+    wt = ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
+
+    assert Git(wt).head() == branch_sha != Git(repo).head()
+
+
+def test_new_branch_can_start_from_origin_when_base_is_only_remote(repo: Path, tmp_path: Path):
+    clone = tmp_path / "clone"
+    sh_git(tmp_path, "clone", "-q", str(repo), str(clone))
+    sh_git(clone, "switch", "-q", "-c", "other")
+    sh_git(clone, "branch", "-q", "-D", "main")
+
+    wt = ensure_worktree(clone, tmp_path / "wt", BRANCH, "main")
+
+    assert Git(wt).head() == Git(repo).head()
+    assert Git(wt).run("config", "--get", f"branch.{BRANCH}.merge", check=False) == ""
+
+
+def test_refuses_a_path_that_is_not_a_worktree(repo: Path, tmp_path: Path):
+    blocker = tmp_path / "wt"
+    blocker.mkdir()
+    (blocker / "precious.txt").write_text("mine\n")
+
+    with pytest.raises(UsageError) as info:
+        ensure_worktree(repo, blocker, BRANCH, "main")
+
+    assert "not a worktree" in info.value.message
+    assert str(blocker) in info.value.hint
+    assert (blocker / "precious.txt").read_text() == "mine\n"
+    assert not Git(repo).branch_exists(BRANCH)
+
+
+def test_refuses_a_worktree_on_another_branch(repo: Path, tmp_path: Path):
+    wt = ensure_worktree(repo, tmp_path / "wt", "agentos/issue-2", "main")
+    (wt / "wip.txt").write_text("uncommitted\n")
+
+    with pytest.raises(UsageError) as info:
+        ensure_worktree(repo, wt, BRANCH, "main")
+
+    assert "agentos/issue-2" in info.value.message
+    assert f"git worktree remove {wt}" in info.value.hint
+    assert (wt / "wip.txt").exists()
+    assert not Git(repo).branch_exists(BRANCH)
+
+
+def test_refuses_a_branch_checked_out_in_another_worktree(repo: Path, tmp_path: Path):
+    first = ensure_worktree(repo, tmp_path / "first", BRANCH, "main")
+
+    with pytest.raises(UsageError) as info:
+        ensure_worktree(repo, tmp_path / "second", BRANCH, "main")
+
+    assert str(first) in info.value.message
+    assert f"git worktree remove {first}" in info.value.hint
+    assert f"git branch -m {BRANCH}" in info.value.hint
+    assert not (tmp_path / "second").exists()
+
+
+def test_refuses_the_branch_the_user_has_checked_out(repo: Path, tmp_path: Path):
+    with pytest.raises(UsageError) as info:
+        ensure_worktree(repo, tmp_path / "wt", "main", "main")
+
+    assert "git switch" in info.value.hint
+    assert Git(repo).current_branch() == "main"
+
+
+def test_refuses_a_missing_base(repo: Path, tmp_path: Path):
+    with pytest.raises(UsageError) as info:
+        ensure_worktree(repo, tmp_path / "wt", BRANCH, "no-such-base")
+
+    assert "no-such-base" in info.value.message
+    assert not Git(repo).branch_exists(BRANCH)
+
+
+# --- commits and identity ------------------------------------------------------------------
+
+
+def test_commit_all_returns_none_when_there_is_nothing_to_commit(repo: Path):
+    git = Git(repo)
+    head = git.head()
+
+    assert git.commit_all("nothing") is None
+    assert git.head() == head
+
+    (repo / "new.txt").write_text("new\n")
+    sha = git.commit_all("add new")
+    assert sha == git.head() != head
+    assert not git.is_dirty()
+    assert git.commit_all("again nothing") is None
+
+
+def test_commit_without_any_identity_uses_the_fallback_and_writes_no_config(
+    tmp_path: Path, hermetic_git: Path
+):
+    root = make_repo(tmp_path / "anon", identity=False)
+    config_before = (root / ".git" / "config").read_text()
+    (root / "a.txt").write_text("a\n")
+
+    sha = Git(root).commit_all("anonymous commit")
+
+    assert sha is not None
+    who = sh_git(root, "log", "-1", "--format=%an <%ae>|%cn <%ce>")
+    assert who == "agentos <agentos@localhost>|agentos <agentos@localhost>"
+    assert (root / ".git" / "config").read_text() == config_before
+    assert hermetic_git.read_text() == ""
+
+
+def test_commit_keeps_the_configured_name_when_only_email_is_missing(tmp_path: Path):
+    root = make_repo(tmp_path / "half", identity=False)
+    sh_git(root, "config", "user.name", "Ada")
+    (root / "a.txt").write_text("a\n")
+
+    Git(root).commit_all("half identity")
+
+    assert sh_git(root, "log", "-1", "--format=%an <%ae>") == "Ada <agentos@localhost>"
+
+
+def test_configured_identity_is_used(repo: Path):
+    (repo / "a.txt").write_text("a\n")
+    Git(repo).commit_all("mine")
+    assert sh_git(repo, "log", "-1", "--format=%an <%ae>") == "Test User <test@example.invalid>"
+
+
+# --- queries -------------------------------------------------------------------------------
+
+
+def test_default_branch_is_the_main_checkouts_branch(tmp_path: Path):
+    root = make_repo(tmp_path / "trunk-repo", branch="trunk")
+    wt = ensure_worktree(root, tmp_path / "wt", BRANCH, "trunk")
+
+    assert Git(root).default_branch() == "trunk"
+    assert Git(wt).default_branch() == "trunk"  # not the worktree's own branch
+
+
+def test_default_branch_follows_origin_head(repo: Path, tmp_path: Path):
+    clone = tmp_path / "clone"
+    sh_git(tmp_path, "clone", "-q", str(repo), str(clone))
+    sh_git(clone, "switch", "-q", "-c", "elsewhere")
+
+    assert Git(clone).default_branch() == "main"
+    assert Git(clone).remotes() == {"origin": str(repo)}
+
+
+def test_default_branch_on_a_detached_head_falls_back_to_master(tmp_path: Path):
+    root = make_repo(tmp_path / "old", branch="master")
+    sh_git(root, "switch", "-q", "--detach")
+
+    assert Git(root).current_branch() is None
+    assert Git(root).default_branch() == "master"
+
+
+def test_show_file_reads_a_ref_and_returns_none_when_absent(repo: Path, tmp_path: Path):
+    wt = ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
+    (wt / "docs").mkdir()
+    (wt / "docs" / "lld.md").write_text("# design\n")
+    Git(wt).commit_all("design")
+    git = Git(repo)
+
+    assert git.show_file(BRANCH, "docs/lld.md") == "# design\n"
+    assert git.show_file("main", "docs/lld.md") is None
+    assert git.show_file("main", "README.md") == "hello\n"
+    assert git.show_file("no-such-ref", "README.md") is None
+
+
+def test_changed_files_and_diff_show_what_the_branch_adds(repo: Path, tmp_path: Path):
+    wt = ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
+    (wt / "README.md").write_text("hello\nnew line\n")
+    (wt / "src dir").mkdir()
+    (wt / "src dir" / "naïve.py").write_text("pass\n")
+    Git(wt).commit_all("work")
+    # main moving on afterwards must not show up as a change of the branch
+    (repo / "main-only.txt").write_text("x\n")
+    sh_git(repo, "add", "-A")
+    sh_git(repo, "commit", "-q", "-m", "main moves")
+
+    git = Git(wt)
+    assert sorted(git.changed_files("main")) == ["README.md", "src dir/naïve.py"]
+    assert "+new line" in git.diff("main")
+    assert "main-only.txt" not in git.diff("main")
+    assert git.changed_files("HEAD") == []
+
+
+def test_ref_queries(repo: Path):
+    git = Git(repo)
+    head = git.head()
+
+    assert git.rev_parse("main") == head
+    assert git.rev_parse("does-not-exist") is None
+    assert git.rev_parse("--all") is None
+    assert git.current_branch() == "main"
+    assert git.branch_exists("main")
+    assert not git.branch_exists("nope")
+    assert git.remotes() == {}
+
+
+def test_is_dirty_counts_untracked_files(repo: Path):
+    git = Git(repo)
+    assert not git.is_dirty()
+    (repo / "sub").mkdir()
+    (repo / "sub" / "untracked.txt").write_text("x\n")
+    assert git.is_dirty()
+
+
+def test_reset_hard_in_a_worktree(repo: Path, tmp_path: Path):
+    wt = ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
+    (wt / "a.txt").write_text("a\n")
+    Git(wt).commit_all("a")
+    (wt / "README.md").write_text("dirty\n")
+
+    Git(wt).reset_hard("main")
+
+    assert Git(wt).head() == Git(repo).head()
+    assert (wt / "README.md").read_text() == "hello\n"
+    assert not (wt / "a.txt").exists()
+
+
+def test_failures_raise_git_error_with_details(repo: Path):
+    with pytest.raises(GitError) as info:
+        Git(repo).run("rev-parse", "--verify", "no-such-ref")
+
+    err = info.value
+    assert err.exit_code == 1
+    assert err.returncode != 0
+    assert err.command == ["git", "rev-parse", "--verify", "no-such-ref"]
+    assert "no-such-ref" in str(err) or "Needed a single revision" in err.stderr
+    assert Git(repo).run("rev-parse", "--verify", "no-such-ref", check=False) == ""
