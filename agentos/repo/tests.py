@@ -178,12 +178,10 @@ def run_tests(
     """
     with tempfile.TemporaryDirectory(prefix="agentos-tests-") as tmp:
         log, junit = Path(tmp) / "output.log", Path(tmp) / "junit.xml"
-        full = f"{command.rstrip()} --junitxml={shlex.quote(str(junit))}"
-        if not _runs_pytest_last(command):
-            full = command
         started = time.monotonic()
         with open(log, "wb") as sink:
-            exit_code, timed_out = _run_in_group(full, cwd, env, sink, timeout_s)
+            exit_code, timed_out = _run_in_group(
+                _with_junit(command, junit), cwd, env, sink, timeout_s)
         duration = time.monotonic() - started
         head, tail, total = _read_ends(log, max_output_chars,
                                        max(max_output_chars, PARSE_WINDOW_CHARS))
@@ -191,14 +189,20 @@ def run_tests(
     if exit_code in (126, 127) and _shell_could_not_start(tail):
         raise _cannot_start(command, exit_code, tail)
     counts = counts or parse_test_output(tail)
+    known = counts or TestCounts()
     return TestRun(
         command=command, exit_code=exit_code, timed_out=timed_out, duration_s=round(duration, 3),
-        passed=counts.passed if counts else 0, failed=counts.failed if counts else 0,
-        errors=counts.errors if counts else 0, skipped=counts.skipped if counts else 0,
-        failed_tests=counts.failed_tests if counts else [],
-        output=_clip(head, tail, total, max_output_chars),
+        passed=known.passed, failed=known.failed, errors=known.errors, skipped=known.skipped,
+        failed_tests=known.failed_tests, output=_clip(head, tail, total, max_output_chars),
         counts_known=counts is not None, timeout_s=timeout_s,
     )
+
+
+def _with_junit(command: str, junit: Path) -> str:
+    """`command` with `--junitxml=JUNIT` appended when it ends by running pytest."""
+    if not _runs_pytest_last(command):
+        return command
+    return f"{command.rstrip()} --junitxml={shlex.quote(str(junit))}"
 
 
 def _run_in_group(command: str, cwd: Path, env: dict[str, str] | None, sink, timeout_s: float):
@@ -231,7 +235,7 @@ def _end_group(proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + KILL_GRACE_S
     while time.monotonic() < deadline:
         proc.poll()  # reap the leader so it stops counting as a member
-        if not _signal_group(pgid, 0):
+        if not _group_alive(pgid):
             break
         time.sleep(0.05)
     _signal_group(pgid, signal.SIGKILL)
@@ -247,6 +251,21 @@ def _signal_group(pgid: int, sig: int) -> bool:
         return False
     except PermissionError:
         return True
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group is still running (zombies do not count)."""
+    proc_fs = Path("/proc")
+    if not proc_fs.is_dir():
+        return _signal_group(pgid, 0)
+    for stat in proc_fs.glob("[0-9]*/stat"):
+        try:
+            state, _ppid, pgrp = stat.read_text().rpartition(")")[2].split()[:3]
+        except (OSError, ValueError):
+            continue  # the process ended while we looked
+        if int(pgrp) == pgid and state != "Z":
+            return True
+    return False
 
 
 _CONTROL_OPERATORS = {";", "&&", "||", "|", "&", "|&", ";;", "(", ")", "\n"}

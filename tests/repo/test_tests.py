@@ -119,7 +119,8 @@ class TestThing:
 """
 
 
-def test_pytest_counts_come_from_the_junit_report(tmp_path: Path):
+def test_pytest_counts_come_from_the_junit_report(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)  # run_tests must set it
     write(tmp_path, {"tests/test_sample.py": SAMPLE_PYTEST})
     # Terminal output goes to /dev/null, so the counts can only come from --junitxml.
     command = expand_command("{python} -m pytest -q -p no:cacheprovider > /dev/null", tmp_path)

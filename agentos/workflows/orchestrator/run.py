@@ -89,12 +89,13 @@ def stage_models(config, stage: str) -> list[str]:
     }.get(stage, [])
 
 
-def check_models(session: Session, plan: dict[str, dict]) -> dict[str, str | None]:
-    """Model id → why it is not ready (None when ready); unknown providers raise (exit 2)."""
+def check_models(session: Session, plan: dict[str, dict], strict: bool = True) -> dict[str, str | None]:
+    """Model id → why it is not ready (None when ready). Strict: unknown providers raise (exit 2)."""
     ctx = ProviderContext(repo_root=session.layout.root)
     ids = {m for s, p in plan.items() if p["action"] == "run" for m in stage_models(session.config, s)}
-    for model_id in ids:
-        split_model_id(model_id)
+    if strict:
+        for model_id in ids:
+            split_model_id(model_id)
     return {m: readiness(m, ctx) for m in sorted(ids)}
 
 
@@ -130,7 +131,7 @@ def orchestrate(opts: RunOptions, ask: Asker | None = None, stream=None) -> RunR
         from agentos.workflows.orchestrator.dry_run import render_plan
 
         plan = make_plan(session.config, session.workspace, opts.skip, opts.resume_from)
-        return RunResult(0, "dry-run", render_plan(session, plan, check_models(session, plan)))
+        return RunResult(0, "dry-run", render_plan(session, plan, check_models(session, plan, strict=False)))
     record, fresh_plan = _pick_run(session, opts)
     if record is None:
         return _already_done(session)
