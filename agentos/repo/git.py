@@ -137,7 +137,7 @@ class Git:
 
     def show_file(self, ref: str, path: str) -> str | None:
         """The content of `path` (repository-relative) at `ref`, or None if it is not there."""
-        proc = self._run(["show", f"{ref}:{path}"], check=False)
+        proc = self._run(["cat-file", "blob", f"{ref}:{path}"], check=False)
         return proc.stdout if proc.returncode == 0 else None
 
     def changed_files(self, base: str, head: str = "HEAD") -> list[str]:

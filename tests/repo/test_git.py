@@ -272,6 +272,7 @@ def test_show_file_reads_a_ref_and_returns_none_when_absent(repo: Path, tmp_path
     assert git.show_file("main", "docs/lld.md") is None
     assert git.show_file("main", "README.md") == "hello\n"
     assert git.show_file("no-such-ref", "README.md") is None
+    assert git.show_file(BRANCH, "docs") is None  # a directory is not a file
 
 
 def test_changed_files_and_diff_show_what_the_branch_adds(repo: Path, tmp_path: Path):
