@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import subprocess
-from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
 
@@ -20,6 +19,7 @@ from agentos.repo.tests import TestRun, detect_test_command, expand_command, run
 from agentos.workflows.implementation.state import ImplState
 from agentos.workflows.implementation.tools import TOOL_SPECS, WorktreeTools, describe
 from agentos.workflows.prompts import UNTRUSTED_NOTE, data_block
+from agentos.workflows.routing import route_next
 from agentos.workflows.services import Services
 
 SYSTEM = (
@@ -148,10 +148,6 @@ def _summary(run: dict) -> str:
     return f"{run.get('passed', 0)} passed, {run.get('failed', 0)} failed"
 
 
-def _route(state: ImplState) -> Literal["agent", "tools", "test", "commit", "__end__"]:
-    step = state.get("next", "end")
-    return END if step == "end" else step  # type: ignore[return-value]
-
 
 def build_graph(services: Services, checkpointer=None):
     impl = Implementer(services)
@@ -163,8 +159,8 @@ def build_graph(services: Services, checkpointer=None):
     g.add_node("commit", impl.commit)
     g.add_edge(START, "prepare")
     g.add_edge("prepare", "agent")
-    g.add_conditional_edges("agent", _route, ["tools", "test"])
-    g.add_conditional_edges("tools", _route, ["agent", "test"])
-    g.add_conditional_edges("test", _route, ["agent", "commit", END])
+    g.add_conditional_edges("agent", route_next, ["tools", "test"])
+    g.add_conditional_edges("tools", route_next, ["agent", "test"])
+    g.add_conditional_edges("test", route_next, ["agent", "commit", END])
     g.add_edge("commit", END)
     return g.compile(checkpointer=checkpointer, name="implementation_workflow")

@@ -169,12 +169,7 @@ def _execute(session, services, record, plan, ask) -> RunResult:
         graph = build_graph(services, saver)
         cfg = {"configurable": {"thread_id": record.thread_id}, "recursion_limit": RECURSION_LIMIT}
         first = _first_input(session, services, record, plan, graph, cfg)
-        try:
-            state, paused = drive(graph, cfg, first, record, session.layout, services.progress, ask)
-        except AgentosError as exc:
-            record.status, record.message = _status_for(exc), str(exc).splitlines()[0]
-            runs.save(session.layout, record)
-            raise
+        state, paused = drive(graph, cfg, first, record, session.layout, services.progress, ask)
         return _finish(session, services, record, state, paused)
 
 
@@ -195,7 +190,20 @@ def _first_input(session, services, record, plan, graph, cfg):
 
 
 def drive(graph, cfg, first, record, layout, progress, ask) -> tuple[dict, dict | None]:
-    """Invoke until the graph ends or pauses at a gate nobody decided. (state, pending gate)."""
+    """Invoke until the graph ends or pauses at a gate nobody decided. (state, pending gate).
+
+    An expected error (bad config, budget) is noted in the run record and re-raised; the
+    checkpoint before the failing step stays, so the same command resumes once it is fixed.
+    """
+    try:
+        return _drive(graph, cfg, first, record, layout, progress, ask)
+    except AgentosError as exc:
+        record.status, record.message = _status_for(exc), str(exc).splitlines()[0]
+        runs.save(layout, record)
+        raise
+
+
+def _drive(graph, cfg, first, record, layout, progress, ask) -> tuple[dict, dict | None]:
     from langgraph.types import Command
 
     value = first
@@ -290,12 +298,7 @@ def run_workflow(stage: str, opts: RunOptions, stream=None) -> RunResult:
             services.progress.emit("run_resumed" if started else "run_started",
                                    data={"issue": opts.issue, "title": session.issue.title, "stages": [stage]})
             first = None if started else {"issue_number": opts.issue, "attempt": 1}
-            try:
-                state, _ = drive(graph, cfg, first, record, session.layout, services.progress, None)
-            except AgentosError as exc:
-                record.status, record.message = _status_for(exc), str(exc).splitlines()[0]
-                runs.save(session.layout, record)
-                raise
+            state, _ = drive(graph, cfg, first, record, session.layout, services.progress, None)
         status = "done" if state.get("outcome") == "PASS" else "blocked"
         where = state.get("doc_path") or state.get("pr_url") or state.get("commit") or ""
         record.status, record.message = status, f"{state.get('message', '')} {where}".strip()

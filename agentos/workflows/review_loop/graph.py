@@ -6,7 +6,6 @@ or stagnation (a revision that changes nothing). An unapproved document never pa
 
 from __future__ import annotations
 
-from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
 
@@ -16,6 +15,7 @@ from agentos.repo.context import repo_listing
 from agentos.workflows.prompts import UNTRUSTED_NOTE, data_block
 from agentos.workflows.review_loop.kinds import DocKind, validate
 from agentos.workflows.review_loop.state import DocState, Review
+from agentos.workflows.routing import route_next
 from agentos.workflows.services import Services
 
 ROLE_DRAFTER = (
@@ -185,10 +185,6 @@ def review_log(history: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _route(state: DocState) -> Literal["validate", "review", "revise", "finalize", "__end__"]:
-    step = state.get("next", "end")
-    return END if step == "end" else step  # type: ignore[return-value]
-
 
 def build_document_graph(kind: DocKind, services: Services, checkpointer=None):
     loop = ReviewLoop(kind, services)
@@ -199,9 +195,9 @@ def build_document_graph(kind: DocKind, services: Services, checkpointer=None):
     g.add_node("revise", loop.revise)
     g.add_node("finalize", loop.finalize)
     g.add_edge(START, "draft")
-    g.add_conditional_edges("draft", _route, ["validate", "revise"])
-    g.add_conditional_edges("validate", _route, ["review", "revise", END])
-    g.add_conditional_edges("review", _route, ["finalize", "revise", END])
-    g.add_conditional_edges("revise", _route, ["validate", END])
+    g.add_conditional_edges("draft", route_next, ["validate", "revise"])
+    g.add_conditional_edges("validate", route_next, ["review", "revise", END])
+    g.add_conditional_edges("review", route_next, ["finalize", "revise", END])
+    g.add_conditional_edges("revise", route_next, ["validate", END])
     g.add_edge("finalize", END)
     return g.compile(checkpointer=checkpointer, name=f"{kind.name}_workflow")
