@@ -97,8 +97,6 @@ class OrchestratorConfig(_Strict):
     """Where issues and PRs live; auto: GitHub when the remote and a token allow, else local."""
     pr_draft: bool = False
     """Open the pull request as a draft."""
-    budget_usd: float | None = Field(None, ge=0)
-    """Cap on model spend for one run; the run pauses (exit 5) before crossing it."""
 
 
 class AgentosConfig(_Strict):

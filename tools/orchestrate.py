@@ -3,9 +3,17 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from agentos.cli.orchestrate import main  # noqa: E402
+try:
+    from agentos.cli.orchestrate import main
+except ModuleNotFoundError as exc:
+    venv = ROOT / ".venv" / "bin" / "python"
+    print(f"error: {exc.name} is not installed for {sys.executable}\n"
+          f"  hint: run `make demo` once (it creates .venv), then: {venv} tools/orchestrate.py ...",
+          file=sys.stderr)
+    raise SystemExit(2)
 
 if __name__ == "__main__":
     main()

@@ -56,7 +56,7 @@ def terminal_gate(payload: dict[str, Any]) -> dict[str, Any] | None:
     console = Console(stderr=True)
     artifact = f" — see {payload['artifact']}" if payload.get("artifact") else ""
     console.print(f"\n[bold]Gate {payload.get('gate')}[/]: approve the {payload.get('stage')} result?{artifact}")
-    choice = Prompt.ask("[a]pprove, [r]eject with feedback, [q]uit (pause)", choices=["a", "r", "q"],
+    choice = Prompt.ask(r"\[a]pprove, \[r]eject with feedback, \[q]uit (pause)", choices=["a", "r", "q"],
                         default="a", console=console)
     if choice == "q":
         return None

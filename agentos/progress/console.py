@@ -169,8 +169,20 @@ class LiveSink:
         self._spinner = Spinner("dots", text=Text("running", style=STATUS_STYLES["running"]))
         self._last: RenderableType = Text("")
         self._closed = False
-        self._live = Live(console=self.console, refresh_per_second=refresh_per_second,
-                          transient=False, get_renderable=self._renderable)
+        self._refresh = refresh_per_second
+        self._live = self._new_live()
+
+    def _new_live(self) -> Live:
+        return Live(console=self.console, refresh_per_second=self._refresh,
+                    transient=False, get_renderable=self._renderable)
+
+    def suspend(self) -> None:
+        """Step aside for a prompt: stop redrawing now, start again at the next event."""
+        try:
+            self._live.stop()
+            self._live = self._new_live()
+        except Exception:  # noqa: BLE001
+            pass
 
     def handle(self, event: Event) -> None:
         try:

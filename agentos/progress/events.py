@@ -63,6 +63,12 @@ class Progress:
             sink.handle(event)
         return event
 
+    def suspend(self) -> None:
+        """Let the terminal be used (a prompt): live displays stop until the next event."""
+        for sink in self.sinks:
+            if hasattr(sink, "suspend"):
+                sink.suspend()
+
     def close(self) -> None:
         for sink in self.sinks:
             sink.close()

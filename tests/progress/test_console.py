@@ -220,3 +220,23 @@ def test_make_console_sink_picks_live_only_for_a_real_terminal(monkeypatch: pyte
     assert isinstance(make_console_sink(FakeTty(), force_plain=True), PlainSink)
     monkeypatch.setenv("TERM", "dumb")
     assert isinstance(make_console_sink(FakeTty()), PlainSink)
+
+
+def test_live_sink_suspends_for_a_prompt_and_restarts_on_the_next_event():
+    import io
+
+    from rich.console import Console
+
+    from agentos.progress.console import LiveSink
+    from agentos.progress.events import Event
+
+    buf = io.StringIO()
+    sink = LiveSink(console=Console(file=buf, force_terminal=True, width=100))
+    sink.handle(Event(kind="run_started", data={"stages": ["lld"]}))
+    assert sink._live.is_started
+    sink.suspend()
+    assert not sink._live.is_started
+    sink.handle(Event(kind="stage_started", stage="lld", attempt=1))
+    assert sink._live.is_started
+    sink.close()
+    assert "lld" in buf.getvalue()

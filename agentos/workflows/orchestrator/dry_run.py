@@ -29,8 +29,6 @@ def render_plan(session, plan: dict[str, dict], readiness: dict[str, str | None]
             lines.append(f"          gate {gate}: {'human approval' if on else 'off (auto-continue)'}")
     lines += ["", "Models:"]
     lines += [f"  {m:<32} {'ready' if why is None else 'NOT READY: ' + why}" for m, why in readiness.items()] or ["  (none: every model stage is skipped)"]
-    if cfg.budget_usd is not None:
-        lines.append(f"Budget: ${cfg.budget_usd:.2f} per run")
     lines.append("\nDry run: no model was called and nothing was written.")
     return "\n".join(lines)
 

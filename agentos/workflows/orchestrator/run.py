@@ -213,7 +213,10 @@ def _drive(graph, cfg, first, record, layout, progress, ask) -> tuple[dict, dict
             payload = snap.interrupts[0].value
             record.status, record.gate = "paused", payload
             runs.save(layout, record)
-            decision = runs.take_decision(layout, record) or (ask(payload) if ask else None)
+            decision = runs.take_decision(layout, record)
+            if decision is None and ask is not None:
+                progress.suspend()
+                decision = ask(payload)
             if decision is None:
                 progress.emit("gate_paused", stage=payload.get("gate"), message=f"waiting for approval of {payload.get('stage')}")
                 return snap.values, payload
