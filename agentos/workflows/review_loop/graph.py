@@ -1,36 +1,54 @@
 """The one review loop used by triage, LLD and spec: draft → validate → review → revise.
 
 The loop always ends, and records why: approved, blocked by the reviewer, the revision cap,
-or stagnation (a revision that changes nothing). An unapproved document never passes.
+or stagnation (a revision that changes nothing, or a blocking finding raised again after a
+revision claimed to address it). An unapproved document never passes. Mechanical problems go
+back to the drafter before any reviewer is paid to read the draft.
+
+Prompts put the stable parts first (instructions and template in the system prompt, then the
+repository context, the issue and earlier documents) and the changing parts last, so provider
+prompt caching applies across rounds.
 """
 
 from __future__ import annotations
 
+import difflib
+from functools import cached_property
 
 from langgraph.graph import END, START, StateGraph
 
-from agentos.forge.base import Issue
 from agentos.llm.base import Message, Request
-from agentos.repo.context import repo_listing
+from agentos.repo.context import RepoIndex, repo_context
 from agentos.workflows.prompts import UNTRUSTED_NOTE, data_block
-from agentos.workflows.review_loop.kinds import DocKind, validate
+from agentos.workflows.review_loop.edits import Revision, apply_edits
+from agentos.workflows.review_loop.kinds import DocKind, required_sections, validate
+from agentos.workflows.review_loop.lineage import Lineage
 from agentos.workflows.review_loop.state import DocState, Review
+from agentos.workflows.review_loop.validators import ValidationContext, criteria_of
 from agentos.workflows.routing import route_next
 from agentos.workflows.services import Services
 
 ROLE_DRAFTER = (
     "You are a senior engineer writing a {title} for a code change. {purpose}\n"
-    "Answer with the complete Markdown document only, following the template's headings "
-    "exactly (## level). Be concrete: name real files, functions and tests.\n\n{note}\n\n"
-    "Template:\n{template}"
+    "Follow the template's headings exactly (## level). Be concrete: name real files, "
+    "functions and tests from the repository context.\n\n{note}\n\nTemplate:\n{template}"
 )
 ROLE_REVIEWER = (
     "You are a demanding reviewer of a {title}. {purpose}\n"
     "Judge it against the issue and the earlier documents. Verdict APPROVED only when an "
-    "implementer could follow it without guessing; REVISE with specific findings otherwise; "
-    "BLOCKED only when the issue itself cannot be done as stated. Answer as JSON matching the "
-    "schema.\n\n{note}\n\nTemplate the document must follow:\n{template}"
+    "implementer could follow it without guessing; REVISE with specific findings otherwise "
+    "(give each finding a stable id, and reuse the id when you raise the same point again); "
+    "BLOCKED only when the issue itself cannot be done as stated. Answer as JSON matching "
+    "the schema.\n\n{note}\n\nTemplate the document must follow:\n{template}"
 )
+ASK_DRAFT = "Write the {title}. Answer with the complete Markdown document only."
+ASK_REVISE = (
+    "Revise the {title} to address every point above. Answer as JSON: `edits` is a list of "
+    "{{search, replace}} pairs, each `search` copied exactly from the current draft and "
+    "occurring once in it; `addressed` lists the ids of the findings your edits address."
+)
+ASK_REDRAW = "Edits could not be applied. Answer with the complete revised Markdown document only."
+SIMILAR = 0.85
 
 
 class ReviewLoop:
@@ -40,25 +58,55 @@ class ReviewLoop:
         self.kind = kind
         self.s = services
         self.cfg = getattr(services.config.stages, kind.name)
-        self.template = kind.template(services.layout.templates_dir)
+        self.lineage = Lineage(services.run_dir / kind.name)
 
-    # -- prompts -------------------------------------------------------------------------
-    def _context(self, issue: Issue) -> str:
-        """The stable part of every prompt: repository map, the issue, earlier documents."""
+    # -- what every prompt is built from (computed once per loop, deterministic) --------------
+    @cached_property
+    def issue(self):
+        return self.s.forge.get_issue(self.s.workspace.issue)
+
+    @cached_property
+    def template(self) -> str:
+        return self.kind.template(self.s.layout.templates_dir, issue_title=self.issue.title,
+                                  issue_number=self.issue.number)
+
+    @cached_property
+    def index(self) -> RepoIndex:
+        exclude = (f"{self.s.config.docs_dir}/", ".agentos/")
+        return RepoIndex.build(self.s.workspace.ensure(), self.s.layout.agentos_dir / "cache", exclude)
+
+    @cached_property
+    def inputs(self) -> dict[str, str]:
+        found = {name: self.s.workspace.read_doc(name) for name in self.kind.inputs}
+        return {name: doc[0] for name, doc in found.items() if doc}
+
+    @cached_property
+    def context(self) -> str:
+        """The stable part of every prompt: repository, the issue, earlier documents."""
+        query = f"{self.issue.title}\n{self.issue.body}\n" + "\n".join(self.inputs.values())
         parts = [
-            data_block("repository files", repo_listing(self.s.workspace.ensure(), self.cfg.context_tokens * 4)),
-            data_block(f"issue #{issue.number}", f"# {issue.title}\n\n{issue.body}"),
+            data_block("repository", repo_context(self.index, self.s.workspace.path, query, self.cfg.context_tokens)),
+            data_block(f"issue #{self.issue.number}", f"# {self.issue.title}\n\n{self.issue.body}"),
         ]
-        for name in self.kind.inputs:
-            found = self.s.workspace.read_doc(name)
-            if found:
-                parts.append(data_block(f"approved {name} document", found[0]))
+        parts += [data_block(f"approved {name} document", text) for name, text in self.inputs.items()]
         return "\n\n".join(parts)
 
+    @cached_property
+    def checks(self) -> ValidationContext:
+        git = self.s.workspace.git
+        base_files = set(git.run("ls-tree", "-r", "--name-only", self.s.workspace.base).splitlines())
+        return ValidationContext(base_files=base_files, symbols=self.index.symbol_names(),
+                                 criteria=criteria_of(self.inputs.get("triage", "")),
+                                 lld=self.inputs.get("lld", ""))
+
     def _system(self, role: str) -> str:
-        return role.format(
-            title=self.kind.title, purpose=self.kind.purpose, note=UNTRUSTED_NOTE, template=self.template
-        )
+        return role.format(title=self.kind.title, purpose=self.kind.purpose, note=UNTRUSTED_NOTE,
+                           template=self.template)
+
+    def _request(self, role: str, changing: list[str], purpose: str, turn: int) -> Request:
+        messages = [Message(role="user", content=self.context)]
+        messages += [Message(role="user", content=text) for text in changing]
+        return Request(system=self._system(role), messages=messages, purpose=purpose, turn=turn)
 
     def _client(self, state: DocState, model_id: str):
         return self.s.models.client(self.kind.name, model_id, state.get("attempt", 1))
@@ -67,19 +115,18 @@ class ReviewLoop:
     def draft(self, state: DocState) -> DocState:
         if state.get("draft"):
             return {"next": "revise" if state.get("human_feedback") else "validate"}
-        issue = self.s.forge.get_issue(state["issue_number"])
-        request = Request(
-            system=self._system(ROLE_DRAFTER),
-            messages=[Message(role="user", content=self._context(issue) + f"\n\nWrite the {self.kind.title}.")],
-            purpose=f"{self.kind.name}.draft",
-        )
-        text = self._client(state, self.cfg.drafter).complete(request).text
-        self._keep(f"draft-0.md", text)
-        return {"draft": text, "next": "validate", "rounds": state.get("rounds", 0),
+        if self.cfg.drafter == self.cfg.reviewer:
+            self.s.progress.emit("note", stage=self.kind.name, message=(
+                f"warning: {self.kind.name} drafter and reviewer are the same model ({self.cfg.drafter}); "
+                "a different reviewer catches more"))
+        request = self._request(ROLE_DRAFTER, [ASK_DRAFT.format(title=self.kind.title)], f"{self.kind.name}.draft", 0)
+        response = self._client(state, self.cfg.drafter).complete(request)
+        self.lineage.step("draft", request, response, draft=response.text)
+        return {"draft": response.text, "next": "validate", "rounds": state.get("rounds", 0),
                 "revisions": state.get("revisions", 0)}
 
     def check(self, state: DocState) -> DocState:
-        errors = validate(self.kind, state["draft"])
+        errors = validate(self.kind, state["draft"], self.template, self.checks)
         if not errors:
             return {"validation_errors": [], "next": "review"}
         if state.get("revisions", 0) >= self.cfg.max_revisions:
@@ -87,70 +134,77 @@ class ReviewLoop:
         return {"validation_errors": errors, "next": "revise"}
 
     def review(self, state: DocState) -> DocState:
-        issue = self.s.forge.get_issue(state["issue_number"])
-        request = Request(
-            system=self._system(ROLE_REVIEWER),
-            messages=[
-                Message(role="user", content=self._context(issue)),
-                Message(role="user", content=data_block(f"{self.kind.title} to review", state["draft"])),
-            ],
-            purpose=f"{self.kind.name}.review",
-            turn=state.get("rounds", 0),
-        )
-        verdict, _ = self._client(state, self.cfg.reviewer).structured(request, Review)
-        rounds = state.get("rounds", 0) + 1
-        entry = {"round": rounds, "verdict": verdict.verdict, "summary": verdict.summary,
+        rounds = state.get("rounds", 0)
+        request = self._request(ROLE_REVIEWER, [data_block(f"{self.kind.title} to review", state["draft"])],
+                                f"{self.kind.name}.review", rounds)
+        verdict, response = self._client(state, self.cfg.reviewer).structured(request, Review)
+        self.lineage.step(f"review-{rounds + 1}", request, response, verdict=verdict.model_dump())
+        entry = {"round": rounds + 1, "verdict": verdict.verdict, "summary": verdict.summary,
                  "findings": [f.model_dump() for f in verdict.findings],
                  "drafter": self.cfg.drafter, "reviewer": self.cfg.reviewer}
-        self._keep(f"review-{rounds}.json", verdict.model_dump_json(indent=2))
-        update: DocState = {"review": verdict.model_dump(), "rounds": rounds,
-                            "history": [*state.get("history", []), entry], "human_feedback": []}
-        return {**update, **self._after_review(state, verdict, update)}
+        update: DocState = {"review": verdict.model_dump(), "rounds": rounds + 1,
+                            "history": [*state.get("history", []), entry]}
+        return {**update, **self._after_review(state, verdict, {**state, **update})}
 
-    def _after_review(self, state: DocState, verdict: Review, update: DocState) -> DocState:
-        merged = {**state, **update}
+    def _after_review(self, state: DocState, verdict: Review, merged: DocState) -> DocState:
         if verdict.verdict == "APPROVED":
             return {"next": "finalize", "exit_reason": "approved"}
         if verdict.verdict == "BLOCKED":
             return self._end(merged, "blocked", f"reviewer blocked: {verdict.summary}")
+        repeated = raised_again(verdict, state.get("claimed", []))
+        if repeated:
+            return self._end(merged, "stagnation", f"finding {repeated} raised again after a revision "
+                             "that claimed to address it")
         if state.get("revisions", 0) >= self.cfg.max_revisions:
             return self._end(merged, "max_revisions",
                              f"not approved after {self.cfg.max_revisions} revision(s): {verdict.summary}")
         return {"next": "revise"}
 
     def revise(self, state: DocState) -> DocState:
-        issue = self.s.forge.get_issue(state["issue_number"])
-        request = Request(
-            system=self._system(ROLE_DRAFTER),
-            messages=[
-                Message(role="user", content=self._context(issue)),
-                Message(role="user", content=self._revision_ask(state)),
-            ],
-            purpose=f"{self.kind.name}.revise",
-            turn=state.get("revisions", 0),
-        )
-        text = self._client(state, self.cfg.drafter).complete(request).text
-        revisions = state.get("revisions", 0) + 1
-        self._keep(f"draft-{revisions}.md", text)
+        n = state.get("revisions", 0)
+        findings = self._findings(state)
+        asks = [data_block(f"current {self.kind.title}", state["draft"]), data_block("findings", _render(findings)),
+                ASK_REVISE.format(title=self.kind.title)]
+        request = self._request(ROLE_DRAFTER, asks, f"{self.kind.name}.revise", n)
+        text, revision, how, response = self._revised_text(state, request)
+        self.lineage.step(f"revise-{n + 1}", request, response, draft=text, previous=state["draft"], how=how)
+        update: DocState = {"revisions": n + 1, "human_feedback": [], "redraws": state.get("redraws", 0) + (how == "redraw")}
         if text.strip() == state["draft"].strip():
-            return self._end({**state, "revisions": revisions}, "stagnation",
-                             "the revision did not change the document")
-        return {"draft": text, "revisions": revisions, "next": "validate", "human_feedback": []}
+            return self._end({**state, **update}, "stagnation", "the revision did not change the document")
+        claimed = [f for f in findings if f["id"] in set(revision.addressed if revision else [])]
+        return {**update, "draft": text, "claimed": claimed, "next": "validate"}
 
-    def _revision_ask(self, state: DocState) -> str:
-        asks = [data_block(f"current {self.kind.title}", state["draft"])]
-        if state.get("validation_errors"):
-            asks.append(data_block("mechanical problems", "\n".join(f"- {e}" for e in state["validation_errors"])))
-        review = state.get("review") or {}
-        if review and review.get("verdict") != "APPROVED" and not state.get("human_feedback"):
-            findings = "\n".join(f"- [{f['severity']}] {f['id']} ({f['section']}): {f['text']}"
-                                 for f in review.get("findings", []))
-            asks.append(data_block("reviewer findings", f"{review.get('summary', '')}\n{findings}"))
+    def _revised_text(self, state: DocState, request: Request):
+        """Apply the drafter's edits; ask once more quoting the problems; last resort: redraw."""
+        client = self._client(state, self.cfg.drafter)
+        required = required_sections(self.template)
+        revision, response = client.structured(request, Revision)
+        text, problems = apply_edits(state["draft"], revision.edits, required)
+        if not problems:
+            return text, revision, "edits", response
+        retry = request.model_copy(update={"purpose": f"{request.purpose}.again", "messages": [
+            *request.messages, Message(role="assistant", content=response.text),
+            Message(role="user", content=data_block("edit problems", _render_list(problems))
+                    + "\nThese edits were refused. Send corrected edits.")]})
+        revision, response = client.structured(retry, Revision)
+        text, problems = apply_edits(state["draft"], revision.edits, required)
+        if not problems:
+            return text, revision, "edits (second try)", response
+        self.s.progress.emit("note", stage=self.kind.name, message=f"edits refused twice ({problems[0]}); full redraw")
+        redraw = request.model_copy(update={"purpose": f"{self.kind.name}.redraw",
+                                            "messages": [*request.messages[:-1], Message(role="user", content=ASK_REDRAW)]})
+        response = client.complete(redraw)
+        return response.text, revision, "redraw", response
+
+    def _findings(self, state: DocState) -> list[dict]:
+        """What the next revision must address: human feedback, mechanical problems, reviewer findings."""
         if state.get("human_feedback"):
-            asks.append(data_block("feedback from the human approver",
-                                   "\n".join(f"- {f}" for f in state["human_feedback"])))
-        asks.append(f"Revise the {self.kind.title} to address every point. Answer with the complete revised document.")
-        return "\n\n".join(asks)
+            return [{"id": f"H{i}", "section": "", "severity": "blocking", "text": t}
+                    for i, t in enumerate(state["human_feedback"], 1)]
+        if state.get("validation_errors"):
+            return [{"id": f"V{i}", "section": "", "severity": "blocking", "text": t}
+                    for i, t in enumerate(state["validation_errors"], 1)]
+        return list((state.get("review") or {}).get("findings", []))
 
     def finalize(self, state: DocState) -> DocState:
         text = state["draft"].rstrip() + "\n\n" + review_log(state.get("history", []))
@@ -158,22 +212,36 @@ class ReviewLoop:
             self.kind.name, text, f"docs({self.kind.name}): {self.kind.title} for #{state['issue_number']}"
         )
         self.s.progress.emit("artifact_written", stage=self.kind.name, data={"path": path})
-        rounds = state.get("rounds", 0)
         return {"outcome": "PASS", "doc_path": path, "exit_reason": "approved",
-                "message": f"approved after {rounds} review round(s)"}
+                "message": f"approved after {state.get('rounds', 0)} review round(s)"}
 
     def _end(self, state: DocState, reason: str, message: str, errors: list[str] | None = None) -> DocState:
-        self._keep("blocked-draft.md", state.get("draft", ""))
+        self.lineage.write("blocked-draft.md", state.get("draft", ""))
         update: DocState = {"outcome": "BLOCK", "exit_reason": reason, "message": message, "next": "end"}
         if errors is not None:
             update["validation_errors"] = errors
         return update
 
-    def _keep(self, name: str, text: str) -> None:
-        """Lineage: every draft and verdict under the run's folder (idempotent overwrite)."""
-        folder = self.s.run_dir / self.kind.name
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_text(text, encoding="utf-8")
+
+def raised_again(verdict: Review, claimed: list[dict]) -> str | None:
+    """Id of a blocking finding the previous revision claimed to address, if raised again."""
+    for finding in verdict.findings:
+        if finding.severity != "blocking":
+            continue
+        for old in claimed:
+            same_id = finding.id == old["id"] and finding.section.lower() == old.get("section", "").lower()
+            similar = difflib.SequenceMatcher(None, finding.text.lower(), old["text"].lower()).ratio() >= SIMILAR
+            if same_id or similar:
+                return finding.id
+    return None
+
+
+def _render(findings: list[dict]) -> str:
+    return "\n".join(f"- {f['id']} [{f['severity']}] {f.get('section') or ''}: {f['text']}" for f in findings) or "- (none)"
+
+
+def _render_list(items: list[str]) -> str:
+    return "\n".join(f"- {item}" for item in items)
 
 
 def review_log(history: list[dict]) -> str:
@@ -183,7 +251,6 @@ def review_log(history: list[dict]) -> str:
     final = history[-1]["verdict"] if history else "UNREVIEWED"
     lines += ["", f"Status: {final} after {len(history)} review round(s)"]
     return "\n".join(lines) + "\n"
-
 
 
 def build_document_graph(kind: DocKind, services: Services, checkpointer=None):

@@ -38,6 +38,10 @@ class DocState(TypedDict, total=False):
     human_feedback: list[str]
     history: list[dict[str, Any]]
     """One entry per review round: round, verdict, summary, findings, models."""
+    claimed: list[dict[str, Any]]
+    """Findings the last revision said it addressed (a blocking one raised again = stagnation)."""
+    redraws: int
+    """Revisions that fell back to a full redraw because edits would not apply."""
     next: str
     exit_reason: ExitReason | None
     outcome: Literal["PASS", "BLOCK"] | None
