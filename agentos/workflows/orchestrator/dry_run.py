@@ -37,7 +37,10 @@ def _details(cfg, stage: str) -> list[str]:
     s = cfg.stages
     if stage in ("triage", "lld", "spec"):
         c = getattr(s, stage)
-        return [f"drafter {c.drafter}, reviewer {c.reviewer}, max {c.max_revisions} revision(s)"]
+        lines = [f"drafter {c.drafter}, reviewer {c.reviewer}, max {c.max_revisions} revision(s)"]
+        if c.drafter == c.reviewer:
+            lines.append("warning: drafter and reviewer are the same model; a different reviewer catches more")
+        return lines
     if stage == "impl":
         c = s.implementation
         tests = c.test_command or "detected in the worktree"
