@@ -140,3 +140,13 @@ def test_repository_template_override_sets_the_required_sections(sample_repo):
     assert result.exit_code == 4 and "missing required section '## Rollout'" in result.message
     _, calls = _purposes(sample_repo, "triage")
     assert "## Rollout" in calls[0]["system"] and "Brief for #1" in calls[0]["system"]
+
+
+def test_a_model_that_returns_garbage_twice_blocks_the_standalone_workflow(sample_repo):
+    edit_script(sample_repo, "reviewer", "triage.review", [{"text": "I think it's fine!"}])
+    edit_script(sample_repo, "reviewer", "triage.review.retry", [{"text": "{\"verdict\": \"MAYBE\"}"}])
+    result = run_workflow("triage", RunOptions(issue=1, repo=sample_repo, plain=True))
+    assert result.exit_code == 4
+    assert "did not return a valid Review" in result.message
+    _, calls = _purposes(sample_repo, "triage")
+    assert "did not match the required JSON schema" in calls[-1]["messages"][-1]["content"]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from agentos.config import LoadedConfig, load_config
-from agentos.errors import AgentosError
+from agentos.errors import AgentosError, ModelCallError
 from agentos.forge.base import Forge, Issue
 from agentos.forge.factory import make_forge
 from agentos.llm.registry import ProviderContext, readiness, split_model_id
@@ -301,7 +301,10 @@ def run_workflow(stage: str, opts: RunOptions, stream=None) -> RunResult:
             services.progress.emit("run_resumed" if started else "run_started",
                                    data={"issue": opts.issue, "title": session.issue.title, "stages": [stage]})
             first = None if started else {"issue_number": opts.issue, "attempt": 1}
-            state, _ = drive(graph, cfg, first, record, session.layout, services.progress, None)
+            try:
+                state, _ = drive(graph, cfg, first, record, session.layout, services.progress, None)
+            except ModelCallError as exc:  # as in the orchestrator: the stage blocks, with the reason
+                state = {"outcome": "BLOCK", "message": f"model call failed: {exc}"}
         status = "done" if state.get("outcome") == "PASS" else "blocked"
         where = state.get("doc_path") or state.get("pr_url") or state.get("commit") or ""
         record.status, record.message = status, f"{state.get('message', '')} {where}".strip()
