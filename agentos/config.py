@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agentos.errors import ConfigError
+from agentos.llm.registry import PROVIDERS
 
 
 class _Strict(BaseModel):
@@ -29,6 +30,8 @@ class ReviewStageConfig(_Strict):
     """Revisions after the first draft before the stage blocks unapproved."""
     context_tokens: int = Field(24000, ge=1000)
     """Token budget for repository context in the drafter's prompt."""
+    budget_usd: float | None = Field(None, gt=0)
+    """Cap on this stage's model spend in USD; the run pauses (exit 5) before a call that could cross it."""
 
 
 class TriageStageConfig(ReviewStageConfig):
@@ -45,17 +48,32 @@ class SpecStageConfig(ReviewStageConfig):
 
 class ImplementationStageConfig(_Strict):
     implementer: str = "claude:opus-4.5"
-    """Model (or agent CLI) that writes the code and tests, as provider:model."""
+    """Model that writes the tests and code, as provider:model; or an agent CLI run in the
+    worktree: claude-code:<model>, codex:<model>, gemini-cli:<model>, aider:<model>."""
     max_test_retries: int = Field(3, ge=0, le=20)
-    """Fix rounds after the first implementation attempt while tests fail."""
+    """Fix rounds after the first implementation attempt while tests fail (also the number of
+    retries the tests-first phase gets when its new tests do not fail)."""
     test_command: str | None = None
     """Command that runs the target's tests; detected when unset. {python} is the worktree's Python."""
     setup_command: str | None = None
-    """Command run once in a new worktree before the tests (e.g. installing dependencies)."""
+    """Command that prepares the worktree's test environment, run again when the dependency
+    files change; when unset: a .venv with the declared dependencies for Python, npm for Node."""
+    python_venv: bool = True
+    """Without a setup_command, give a Python target its own .venv in the worktree."""
+    setup_timeout_s: int = Field(900, ge=1)
+    """Wall-clock limit for the setup (virtual environment, dependency install)."""
     test_timeout_s: int = Field(900, ge=1)
     """Wall-clock limit for one test run; the whole process group is killed past it."""
     max_steps: int = Field(40, ge=1, le=500)
     """Model turns allowed per implementation round."""
+    max_tokens_per_round: int = Field(1_000_000, ge=1000)
+    """Input plus output tokens the built-in implementer may use in one round."""
+    max_cost_per_round_usd: float = Field(5.0, ge=0)
+    """Model cost the built-in implementer may spend in one round."""
+    external_timeout_s: int = Field(1800, ge=1)
+    """Wall-clock limit for one run of an agent CLI implementer; its process group is killed past it."""
+    budget_usd: float | None = Field(None, gt=0)
+    """Cap on this stage's model spend in USD; the run pauses (exit 5) before a call that could cross it."""
 
 
 class StagesConfig(_Strict):
@@ -74,6 +92,37 @@ class GatesConfig(_Strict):
     """Pause for human approval after the implementation spec."""
     before_pr: bool = True
     """Pause for human approval before the pull request is opened."""
+
+
+class GitHubConfig(_Strict):
+    base_url: str | None = None
+    """REST API root; for GitHub Enterprise e.g. https://ghe.example.com/api/v3. Default: from the remote's host."""
+    repo_slug: str | None = None
+    """The repository as owner/name; default: read from the remote's URL."""
+    remote: str = "origin"
+    """The git remote that is the GitHub repository; the work branch is pushed there."""
+    rate_limit_wait_s: int = Field(300, ge=0)
+    """Wait for the API rate limit to reset when it resets within this many seconds; else stop, saying when."""
+    retries: int = Field(3, ge=0, le=10)
+    """Retries, with back-off, of a request that failed on the network or with a server error."""
+
+
+class ProviderConfig(_Strict):
+    base_url: str | None = None
+    """API root: for ollama, vllm and openai-compatible the server's OpenAI-compatible endpoint
+    (e.g. http://localhost:11434/v1); for the cloud APIs a proxy or gateway."""
+    api_key_env: str | None = None
+    """Name of the environment variable (or .env entry) that holds the key; never the key itself."""
+    command: str | None = None
+    """Agent CLI providers: the executable to run (default: claude, gemini or codex on PATH)."""
+    timeout_s: float = Field(600, gt=0)
+    """Wall-clock limit for one model call, retries and waits included."""
+    idle_timeout_s: float = Field(120, gt=0)
+    """A streamed answer that sends nothing for this long is cut (and retried)."""
+    max_attempts: int = Field(4, ge=1, le=10)
+    """Attempts per call when the provider is overloaded, rate-limited, unreachable or times out."""
+    max_retry_wait_s: float = Field(60, ge=0)
+    """Longest wait between attempts; a provider asking to wait longer fails the call instead."""
 
 
 class OrchestratorConfig(_Strict):
@@ -97,6 +146,21 @@ class OrchestratorConfig(_Strict):
     """Where issues and PRs live; auto: GitHub when the remote and a token allow, else local."""
     pr_draft: bool = False
     """Open the pull request as a draft."""
+    github: GitHubConfig = Field(default_factory=GitHubConfig)
+    """GitHub settings (used when forge is github, or auto finds a GitHub remote and a token)."""
+    budget_usd: float | None = Field(None, gt=0)
+    """Cap on the run's model spend in USD; the run pauses (exit 5) before a call that could cross it."""
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    """Model provider settings by provider name, e.g. providers.ollama.base_url. Keys stay in the
+    environment or the repository's .env, never here."""
+
+    @field_validator("providers")
+    @classmethod
+    def _known_providers(cls, value: dict[str, ProviderConfig]) -> dict[str, ProviderConfig]:
+        unknown = sorted(set(value) - set(PROVIDERS))
+        if unknown:
+            raise ValueError(f"unknown provider(s) {', '.join(unknown)}; known: {', '.join(sorted(PROVIDERS))}")
+        return value
 
 
 class AgentosConfig(_Strict):
@@ -228,6 +292,9 @@ def flatten(model: BaseModel, prefix: str = "") -> dict[str, Any]:
         value = getattr(model, name)
         if isinstance(value, BaseModel):
             out.update(flatten(value, f"{prefix}{name}."))
+        elif isinstance(value, dict) and all(isinstance(v, BaseModel) for v in value.values()):
+            for key, item in value.items():  # e.g. providers.ollama.*
+                out.update(flatten(item, f"{prefix}{name}.{key}."))
         else:
             out[f"{prefix}{name}"] = value
     return out

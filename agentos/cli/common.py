@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from agentos.errors import AgentosError
+from agentos.redact import redact
 
 
 def run_cli(fn: Callable[[], int], repo: Path | None = None) -> None:
@@ -17,7 +18,7 @@ def run_cli(fn: Callable[[], int], repo: Path | None = None) -> None:
     try:
         code = fn()
     except AgentosError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         code = exc.exit_code
     except KeyboardInterrupt:
         print("interrupted; run the same command again to continue where it stopped", file=sys.stderr)
@@ -40,7 +41,7 @@ def _write_crash_log(repo: Path | None) -> Path:
     except Exception:
         pass
     path = folder / f"agentos-error-{stamp}.log"
-    path.write_text(traceback.format_exc())
+    path.write_text(redact(traceback.format_exc()))
     return path
 
 

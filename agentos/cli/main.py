@@ -108,6 +108,22 @@ def reject(
 
 
 @app.command()
+def poll(
+    repo: Optional[Path] = RepoOpt,
+    plain: bool = typer.Option(False, "--plain", help="Plain progress lines instead of the live view."),
+) -> None:
+    """Continue every paused run whose gate was decided (`agentos approve|reject` or a `/agentos` issue comment)."""
+    from agentos.workflows.orchestrator.run import poll as poll_runs
+
+    def body() -> int:
+        result = poll_runs(repo, plain=plain)
+        typer.echo(result.message)
+        return result.exit_code
+
+    run_cli(body, repo)
+
+
+@app.command()
 def status(
     issue: int = typer.Argument(...),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
@@ -120,6 +136,24 @@ def status(
         info = run_status(repo, issue)
         typer.echo(json.dumps(info, indent=2) if as_json else render_status(info))
         return 0
+
+    run_cli(body, repo)
+
+
+@app.command()
+def doctor(
+    online: bool = typer.Option(False, "--online", help="Also make a one-token call to each model."),
+    repo: Optional[Path] = RepoOpt,
+    config: Optional[Path] = typer.Option(None, "--config"),
+    set_: list[str] = typer.Option([], "--set"),
+) -> None:
+    """For each configured model: key present, SDK or CLI installed, endpoint reachable (exit 2 if not)."""
+    from agentos.doctor import run_doctor
+
+    def body() -> int:
+        report, ready = run_doctor(repo, online, config, set_)
+        typer.echo(report)
+        return 0 if ready else 2
 
     run_cli(body, repo)
 

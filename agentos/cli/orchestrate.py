@@ -29,6 +29,8 @@ def orchestrate(
     gate_after_spec: Optional[bool] = typer.Option(None, "--gate-after-spec/--no-gate-after-spec"),
     gate_before_pr: Optional[bool] = typer.Option(None, "--gate-before-pr/--no-gate-before-pr"),
     base_branch: Optional[str] = typer.Option(None, "--base-branch", help="Branch to start from and target."),
+    repo_slug: Optional[str] = typer.Option(None, "--repo-slug", help="GitHub repository as owner/name (default: from the origin remote)."),
+    allow_closed: bool = typer.Option(False, "--allow-closed", help="Work on the issue even though it is closed."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; call no model, write nothing."),
     no_input: bool = typer.Option(False, "--no-input", help="Never prompt; pause at gates (exit 3)."),
     plain: bool = typer.Option(False, "--plain", help="Plain progress lines instead of the live view."),
@@ -38,10 +40,10 @@ def orchestrate(
 
     flags = {"gates.after_triage": gate_after_triage, "gates.after_lld": gate_after_lld,
              "gates.after_spec": gate_after_spec, "gates.before_pr": gate_before_pr,
-             "base_branch": base_branch}
+             "base_branch": base_branch, "github.repo_slug": repo_slug}
     skip = {s for s, on in (("triage", skip_triage), ("lld", skip_lld), ("spec", skip_spec)) if on}
     opts = RunOptions(issue=issue, repo=repo, config_file=config, sets=set_, flags=flags, skip=skip,
-                      resume_from=resume_from, dry_run=dry_run, plain=plain)
+                      resume_from=resume_from, dry_run=dry_run, plain=plain, allow_closed=allow_closed)
 
     def body() -> int:
         result = run(opts, ask=terminal_gate if can_prompt(no_input) else None)

@@ -6,6 +6,20 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from agentos.errors import AgentosError
+
+WRITE_ROLES = frozenset({"admin", "maintain", "write"})
+"""Repository roles allowed to push, and so to decide a gate from an issue comment."""
+
+
+class ForgeUnavailableError(AgentosError):
+    """The forge could not be reached, or refused for now (rate limit), after the retries.
+
+    Nothing is lost: the run keeps its checkpoint, and the same command continues it.
+    """
+
+    exit_code = 1
+
 
 class Comment(BaseModel):
     id: int
@@ -39,6 +53,8 @@ class PullRequest(BaseModel):
 class Forge(Protocol):
     name: str
     """"local" or "github": shown in progress and status."""
+    summary: str
+    """One line for the progress view: which forge, which repository, and why this one."""
 
     def get_issue(self, number: int) -> Issue:
         """The issue with its comments; raises UnknownIssueError when there is none."""
@@ -52,6 +68,16 @@ class Forge(Protocol):
 
     def push_branch(self, branch: str) -> None:
         """Make `branch` (already committed locally) available to the forge."""
+
+    def check_push(self, branch: str) -> None:
+        """Raise UsageError unless `branch` can be pushed later: write access, and no commits
+        on the forge's copy of the branch that the local one lacks. Called before any model."""
+
+    def permission(self, user: str) -> str:
+        """`user`'s role on the repository: admin, maintain, write, triage, read or none."""
+
+    def blob_url(self, ref: str, path: str) -> str | None:
+        """A link to `path` on `ref` for people reading the PR, or None when there is none."""
 
     def find_pr(self, head: str) -> PullRequest | None: ...
 

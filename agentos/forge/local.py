@@ -60,9 +60,12 @@ class LocalForge:
 
     name = "local"
 
-    def __init__(self, repo_root: Path):
+    def __init__(self, repo_root: Path, note: str | None = None):
+        """`note` says why the local forge was chosen when GitHub was possible (shown to the user)."""
         self.root = Path(repo_root).resolve()
         self.layout = RepoLayout(self.root)
+        self.note = note
+        self.summary = "local (.agentos/issues)" + (f": {note}" if note else "")
         self._mutex = threading.RLock()
         self._lock_depth = 0
         self._lock_fd: int | None = None
@@ -144,6 +147,17 @@ class LocalForge:
             detail = f" ({proc.stderr.strip().splitlines()[0]})" if proc.stderr.strip() else ""
             raise UsageError(f"branch {branch!r} does not exist in {self.root}{detail}",
                              f"create and commit it first, e.g. `git switch -c {branch}` then `git commit`")
+
+    def check_push(self, branch: str) -> None:
+        """Nothing to check: the branch stays in this repository, which we can write."""
+
+    def permission(self, user: str) -> str:
+        """No accounts here: whoever can edit these files can edit the repository."""
+        return "write"
+
+    def blob_url(self, ref: str, path: str) -> str | None:
+        """No web view of the repository: the PR body names the path and the branch instead."""
+        return None
 
     def list_prs(self) -> list[PullRequest]:
         """Every pull request in number order."""
@@ -239,6 +253,7 @@ class LocalForge:
         issues = sorted(self._index(self.layout.issues_dir))
         hint = (f"existing issues: {_numbers(issues)}" if issues
                 else f"there are no issues yet; {NEW_ISSUE_HINT}")
+        hint += f" (using the local forge: {self.note})" if self.note else ""
         if self._pr_path(number).is_file():
             raise UnknownIssueError(f"#{number} is a pull request, not an issue "
                                     f"({self._rel(self._pr_path(number))})", hint)

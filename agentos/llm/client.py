@@ -1,4 +1,10 @@
-"""The one path every model call takes: journal replay, progress events, structured output."""
+"""The one path every model call takes: redaction, journal replay, the budget, progress events,
+structured output.
+
+Secrets are redacted from the request before anything else (so they reach neither the model nor
+the journal), a journalled call is replayed for free, and only a call that will really be paid
+for is checked against the budget caps first and charged after, failed or not.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,15 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from agentos import redact
 from agentos.errors import ModelOutputError
 from agentos.llm.base import Message, Provider, Request, Response
+from agentos.llm.budget import Budget
 from agentos.llm.journal import CallJournal, call_key
 from agentos.progress.events import Progress
 
 T = TypeVar("T", bound=BaseModel)
+M = TypeVar("M", bound=BaseModel)
 
 
 class ModelClient:
@@ -23,24 +32,33 @@ class ModelClient:
         progress: Progress | None = None,
         stage: str | None = None,
         salt: str = "",
+        budget: Budget | None = None,
     ):
         self.provider = provider
         self.journal = journal or CallJournal(None)
         self.progress = progress or Progress()
         self.stage = stage
         self.salt = salt
+        self.budget = budget or Budget()
 
     @property
     def model_id(self) -> str:
         return self.provider.model_id
 
     def complete(self, request: Request) -> Response:
+        request = scrub(request)
         key = call_key(self.model_id, self.salt, request)
         cached = self.journal.get(key)
         if cached is not None:
             self._report(request, cached, cached_call=True)
             return cached
-        response = self.provider.complete(request)
+        self.budget.reserve(self.stage, self.model_id, request)
+        try:
+            response = scrub(self.provider.complete(request))
+        except Exception as exc:  # a failed call still counts: what its attempts cost is charged
+            self.budget.charge(self.stage, self.model_id, request.purpose, getattr(exc, "cost_usd", 0.0), ok=False)
+            raise
+        self.budget.charge(self.stage, self.model_id, request.purpose, response.cost_usd, ok=True)
         self.journal.put(key, request, response)
         self._report(request, response, cached_call=False)
         return response
@@ -81,8 +99,21 @@ class ModelClient:
             input_tokens=response.usage.input_tokens,
             output_tokens=response.usage.output_tokens,
             cost_usd=response.cost_usd,
-            data={"latency_s": response.latency_s, "cached": cached_call, "turn": request.turn},
+            data={"latency_s": response.latency_s, "cached": cached_call, "turn": request.turn,
+                  "cache_read_tokens": response.usage.cache_read_tokens,
+                  "cache_write_tokens": response.usage.cache_write_tokens,
+                  "request_id": response.request_id, "spent_usd": round(self.budget.spent(), 6)},
         )
+
+
+def scrub(model: M) -> M:
+    """`model` with every known secret redacted (the same object when there is none in it)."""
+    redactor = redact.current()
+    if not redactor:
+        return model
+    raw = model.model_dump_json()
+    clean = redactor.redact(raw)
+    return model if clean == raw else type(model).model_validate_json(clean)
 
 
 def _parse(schema: type[T], response: Response) -> T:

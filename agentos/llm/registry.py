@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from agentos.errors import ProviderConfigError
 from agentos.llm.base import Provider
@@ -13,16 +13,29 @@ from agentos.llm.base import Provider
 # name → "module:Class". Adding a provider is one module plus one line here.
 PROVIDERS: dict[str, str] = {
     "scripted": "agentos.llm.scripted:ScriptedProvider",
+    "claude": "agentos.llm.anthropic_api:AnthropicProvider",
+    "anthropic": "agentos.llm.anthropic_api:AnthropicProvider",
+    "gemini": "agentos.llm.gemini_api:GeminiProvider",
+    "openai": "agentos.llm.openai_api:OpenAIProvider",
+    "openai-compatible": "agentos.llm.openai_api:OpenAICompatibleProvider",
+    "ollama": "agentos.llm.openai_api:OllamaProvider",
+    "vllm": "agentos.llm.openai_api:VllmProvider",
+    "claude-cli": "agentos.llm.agent_cli:ClaudeCli",
+    "gemini-cli": "agentos.llm.agent_cli:GeminiCli",
+    "codex-cli": "agentos.llm.agent_cli:CodexCli",
 }
 
 
 @dataclass(frozen=True)
 class ProviderContext:
-    """What a provider may need to build itself: where the repo and the run live."""
+    """What a provider may need to build itself: where the repo and the run live, the
+    environment its key comes from (the process's, over the repository's .env), its settings."""
 
     repo_root: Path
     run_dir: Path | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """Provider name → its `providers:` settings from the config."""
 
 
 def split_model_id(model_id: str) -> tuple[str, str]:
@@ -37,14 +50,21 @@ def split_model_id(model_id: str) -> tuple[str, str]:
             f"unknown model provider {provider!r} in {model_id!r}",
             f"known providers: {', '.join(sorted(PROVIDERS))}",
         )
+    check = getattr(provider_class(provider), "check_model", None)
+    if check:  # an unknown alias fails here, before any run starts
+        check(provider, model)
     return provider, model
+
+
+def provider_class(provider: str) -> Any:
+    """The class registered for a provider name; imports its module (never an SDK)."""
+    module_name, _, class_name = PROVIDERS[provider].partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
 
 
 def resolve(model_id: str, ctx: ProviderContext) -> Provider:
     provider, model = split_model_id(model_id)
-    module_name, _, class_name = PROVIDERS[provider].partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls.from_model_id(model_id, model, ctx)
+    return provider_class(provider).from_model_id(model_id, model, ctx)
 
 
 def readiness(model_id: str, ctx: ProviderContext) -> str | None:
@@ -52,8 +72,6 @@ def readiness(model_id: str, ctx: ProviderContext) -> str | None:
     try:
         provider, model = split_model_id(model_id)
     except ProviderConfigError as exc:
-        return exc.message
-    module_name, _, class_name = PROVIDERS[provider].partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    check = getattr(cls, "readiness", None)
+        return f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+    check = getattr(provider_class(provider), "readiness", None)
     return check(model, ctx) if check else None

@@ -7,10 +7,13 @@ worktrees that `ensure_worktree` creates or reuses.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from agentos.errors import AgentosError, UsageError
 
@@ -111,27 +114,62 @@ class Git:
 
     def is_dirty(self) -> bool:
         """Whether there are staged, unstaged or untracked (not ignored) changes."""
-        return bool(self.run("status", "--porcelain", "--untracked-files=all"))
+        return bool(self.dirty_paths())
 
-    def commit_all(self, message: str) -> str | None:
-        """Stage everything and commit; the new sha, or None when there was nothing to commit."""
+    def dirty_paths(self) -> list[str]:
+        """Paths with staged, unstaged or untracked (not ignored) changes."""
+        entries = self._run(["status", "--porcelain", "-z", "--untracked-files=all"]).stdout.split("\0")
+        paths, skip = [], False
+        for entry in entries:
+            if skip or len(entry) < 4:
+                skip = False
+                continue
+            paths.append(entry[3:])
+            skip = entry[0] in "RC"  # a rename or copy is followed by its source path
+        return paths
+
+    def commit_all(self, message: str, allow_empty: bool = False) -> str | None:
+        """Stage everything and commit; the new sha, or None when there was nothing to commit
+        (unless `allow_empty`: then the commit records `message` on its own)."""
         self.run("add", "-A")
-        if self._ok("diff", "--cached", "--quiet"):
+        if not allow_empty and self._ok("diff", "--cached", "--quiet"):
             return None
-        self.run(*self._identity_args(), "commit", "--quiet", "-m", message)
+        self.run(*self._identity_args(), "commit", "--quiet", "--allow-empty", "-m", message)
         return self.head()
 
     def _identity_args(self) -> list[str]:
         """`-c user.x=…` for whichever of user.name / user.email is not configured."""
-        args: list[str] = []
-        for key, fallback in (("user.name", FALLBACK_NAME), ("user.email", FALLBACK_EMAIL)):
-            if not self.run("config", "--get", key, check=False):
-                args += ["-c", f"{key}={fallback}"]
-        return args
+        out = self.run("config", "--get-regexp", r"^user\.(name|email)$", check=False)
+        configured = {line.split(" ", 1)[0] for line in out.splitlines() if " " in line}
+        return [arg for key, fallback in (("user.name", FALLBACK_NAME), ("user.email", FALLBACK_EMAIL))
+                if key not in configured for arg in ("-c", f"{key}={fallback}")]
 
     def reset_hard(self, ref: str) -> None:
         """Discard all changes and move the branch to `ref`. Only for our own worktrees."""
         self.run("reset", "--quiet", "--hard", ref)
+
+    def restore(self, ref: str) -> None:
+        """Make the working tree exactly `ref`: reset, and remove untracked files that are not
+        ignored (ignored ones, such as a virtual environment, stay). Only for our own worktrees."""
+        self.reset_hard(ref)
+        self.run("clean", "--quiet", "-d", "--force")
+
+    def soft_reset(self, ref: str) -> None:
+        """Move the branch to `ref`, keeping every change since as staged work (to squash)."""
+        self.run("reset", "--quiet", "--soft", ref)
+
+    def switch(self, branch: str) -> None:
+        """Check out `branch` (the worktree must be clean)."""
+        self.run("switch", "--quiet", branch)
+
+    def switch_detached(self, ref: str) -> None:
+        """Check out `ref` on a detached HEAD (the worktree must be clean)."""
+        self.run("switch", "--quiet", "--detach", ref)
+
+    def checkout_paths(self, ref: str, paths: list[str]) -> None:
+        """Put `paths` back to their content at `ref`."""
+        if paths:
+            self.run("checkout", "--quiet", ref, "--", *paths)
 
     # --- content ------------------------------------------------------------------------
 
@@ -148,6 +186,33 @@ class Git:
     def diff(self, base: str, head: str = "HEAD") -> str:
         """The patch `head` adds since it forked from `base` (what a PR would show)."""
         return self.run("diff", f"{base}...{head}")
+
+    def changed_since(self, ref: str) -> list[str]:
+        """Paths that differ between `ref` and the working tree: committed, staged, unstaged,
+        deleted or untracked (ignored files excepted)."""
+        tracked = self._run(["diff", "--name-only", "--no-renames", "-z", ref]).stdout
+        untracked = self._run(["ls-files", "--others", "--exclude-standard", "-z"]).stdout
+        return sorted({name for name in (tracked + untracked).split("\0") if name})
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        """The best common ancestor of `a` and `b`, or None when they share no history."""
+        return _output_if_ok(self._run(["merge-base", a, b], check=False))
+
+    def words_in(self, ref: str, words: list[str], exclude: list[str] = ()) -> set[str]:
+        """Which of `words` occur as whole words in the tree of `ref`, outside the `exclude`
+        globs (one git grep)."""
+        if not words:
+            return set()
+        patterns = [arg for word in words for arg in ("-e", word)]
+        pathspecs = [f":(exclude,glob){glob}" for glob in exclude]
+        out = self._run(["grep", "--only-matching", "-h", "-w", "-F", *patterns, ref, "--", ".", *pathspecs],
+                        check=False)
+        return set(out.stdout.splitlines()) & set(words)
+
+    def messages(self, revisions: str) -> list[str]:
+        """Full commit messages of `revisions` (e.g. `base..HEAD`), newest first."""
+        out = self._run(["log", "--format=%B%x00", revisions]).stdout
+        return [m.strip() for m in out.split("\0") if m.strip()]
 
 
 def _output_if_ok(proc: subprocess.CompletedProcess[str]) -> str | None:
@@ -184,8 +249,10 @@ def ensure_worktree(repo_root: Path, path: Path, branch: str, base: str) -> Path
     """A worktree of `repo_root` at `path` with `branch` checked out, created if needed.
 
     An existing worktree on `branch` is reused untouched (uncommitted work survives). A new
-    branch starts at `base`. Anything in the way raises UsageError saying what to do; nothing
-    is ever deleted or forced.
+    branch starts at `base`, and a record beside the worktree (`<path>.owner.json`) notes that
+    we made it, so a later run re-attaches that branch but refuses a same-named branch it did
+    not make. Anything in the way raises UsageError saying what to do; nothing is ever
+    deleted or forced.
     """
     git = Git(repo_root)
     git.run("worktree", "prune")
@@ -200,12 +267,35 @@ def ensure_worktree(repo_root: Path, path: Path, branch: str, base: str) -> Path
     if holder is not None:
         raise _branch_busy(branch, holder, worktrees[0], path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Parallel checkout: on large repositories writing the files is most of the time.
+    add = ["-c", "checkout.workers=0", "worktree", "add", "--quiet"]
     if git.branch_exists(branch):
-        git.run("worktree", "add", "--quiet", str(path), branch)
+        _check_made_by_us(path, branch)
+        git.run(*add, str(path), branch)
     else:
-        git.run("worktree", "add", "--quiet", "--no-track", "-b", branch, str(path),
-                _start_point(git, base))
+        start = _start_point(git, base)
+        git.run(*add, "--no-track", "-b", branch, str(path), start)
+        _owner_record(path).write_text(json.dumps({"branch": branch, "base": base,
+                                                    "start": git.rev_parse(start)}) + "\n")
     return path
+
+
+def _owner_record(path: Path) -> Path:
+    return path.parent / f"{path.name}.owner.json"
+
+
+def _check_made_by_us(path: Path, branch: str) -> None:
+    """Refuse to adopt an existing branch that an earlier run for this worktree did not create."""
+    try:
+        made = json.loads(_owner_record(path).read_text(encoding="utf-8")).get("branch")
+    except (OSError, ValueError, AttributeError):
+        made = None
+    if made != branch:
+        raise UsageError(
+            f"branch {branch} already exists, but it was not created by agentos for {path}",
+            f"if it is not needed, rename it (`git branch -m {branch} {branch}-old`) so a fresh "
+            "one is made; or choose other branch names with orchestrator.branch_prefix",
+        )
 
 
 def _check_branch_name(git: Git, branch: str) -> None:
@@ -250,6 +340,33 @@ def _branch_busy(branch: str, holder: WorktreeInfo, main: WorktreeInfo, path: Pa
                 f"you need first), or rename the branch with `git branch -m {branch} {branch}-old`")
     return UsageError(f"branch {branch} is already checked out at {holder.path}, so it cannot "
                       f"also be checked out at {path}", todo)
+
+
+def fork_point(git: Git, base: str) -> str:
+    """The commit where the checked-out branch left `base` (or its origin counterpart)."""
+    for ref in (base, f"origin/{base}"):
+        if git.rev_parse(f"{ref}^{{commit}}") and (sha := git.merge_base(ref, "HEAD")):
+            return sha
+    raise UsageError(f"the work branch in {git.cwd} shares no history with base branch {base!r}",
+                     "set orchestrator.base_branch to the branch the work started from")
+
+
+@contextmanager
+def checked_out_at(git: Git, sha: str, branch: str) -> Iterator[None]:
+    """Within the block the (clean) worktree holds `sha` on a detached HEAD; afterwards it is
+    cleaned (files the block made are removed, ignored ones kept) and back on `branch`."""
+    git.switch_detached(sha)
+    try:
+        yield
+    finally:
+        back_on_branch(git, branch)
+
+
+def back_on_branch(git: Git, branch: str) -> None:
+    """Undo a detached checkout left by `checked_out_at`, e.g. by a run killed inside it."""
+    if git.current_branch() != branch:
+        git.restore("HEAD")
+        git.switch(branch)
 
 
 def _start_point(git: Git, base: str) -> str:

@@ -1,14 +1,16 @@
 """Detect and run the target repository's tests, and read what they reported.
 
 `detect_test_command` guesses the command from marker files; `run_tests` runs it with a
-wall-clock limit (killing the whole process group past it), keeps its output on disk rather
-than in memory, and extracts pass/fail counts from a JUnit XML report (pytest) or from the
-text summary of pytest, unittest, go test, cargo test or jest.
+wall-clock limit (killing the whole process group past it), streams its output through a
+pipe keeping only the head and the tail (memory and disk stay flat however much it prints),
+and extracts pass/fail counts, and test names where the runner gives them, from a JUnit XML
+report (pytest) or from the text of pytest, unittest, go test, cargo test or jest.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import os
 import re
@@ -17,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections import deque
@@ -51,6 +54,14 @@ class TestRun:
     output: str  # head and tail of the merged stdout/stderr
     counts_known: bool
     timeout_s: float | None = None
+    passed_tests: list[str] = field(default_factory=list)
+    """Names of the passing tests, for the runners that print them (see `names_complete`)."""
+
+    @property
+    def names_complete(self) -> bool:
+        """Whether every test that ran is named, passing or failing, so runs can be compared by name."""
+        return (self.counts_known and len(self.passed_tests) == self.passed
+                and len(self.failed_tests) == self.failed + self.errors)
 
     @property
     def ok(self) -> bool:
@@ -84,6 +95,7 @@ class TestCounts:
     errors: int = 0
     skipped: int = 0
     failed_tests: list[str] = field(default_factory=list)
+    passed_tests: list[str] = field(default_factory=list)
 
 
 # --- detection ---------------------------------------------------------------------------
@@ -99,7 +111,7 @@ def detect_test_command(worktree: Path) -> str:
     if _npm_test_script(worktree):
         return "npm test"
     if (worktree / "go.mod").is_file():
-        return "go test ./..."
+        return "go test -v ./..."  # -v names the passing tests too
     if (worktree / "Cargo.toml").is_file():
         return "cargo test"
     if _make_has_test(worktree):
@@ -177,24 +189,25 @@ def run_tests(
     TestCommandError. `env` entries are added to (and override) the current environment.
     """
     with tempfile.TemporaryDirectory(prefix="agentos-tests-") as tmp:
-        log, junit = Path(tmp) / "output.log", Path(tmp) / "junit.xml"
-        started = time.monotonic()
-        with open(log, "wb") as sink:
-            exit_code, timed_out = _run_in_group(
-                _with_junit(command, junit), cwd, env, sink, timeout_s)
-        duration = time.monotonic() - started
-        head, tail, total = _read_ends(log, max_output_chars,
-                                       max(max_output_chars, PARSE_WINDOW_CHARS))
+        junit = Path(tmp) / "junit.xml"
+        try:
+            run = run_bounded(_with_junit(command, junit), cwd, timeout_s, env, head_chars=max_output_chars,
+                              tail_chars=max(max_output_chars, PARSE_WINDOW_CHARS))
+        except OSError as exc:
+            raise TestCommandError(
+                f"the test command {command!r} could not be started in {cwd}: {exc.strerror}",
+                f"check the directory exists, or set {CONFIG_KEY}",
+            ) from None
         counts = _parse_junit(junit, cwd) if junit.is_file() else None
-    if exit_code in (126, 127) and _shell_could_not_start(tail):
-        raise _cannot_start(command, exit_code, tail)
-    counts = counts or parse_test_output(tail)
+    if run.exit_code in (126, 127) and _shell_could_not_start(run.tail):
+        raise _cannot_start(command, run.exit_code, run.tail)
+    counts = counts or parse_test_output(run.tail)
     known = counts or TestCounts()
     return TestRun(
-        command=command, exit_code=exit_code, timed_out=timed_out, duration_s=round(duration, 3),
+        command=command, exit_code=run.exit_code, timed_out=run.timed_out, duration_s=run.duration_s,
         passed=known.passed, failed=known.failed, errors=known.errors, skipped=known.skipped,
-        failed_tests=known.failed_tests, output=_clip(head, tail, total, max_output_chars),
-        counts_known=counts is not None, timeout_s=timeout_s,
+        failed_tests=known.failed_tests, output=run.clipped(max_output_chars),
+        counts_known=counts is not None, timeout_s=timeout_s, passed_tests=known.passed_tests,
     )
 
 
@@ -205,25 +218,67 @@ def _with_junit(command: str, junit: Path) -> str:
     return f"{command.rstrip()} --junitxml={shlex.quote(str(junit))}"
 
 
-def _run_in_group(command: str, cwd: Path, env: dict[str, str] | None, sink, timeout_s: float):
-    """(exit code, timed out) of `command` run in a session of its own, output to `sink`."""
+@dataclass
+class BoundedRun:
+    """What a command run by `run_bounded` did; of its output only the two ends are kept."""
+
+    exit_code: int | None  # None when killed on timeout
+    timed_out: bool
+    duration_s: float
+    head: str
+    tail: str
+    total_chars: int
+
+    def clipped(self, max_chars: int) -> str:
+        """The output if it fits in `max_chars`, else its head and tail around a cut marker."""
+        return _clip(self.head, self.tail, self.total_chars, max_chars)
+
+
+def run_bounded(
+    command: str | list[str],
+    cwd: Path,
+    timeout_s: float,
+    env: dict[str, str] | None = None,
+    stdin_path: Path | None = None,
+    head_chars: int = 20000,
+    tail_chars: int = PARSE_WINDOW_CHARS,
+) -> BoundedRun:
+    """Run a shell string or an argv list in a session of its own, within `timeout_s`.
+
+    Output (stdout and stderr merged) is read through a pipe as it comes and only its first
+    `head_chars` and last `tail_chars` characters are kept, so a command printing gigabytes
+    costs neither memory nor disk. Past the timeout, and in any case once the command ends,
+    its whole process group is ended. Raises OSError only when the command cannot start.
+    """
     child_env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
-    try:
+    ends = _Ends(head_chars, tail_chars)
+    started = time.monotonic()
+    with (open(stdin_path, "rb") if stdin_path else contextlib.nullcontext(subprocess.DEVNULL)) as stdin:
         proc = subprocess.Popen(
-            command, shell=True, cwd=cwd, env=child_env, stdin=subprocess.DEVNULL,
-            stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+            command, shell=isinstance(command, str), cwd=cwd, env=child_env, stdin=stdin,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         )
-    except OSError as exc:
-        raise TestCommandError(
-            f"the test command {command!r} could not be started in {cwd}: {exc.strerror}",
-            f"check the directory exists, or set {CONFIG_KEY}",
-        ) from None
-    try:
-        exit_code, timed_out = proc.wait(timeout=timeout_s), False
-    except subprocess.TimeoutExpired:
-        exit_code, timed_out = None, True
+    reader = threading.Thread(target=_drain, args=(proc.stdout, ends), daemon=True)
+    reader.start()
+    ended = threading.Event()
+    # A blocking wait in a thread: Popen.wait(timeout) polls with sleeps of up to 50 ms.
+    threading.Thread(target=lambda: (proc.wait(), ended.set()), daemon=True).start()
+    timed_out = not ended.wait(timeout_s)
+    exit_code = None if timed_out else proc.returncode
     _end_group(proc)  # on timeout the hang; otherwise anything it left running in background
-    return exit_code, timed_out
+    # A process that left the group (setsid) may still hold the pipe: do not wait for it.
+    reader.join(timeout=KILL_GRACE_S + 1)
+    head, tail, total = ends.snapshot()
+    return BoundedRun(exit_code, timed_out, round(time.monotonic() - started, 3), head, tail, total)
+
+
+def _drain(pipe, ends: _Ends) -> None:
+    """Feed everything the pipe delivers, decoded as UTF-8, into `ends` until it closes."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    with pipe:
+        while chunk := pipe.read1(_CHUNK):
+            ends.feed(decoder.decode(chunk))
+    ends.feed(decoder.decode(b"", final=True))
 
 
 def _end_group(proc: subprocess.Popen) -> None:
@@ -326,17 +381,10 @@ class _Ends:
         while self.tail and self.tail_len - len(self.tail[0]) >= self.tail_chars:
             self.tail_len -= len(self.tail.popleft())
 
-
-def _read_ends(path: Path, head_chars: int, tail_chars: int) -> tuple[str, str, int]:
-    """(first head_chars, last tail_chars, total characters) of a UTF-8 file, read in chunks."""
-    ends = _Ends(head_chars, tail_chars)
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            ends.feed(decoder.decode(chunk))
-    ends.feed(decoder.decode(b"", final=True))
-    tail = "".join(ends.tail)
-    return "".join(ends.head), tail[len(tail) - min(tail_chars, len(tail)):], ends.total
+    def snapshot(self) -> tuple[str, str, int]:
+        """(first head_chars, last tail_chars, total characters) fed so far."""
+        tail = "".join(self.tail)
+        return "".join(self.head), tail[len(tail) - min(self.tail_chars, len(tail)):], self.total
 
 
 def _clip(head: str, tail: str, total: int, max_chars: int) -> str:
@@ -372,6 +420,7 @@ def _parse_junit(path: Path, root: Path) -> TestCounts | None:
             counts.skipped += 1
         else:
             counts.passed += 1
+            counts.passed_tests.append(_junit_id(case, root))
     return counts
 
 
@@ -436,8 +485,15 @@ def _parse_unittest(text: str) -> TestCounts | None:
         counts.skipped += skipped
         counts.passed += max(0, int(ran) - failed - errors - skipped)
     names = re.findall(r"(?m)^(?:FAIL|ERROR): (\S+) \(([^)\s]+)\)", text)
-    counts.failed_tests = _unique(p if p.endswith(f".{t}") else f"{p}.{t}" for t, p in names)
+    counts.failed_tests = _unique(_unittest_name(t, p) for t, p in names)
+    passing = re.findall(r"(?m)^(\w+) \(([^)\s]+)\)[^\n]*? \.\.\. ok$", text)  # from -v
+    counts.passed_tests = _unique(_unittest_name(t, p) for t, p in passing)
     return counts
+
+
+def _unittest_name(test: str, where: str) -> str:
+    """`module.Class.test`, from Python >= 3.11's `(module.Class.test)` or older `(module.Class)`."""
+    return where if where.endswith(f".{test}") else f"{where}.{test}"
 
 
 def _parse_cargo(text: str) -> TestCounts | None:
@@ -451,7 +507,8 @@ def _parse_cargo(text: str) -> TestCounts | None:
         counts.passed += int(passed)
         counts.failed += int(failed)
         counts.skipped += int(ignored)
-    counts.failed_tests = _unique(re.findall(r"(?m)^test (\S+) \.\.\. FAILED", text))
+    counts.failed_tests = _unique(re.findall(r"(?m)^test (.+?) \.\.\. FAILED", text))
+    counts.passed_tests = _unique(re.findall(r"(?m)^test (.+?) \.\.\. ok$", text))
     return counts
 
 
@@ -477,6 +534,7 @@ def _parse_go(text: str) -> TestCounts | None:
         elif m["status"]:
             counts.passed += m["status"] == "PASS"
             counts.skipped += m["status"] == "SKIP"
+            counts.passed_tests += [m["test"]] if m["status"] == "PASS" else []
         elif m["pkg"] in ("ok", "FAIL"):
             ok_packages += m["pkg"] == "ok"
             counts.errors += m["pkg"] == "FAIL" and fails_in_package == 0
@@ -486,6 +544,7 @@ def _parse_go(text: str) -> TestCounts | None:
     if counts.passed == 0:
         counts.passed = ok_packages
     counts.failed_tests = _unique(counts.failed_tests)
+    counts.passed_tests = _unique(counts.passed_tests)
     return counts
 
 

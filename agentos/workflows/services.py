@@ -6,9 +6,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agentos import redact
 from agentos.config import OrchestratorConfig
 from agentos.forge.base import Forge
 from agentos.llm.base import Provider
+from agentos.llm.budget import Budget
 from agentos.llm.client import ModelClient
 from agentos.llm.journal import CallJournal
 from agentos.llm.registry import ProviderContext, resolve
@@ -19,18 +21,20 @@ from agentos.workflows.workspace import Workspace
 
 @dataclass
 class Models:
-    """Builds a ModelClient per (stage, model id), sharing providers and the run's journal."""
+    """Builds a ModelClient per (stage, model id), sharing providers, the run's journal and budget."""
 
     context: ProviderContext
     journal: CallJournal
     progress: Progress
     providers: dict[str, Provider] = field(default_factory=dict)
+    budget: Budget = field(default_factory=Budget)
 
     def client(self, stage: str, model_id: str, attempt: int = 1) -> ModelClient:
         provider = self.providers.get(model_id)
         if provider is None:
             provider = self.providers[model_id] = resolve(model_id, self.context)
-        return ModelClient(provider, self.journal, self.progress, stage, salt=f"attempt-{attempt}")
+        return ModelClient(provider, self.journal, self.progress, stage, salt=f"attempt-{attempt}",
+                           budget=self.budget)
 
 
 @dataclass
@@ -49,6 +53,26 @@ class Services:
         return self.layout.root
 
 
-def build_models(layout: RepoLayout, run_dir: Path, progress: Progress) -> Models:
-    ctx = ProviderContext(repo_root=layout.root, run_dir=run_dir, env=dict(os.environ))
-    return Models(ctx, CallJournal(run_dir / "calls.jsonl"), progress)
+def build_models(layout: RepoLayout, run_dir: Path, progress: Progress,
+                 config: OrchestratorConfig | None = None) -> Models:
+    config = config or OrchestratorConfig()
+    ctx = provider_context(layout.root, config, run_dir)
+    budget = Budget.for_config(run_dir / "spend.jsonl", config)
+    return Models(ctx, CallJournal(run_dir / "calls.jsonl"), progress, budget=budget)
+
+
+def provider_context(root: Path, config: OrchestratorConfig, run_dir: Path | None = None) -> ProviderContext:
+    """Where providers find their keys and settings: the environment over the repository's .env."""
+    return ProviderContext(repo_root=root, run_dir=run_dir, env=provider_env(root),
+                           settings=dict(config.providers))
+
+
+def provider_env(root: Path) -> dict[str, str]:
+    """The process environment over `<root>/.env`: a real variable always wins. The .env's
+    secrets are redacted from everything written from now on."""
+    from dotenv import dotenv_values
+
+    path = root / ".env"
+    from_file = {k: v for k, v in dotenv_values(path).items() if v is not None} if path.is_file() else {}
+    redact.remember(from_file)
+    return {**from_file, **os.environ}

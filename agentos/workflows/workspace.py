@@ -13,6 +13,7 @@ from pathlib import Path
 
 from agentos.config import OrchestratorConfig
 from agentos.paths import RepoLayout
+from agentos.redact import redact
 from agentos.repo.git import Git, ensure_worktree
 
 DOC_FILES = {"triage": "brief.md", "lld": "lld.md", "spec": "spec.md"}
@@ -67,7 +68,7 @@ class Workspace:
         rel = self.doc_path(kind)
         target = self.ensure() / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        target.write_text(redact(text), encoding="utf-8")
         self.git.commit_all(message)
         return rel
 

@@ -8,7 +8,8 @@ and define three fixtures there:
     seed_issue   seed_issue(title, body, labels) -> int: create an issue, return its number
     make_branch  make_branch(name): create a local branch that `forge.push_branch` can push
 
-Optionally override `base_branch` (default "main"): the branch pull requests target.
+Optionally override `base_branch` (default "main"): the branch pull requests target, and
+`writer` (default "you"): a user the forge says may write to the repository.
 This module is not collected by itself (its name does not start with `test_`).
 """
 
@@ -17,10 +18,11 @@ from __future__ import annotations
 import pytest
 
 from agentos.errors import UnknownIssueError
-from agentos.forge.base import Forge
+from agentos.forge.base import WRITE_ROLES, Forge
 
 __all__ = [
     "base_branch",
+    "writer",
     "test_is_a_forge",
     "test_get_issue_round_trip",
     "test_unknown_issue_raises",
@@ -31,6 +33,11 @@ __all__ = [
     "test_find_or_create_pr_is_idempotent_by_head",
     "test_update_pr_body_and_draft",
     "test_push_branch_of_existing_branch",
+    "test_comments_come_back_in_order_with_authors",
+    "test_pull_request_number_is_not_an_issue",
+    "test_check_push_accepts_a_new_and_a_pushed_branch",
+    "test_writer_has_write_permission",
+    "test_blob_url_points_at_the_path_or_is_none",
 ]
 
 MARKDOWN_BODY = (
@@ -52,6 +59,12 @@ MARKDOWN_BODY = (
 def base_branch() -> str:
     """The branch pull requests target; override in the importing module if it differs."""
     return "main"
+
+
+@pytest.fixture
+def writer() -> str:
+    """A user with write access; override in the importing module if it differs."""
+    return "you"
 
 
 def _open_pr(forge, make_branch, base_branch, head, body="first body", draft=False):
@@ -160,3 +173,42 @@ def test_push_branch_of_existing_branch(forge, make_branch):
     make_branch("agentos/push-me")
     forge.push_branch("agentos/push-me")
     forge.push_branch("agentos/push-me")
+
+
+def test_comments_come_back_in_order_with_authors(forge, seed_issue):
+    """Comments are part of the issue: oldest first, each with an id, an author and its exact body."""
+    number = seed_issue("with comments", "body", [])
+    first = forge.upsert_comment(number, "<!-- agentos:a -->", "<!-- agentos:a -->\nfirst  \n\n- [ ] x")
+    second = forge.upsert_comment(number, "<!-- agentos:b -->", "<!-- agentos:b -->\nsecond")
+    comments = forge.get_issue(number).comments
+    assert [c.id for c in comments] == [first.id, second.id] and first.id < second.id
+    assert comments[0].body == "<!-- agentos:a -->\nfirst  \n\n- [ ] x"
+    assert all(c.author for c in comments)
+
+
+def test_pull_request_number_is_not_an_issue(forge, seed_issue, make_branch, base_branch):
+    """Issues and pull requests share numbers; a PR's number is refused as an issue, by name."""
+    seed_issue("an issue", "body", [])
+    pr = _open_pr(forge, make_branch, base_branch, "agentos/not-an-issue")
+    with pytest.raises(UnknownIssueError) as caught:
+        forge.get_issue(pr.number)
+    assert "pull request" in str(caught.value)
+
+
+def test_check_push_accepts_a_new_and_a_pushed_branch(forge, make_branch):
+    """Before any model runs: a branch not yet on the forge, or one we pushed, may be pushed."""
+    make_branch("agentos/check-me")
+    forge.check_push("agentos/check-me")
+    forge.push_branch("agentos/check-me")
+    forge.check_push("agentos/check-me")
+
+
+def test_writer_has_write_permission(forge, writer):
+    assert forge.permission(writer) in WRITE_ROLES
+
+
+def test_blob_url_points_at_the_path_or_is_none(forge):
+    """A web link to a file on a branch, for the PR body; None where there is no web view."""
+    url = forge.blob_url("agentos/issue-1", "docs/agentos/issue-1/lld.md")
+    assert url is None or url.endswith("/blob/agentos/issue-1/docs/agentos/issue-1/lld.md")
+    assert isinstance(forge.summary, str) and forge.name in forge.summary

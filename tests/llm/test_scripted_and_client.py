@@ -50,7 +50,8 @@ def test_registry_resolves_scripted_from_repo_path(tmp_path):
     assert readiness("scripted:missing.yaml", ctx) and "not found" in readiness("scripted:missing.yaml", ctx)
 
 
-@pytest.mark.parametrize("model_id,needle", [("nocolon", "provider:model"), ("warp:drive", "known providers: scripted")])
+@pytest.mark.parametrize("model_id,needle", [("nocolon", "provider:model"),
+                                              ("warp:drive", "known providers: anthropic, claude")])
 def test_registry_rejects_unknown(tmp_path, model_id, needle):
     with pytest.raises(ProviderConfigError, match=needle):
         resolve(model_id, ProviderContext(repo_root=tmp_path))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agentos.errors import UsageError
-from agentos.repo.git import Git, GitError, ensure_worktree
+from agentos.repo.git import Git, GitError, checked_out_at, ensure_worktree, fork_point
 
 BRANCH = "agentos/issue-1"
 
@@ -105,16 +105,63 @@ def test_worktree_deleted_by_hand_is_recreated_on_the_existing_branch(repo: Path
     assert (wt / "kept.txt").read_text() == "committed\n"
 
 
-def test_existing_branch_is_checked_out_in_the_new_worktree(repo: Path, tmp_path: Path):
-    sh_git(repo, "branch", BRANCH)
+def test_our_branch_is_checked_out_again_in_a_new_worktree(repo: Path, tmp_path: Path):
+    wt = ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
+    (wt / "work.txt").write_text("x\n")
+    branch_sha = Git(wt).commit_all("work")
+    sh_git(repo, "worktree", "remove", str(wt))
     (repo / "later.txt").write_text("x\n")
     sh_git(repo, "add", "-A")
     sh_git(repo, "commit", "-q", "-m", "main moves on")
-    branch_sha = sh_git(repo, "rev-parse", BRANCH)
 
     wt = ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
 
     assert Git(wt).head() == branch_sha != Git(repo).head()
+
+
+def test_refuses_a_same_named_branch_it_did_not_make(repo: Path, tmp_path: Path):
+    sh_git(repo, "branch", BRANCH)
+
+    with pytest.raises(UsageError) as info:
+        ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
+
+    assert "was not created by agentos" in info.value.message
+    assert f"git branch -m {BRANCH} {BRANCH}-old" in info.value.hint
+    assert not (tmp_path / "wt").exists()
+    assert sh_git(repo, "worktree", "list").count("\n") == 0  # only the main checkout
+
+
+def test_checked_out_at_returns_to_the_branch_and_drops_what_the_block_made(repo: Path, tmp_path: Path):
+    wt = ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
+    (wt / "feature.py").write_text("x = 1\n")
+    head = Git(wt).commit_all("feature")
+    base = fork_point(Git(wt), "main")
+
+    with checked_out_at(Git(wt), base, BRANCH):
+        assert not (wt / "feature.py").exists() and Git(wt).current_branch() is None
+        (wt / "made-by-a-test-run.txt").write_text("junk\n")
+        (wt / "README.md").write_text("scribbled\n")
+
+    assert Git(wt).current_branch() == BRANCH and Git(wt).head() == head
+    assert not (wt / "made-by-a-test-run.txt").exists() and not Git(wt).is_dirty()
+    assert base == Git(repo).head()
+
+
+def test_changed_since_sees_commits_edits_deletions_and_new_files(repo: Path, tmp_path: Path):
+    wt = ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
+    start = Git(wt).head()
+    (wt / "committed.txt").write_text("c\n")
+    Git(wt).commit_all("c")
+    (wt / "README.md").unlink()
+    (wt / "new dir").mkdir()
+    (wt / "new dir" / "n.txt").write_text("n\n")
+    (wt / ".gitignore").write_text("ignored.txt\n")
+    (wt / "ignored.txt").write_text("i\n")
+
+    assert Git(wt).changed_since(start) == [".gitignore", "README.md", "committed.txt", "new dir/n.txt"]
+    assert Git(wt).words_in("main", ["hello", "hell", "nowhere"]) == {"hello"}
+    assert Git(wt).words_in("main", ["hello"], exclude=["**/*.md"]) == set()
+    assert Git(wt).messages(f"{start}..HEAD") == ["c"]
 
 
 def test_new_branch_can_start_from_origin_when_base_is_only_remote(repo: Path, tmp_path: Path):
@@ -337,3 +384,16 @@ def test_failures_raise_git_error_with_details(repo: Path):
     assert err.command == ["git", "rev-parse", "--verify", "no-such-ref"]
     assert "no-such-ref" in str(err) or "Needed a single revision" in err.stderr
     assert Git(repo).run("rev-parse", "--verify", "no-such-ref", check=False) == ""
+
+
+def test_dirty_paths_lists_every_kind_of_change(repo: Path):
+    git = Git(repo)
+    assert git.dirty_paths() == [] and not git.is_dirty()
+    (repo / "README.md").write_text("changed\n")
+    (repo / "new file.txt").write_text("n\n")
+    (repo / "a.txt").write_text("a\n")
+    sh_git(repo, "add", "a.txt")
+    sh_git(repo, "-c", "user.name=s", "-c", "user.email=s@x.invalid", "commit", "-q", "-m", "a")
+    sh_git(repo, "mv", "a.txt", "b.txt")
+
+    assert sorted(git.dirty_paths()) == ["README.md", "b.txt", "new file.txt"]

@@ -20,6 +20,7 @@ from agentos.repo.tests import (
     detect_test_command,
     expand_command,
     parse_test_output,
+    run_bounded,
     run_tests,
 )
 
@@ -52,7 +53,7 @@ PYTEST = "{python} -m pytest -q"
         ({"package.json": json.dumps({"scripts": {"test": "jest"}})}, "npm test"),
         ({"package.json": json.dumps({"scripts": {"test": "jest"}}),
           "node_modules/dep/test_vendored.py": ""}, "npm test"),
-        ({"go.mod": "module example.com/x\n"}, "go test ./..."),
+        ({"go.mod": "module example.com/x\n"}, "go test -v ./..."),
         ({"Cargo.toml": "[package]\nname = 'x'\n"}, "cargo test"),
         ({"Makefile": "build:\n\tcc x.c\n\ntest: build\n\t./run-tests\n"}, "make test"),
         ({"package.json": json.dumps({"scripts": {"test": 'echo "Error: no test specified" '
@@ -136,6 +137,9 @@ def test_pytest_counts_come_from_the_junit_report(tmp_path: Path, monkeypatch):
     assert run.command == command
     assert re.fullmatch(r"3 passed, 2 failed, 0 errors, 1 skipped in \d+\.\ds", run.summary())
     assert not list(tmp_path.rglob("*.pyc")), "bytecode must not be written into the worktree"
+    assert run.passed_tests == ["tests/test_sample.py::test_one", "tests/test_sample.py::test_param[1]",
+                                "tests/test_sample.py::TestThing::test_good"]
+    assert run.names_complete
 
 
 def test_a_passing_pytest_run_is_ok_and_shows_its_output(tmp_path: Path):
@@ -178,6 +182,7 @@ def test_unittest_counts_and_names_from_a_real_run(tmp_path: Path):
     assert (run.passed, run.failed, run.errors, run.skipped) == (1, 1, 1, 1)
     assert sorted(run.failed_tests) == ["tests.test_u.T.test_error", "tests.test_u.T.test_fail"]
     assert run.exit_code == 1 and not run.ok
+    assert run.passed_tests == ["tests.test_u.T.test_pass"] and run.names_complete
 
 
 def _alive(pid: int) -> bool:
@@ -401,3 +406,33 @@ def test_parsers_on_sample_outputs(text, counts, names):
 
 def test_unrecognised_output_has_no_counts():
     assert parse_test_output("building...\ndone, everything fine\n") is None
+
+
+@pytest.mark.parametrize("text, passed", [
+    (GO_VERBOSE, ["TestA", "TestC"]),
+    (CARGO_OUTPUT, ["tests::adds", "src/lib.rs - add (line 3)", "src/lib.rs - sub (line 9)"]),
+    ("test_a (m.T) ... ok\ntest_b (m.T.test_b) ... ok\n\nRan 2 tests in 0.0s\n\nOK\n", ["m.T.test_a", "m.T.test_b"]),
+])
+def test_passing_test_names_are_read_where_the_runner_prints_them(text, passed):
+    assert parse_test_output(text).passed_tests == passed
+
+
+def test_names_are_complete_only_when_every_test_is_named():
+    unnamed = parse_test_output(PYTEST_TEXT)  # pytest's text summary names failures only
+    run = TestRun(command="x", exit_code=1, timed_out=False, duration_s=0.1, passed=unnamed.passed,
+                  failed=unnamed.failed, errors=unnamed.errors, skipped=0, failed_tests=unnamed.failed_tests,
+                  output="", counts_known=True, passed_tests=unnamed.passed_tests)
+    assert not run.names_complete
+
+
+def test_run_bounded_takes_an_argv_and_stdin_and_keeps_only_the_ends(tmp_path: Path):
+    task = tmp_path / "task.md"
+    task.write_text("the task\n")
+    script = "import sys; print(sys.stdin.read().strip()); print('x' * 100000)"
+
+    run = run_bounded([sys.executable, "-c", script], tmp_path, timeout_s=30, stdin_path=task,
+                      head_chars=50, tail_chars=50)
+
+    assert run.exit_code == 0 and run.total_chars == len("the task\n") + 100001
+    assert run.head.startswith("the task\nxxx") and len(run.head) == 50 and len(run.tail) == 50
+    assert "characters of output cut" in run.clipped(200)

@@ -7,19 +7,47 @@ from typing import Any, Literal, TypedDict
 
 class ImplState(TypedDict, total=False):
     issue_number: int
+    issue_title: str
     attempt: int
     human_feedback: list[str]
     """From a rejected before_pr gate: what the approver wants changed."""
     messages: list[dict[str, Any]]
-    """The implementer conversation (Message dicts), kept so a resumed run continues it."""
-    test_command: str
-    base_sha: str
+    """The built-in implementer's conversation (Message dicts), kept so a resumed run continues it."""
+    feedback: str
+    """For an agent CLI: what the last test run said, given with its next task."""
+    phase: Literal["red", "green"]
+    """red: tests first, only test files change, they must fail; green: the code that passes them."""
+    test_template: str | None
+    """The test command detected at the start ({python} unexpanded), pinned so that a file the
+    implementer adds cannot switch the runner mid-stage; None when the config sets one."""
+    fork_sha: str
+    """The base commit: where the work branch left the base branch."""
+    start_sha: str
+    """HEAD when this attempt began (after keeping interrupted work)."""
+    required_tests: list[str]
+    """Tests that must pass: the spec's test mapping plus the tests seen failing in the red phase."""
+    allowed_paths: list[str]
+    """Paths the LLD lists, so protected ones among them may be changed."""
+    baseline: dict[str, Any] | None
+    """The full suite's TestRun at the base commit."""
+    turns: dict[str, int]
+    """Model calls made per purpose (impl.red, impl.green): the turn of the next call."""
     step: int
-    """Model calls made in this stage so far (the turn of the next call)."""
     round_steps: int
+    round_tokens: int
+    round_cost: float
+    red_round: int
     fix_round: int
+    red_commit: str | None
+    red_tests: list[str]
+    not_testing: list[str]
+    best: dict[str, Any] | None
+    """{sha, score, label, summary} of the best state so far, kept as a commit."""
     test_run: dict[str, Any] | None
+    judgement: dict[str, Any] | None
     refused: int
+    notes: list[str]
+    rounds: list[dict[str, Any]]
     next: str
     outcome: Literal["PASS", "BLOCK"] | None
     exit_reason: str | None

@@ -1,4 +1,11 @@
-"""The implementer's tools. Every path is confined to the worktree; refusals go back to the model."""
+"""The implementer's tools, and the path rules every change to the worktree must pass.
+
+Every path is resolved (symlinks followed) and refused when it leaves the worktree, points
+into `.git` or the worktree's test environment, or matches a protected glob (CI, secrets,
+lock files) that the LLD's "Files changed" table does not list. Secret files are not even
+readable. The same rules judge what an external agent CLI changed (see external.py).
+Refusals go back to the model as the tool's result, so the loop goes on.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +14,64 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 from agentos.llm.base import ToolCall, ToolSpec
 
+SECRET_GLOBS = (
+    ".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_ed25519*", "id_ecdsa*",
+    ".netrc", ".npmrc", ".pypirc", "credentials*", "secrets.*",
+)
+"""Never read or written: what they hold must not reach a prompt."""
 PROTECTED_GLOBS = (
-    ".github/workflows/*", ".gitlab-ci.yml", ".env", ".env.*", "*.pem", "*.key",
-    "id_rsa*", ".agentos/*", "*.lock", "package-lock.json",
+    ".github/workflows/*", ".gitlab-ci.yml", ".circleci/*", ".travis.yml", "azure-pipelines.yml",
+    ".buildkite/*", "Jenkinsfile", ".agentos/*", "*.lock", "package-lock.json", "pnpm-lock.yaml",
+    "npm-shrinkwrap.json", "go.sum",
+)
+"""Not written unless the LLD lists the file: CI definitions, agentos' own files, lock files."""
+OFF_LIMITS_DIRS = (".git", ".venv")
+"""The repository's history and the worktree's test environment (its packages judge the tests)."""
+TEST_FILE_GLOBS = (
+    "test_*.py", "*_test.py", "conftest.py", "*_test.go", "*.test.*", "*.spec.*",
+    "tests/*", "test/*", "*/tests/*", "*/test/*", "__tests__/*", "*/__tests__/*", "spec/*",
 )
 MAX_READ_CHARS = 60_000
+MAX_SEARCH_HITS = 200
+_SEARCH_SKIP_DIRS = {".git", ".venv", "node_modules", ".agentos", "__pycache__"}
 
 
 class ToolRefused(Exception):
     """A tool call the implementer may not make; the reason is shown to the model."""
+
+
+def _matches(rel: str, globs: Iterable[str]) -> bool:
+    """Globs with a slash match the whole path; others match the file name at any depth."""
+    name = rel.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatchcase(rel if "/" in g else name, g) for g in globs)
+
+
+def is_secret(rel: str) -> bool:
+    return _matches(rel, SECRET_GLOBS)
+
+
+def is_test_path(rel: str) -> bool:
+    """Whether a repository path is a test file by the usual conventions of the languages we run."""
+    return _matches(rel, TEST_FILE_GLOBS)
+
+
+def write_refusal(rel: str, allowed: Iterable[str] = ()) -> str | None:
+    """Why a change to repository path `rel` is not allowed, or None when it is."""
+    top = rel.split("/", 1)[0]
+    if top in OFF_LIMITS_DIRS:
+        what = "the .git directory" if top == ".git" else "the worktree's test environment (.venv)"
+        return f"{rel}: {what} is off limits"
+    if rel in set(allowed):
+        return None
+    if is_secret(rel):
+        return f"{rel}: secret files are off limits"
+    if _matches(rel, PROTECTED_GLOBS):
+        return f"{rel}: protected file (CI, lock or agentos file); the design does not list it"
+    return None
 
 
 def _spec(name: str, description: str, **props: dict) -> ToolSpec:
@@ -38,17 +90,22 @@ TOOL_SPECS = [
     _spec("replace_in_file", "Replace one exact occurrence of `old` with `new` in a file.",
           path={"type": "string"}, old={"type": "string"}, new={"type": "string"}),
     _spec("run_tests", "Run the repository's test command and see the result."),
-    _spec("finish", "Say the implementation is complete; the tests will then be run.",
-          summary={"type": "string"}),
+    _spec("finish", "Say this phase is complete; the tests will then be run.",
+          summary={"type": "string", "optional": True}),
 ]
+
+WriteGuard = Callable[[str], "str | None"]
+"""Repository path → why it may not be written in the current phase, or None."""
 
 
 class WorktreeTools:
-    def __init__(self, root: Path, run_tests: Callable[[], str], allowed: set[str] | None = None):
+    def __init__(self, root: Path, run_tests: Callable[[], str], allowed: Iterable[str] = (),
+                 write_guard: WriteGuard | None = None):
         self.root = root.resolve()
         self.run_tests_fn = run_tests
-        self.allowed = allowed or set()
+        self.allowed = set(allowed)
         """Protected paths the design explicitly lists, and so may be changed."""
+        self.write_guard = write_guard
 
     def execute(self, call: ToolCall) -> tuple[str, bool]:
         """(result text for the model, whether the call was refused)."""
@@ -64,7 +121,8 @@ class WorktreeTools:
         except (OSError, UnicodeDecodeError, re.error) as exc:
             return f"error: {exc}", False
 
-    def resolve(self, rel: str) -> Path:
+    def resolve(self, rel: str) -> tuple[Path, str]:
+        """(absolute path, repository-relative path) of a path the model gave, or ToolRefused."""
         if not isinstance(rel, str) or not rel.strip():
             raise ToolRefused("a path inside the repository is required")
         if os.path.isabs(rel) or rel.startswith("~"):
@@ -75,42 +133,61 @@ class WorktreeTools:
         inside = target.relative_to(self.root).as_posix()
         if inside == ".git" or inside.startswith(".git/"):
             raise ToolRefused(f"{rel}: the .git directory is off limits")
-        if inside not in self.allowed and any(fnmatch.fnmatchcase(inside, g) for g in PROTECTED_GLOBS):
-            raise ToolRefused(f"{rel}: protected file (CI, secrets, locks); the design does not list it")
+        return target, inside
+
+    def readable(self, rel: str) -> Path:
+        target, inside = self.resolve(rel)
+        if is_secret(inside) and inside not in self.allowed:
+            raise ToolRefused(f"{rel}: secret files are not readable")
+        return target
+
+    def writable(self, rel: str) -> Path:
+        target, inside = self.resolve(rel)
+        reason = write_refusal(inside, self.allowed) or (self.write_guard and self.write_guard(inside))
+        if reason:
+            raise ToolRefused(reason)
         return target
 
     def _tool_read_file(self, path: str) -> str:
-        text = self.resolve(path).read_text(encoding="utf-8")
+        text = self.readable(path).read_text(encoding="utf-8")
         return text if len(text) <= MAX_READ_CHARS else text[:MAX_READ_CHARS] + "\n… (truncated)"
 
     def _tool_list_dir(self, path: str = ".") -> str:
-        target = self.root if path in ("", ".") else self.resolve(path)
+        target = self.root if path in ("", ".") else self.readable(path)
         names = sorted(p.name + ("/" if p.is_dir() else "") for p in target.iterdir() if p.name != ".git")
         return "\n".join(names) or "(empty)"
 
     def _tool_search_text(self, pattern: str) -> str:
         rx, hits = re.compile(pattern), []
-        for file in sorted(self.root.rglob("*")):
-            rel = file.relative_to(self.root).as_posix()
-            if not file.is_file() or rel.startswith((".git", ".venv", ".agentos")) or "/." in f"/{rel}":
-                continue
+        for rel, file in self._searchable_files():
             try:
                 lines = file.read_text(encoding="utf-8").splitlines()
             except (UnicodeDecodeError, OSError):
                 continue
             hits += [f"{rel}:{i}: {line.strip()}" for i, line in enumerate(lines, 1) if rx.search(line)]
-            if len(hits) > 200:
+            if len(hits) > MAX_SEARCH_HITS:
                 break
-        return "\n".join(hits[:200]) or "no matches"
+        return "\n".join(hits[:MAX_SEARCH_HITS]) or "no matches"
+
+    def _searchable_files(self) -> Iterator[tuple[str, Path]]:
+        """Files inside the worktree, skipping tool and hidden dirs, secrets and links leading out."""
+        for folder, dirs, files in os.walk(self.root):
+            dirs[:] = sorted(d for d in dirs if d not in _SEARCH_SKIP_DIRS and not d.startswith("."))
+            for name in sorted(files):
+                file = Path(folder) / name
+                rel = file.relative_to(self.root).as_posix()
+                if is_secret(rel) or not file.resolve().is_relative_to(self.root):
+                    continue
+                yield rel, file
 
     def _tool_write_file(self, path: str, content: str) -> str:
-        target = self.resolve(path)
+        target = self.writable(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content, encoding="utf-8")
         return f"wrote {path} ({len(content)} chars)"
 
     def _tool_replace_in_file(self, path: str, old: str, new: str) -> str:
-        target = self.resolve(path)
+        target = self.writable(path)
         text = target.read_text(encoding="utf-8")
         count = text.count(old)
         if count != 1:

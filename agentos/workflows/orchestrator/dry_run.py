@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agentos.llm.models import unpriced
 from agentos.workflows.orchestrator.config import GATES
 from agentos.workflows.orchestrator.state import STAGES
 
@@ -28,9 +29,14 @@ def render_plan(session, plan: dict[str, dict], readiness: dict[str, str | None]
             on = getattr(cfg.gates, gate)
             lines.append(f"          gate {gate}: {'human approval' if on else 'off (auto-continue)'}")
     lines += ["", "Models:"]
-    lines += [f"  {m:<32} {'ready' if why is None else 'NOT READY: ' + why}" for m, why in readiness.items()] or ["  (none: every model stage is skipped)"]
+    lines += [_model_line(m, why) for m, why in readiness.items()] or ["  (none: every model stage is skipped)"]
     lines.append("\nDry run: no model was called and nothing was written.")
     return "\n".join(lines)
+
+
+def _model_line(model_id: str, why: str | None) -> str:
+    note = " (unpriced: its cost shows as $0 and budget caps cannot count it)" if unpriced(model_id) else ""
+    return f"  {model_id:<32} {'ready' if why is None else 'NOT READY: ' + why}{note}"
 
 
 def _details(cfg, stage: str) -> list[str]:

@@ -16,8 +16,9 @@ from typing import Any, Callable, Iterator
 from agentos.config import LoadedConfig, load_config
 from agentos.errors import AgentosError, ModelCallError
 from agentos.forge.base import Forge, Issue
+from agentos.forge.commands import FLOOR_KEY
 from agentos.forge.factory import make_forge
-from agentos.llm.registry import ProviderContext, readiness, split_model_id
+from agentos.llm.registry import readiness, split_model_id
 from agentos.paths import RepoLayout, find_repo_root
 from agentos import runs
 from agentos.progress.events import Progress
@@ -45,6 +46,8 @@ class RunOptions:
     resume_from: str | None = None
     dry_run: bool = False
     plain: bool = False
+    allow_closed: bool = False
+    """Work on a closed issue (refused otherwise)."""
 
 
 @dataclass
@@ -76,6 +79,10 @@ def open_session(opts: RunOptions) -> Session:
     loaded = load_config(layout.root, opts.config_file, opts.sets, opts.flags)
     forge = make_forge(loaded.config, layout)
     issue = forge.get_issue(opts.issue)
+    if issue.state == "closed" and not opts.allow_closed:
+        from agentos.errors import UsageError
+
+        raise UsageError(f"issue #{issue.number} is closed", "reopen it, or pass --allow-closed to work on it anyway")
     return Session(layout, loaded, forge, issue, Workspace.for_issue(layout, loaded.config, opts.issue))
 
 
@@ -91,12 +98,16 @@ def stage_models(config, stage: str) -> list[str]:
 
 def check_models(session: Session, plan: dict[str, dict], strict: bool = True) -> dict[str, str | None]:
     """Model id → why it is not ready (None when ready). Strict: unknown providers raise (exit 2)."""
-    ctx = ProviderContext(repo_root=session.layout.root)
+    from agentos.workflows.implementation import external  # agent CLIs: not model providers
+
+    from agentos.workflows.services import provider_context
+
+    ctx = provider_context(session.layout.root, session.config)
     ids = {m for s, p in plan.items() if p["action"] == "run" for m in stage_models(session.config, s)}
     if strict:
         for model_id in ids:
-            split_model_id(model_id)
-    return {m: readiness(m, ctx) for m in sorted(ids)}
+            external.parse(model_id) if external.is_external(model_id) else split_model_id(model_id)
+    return {m: external.readiness(m) if external.is_external(m) else readiness(m, ctx) for m in sorted(ids)}
 
 
 @contextmanager
@@ -112,14 +123,18 @@ def checkpointer(layout: RepoLayout) -> Iterator[Any]:
 
 
 def build_services(session: Session, record: runs.RunRecord, plain: bool, stream=None):
+    from agentos.forge.reporting import IssueReporter
     from agentos.progress.console import make_console_sink
     from agentos.progress.log import JsonlSink
+    from agentos.redact import redact
     from agentos.workflows.services import Services, build_models
 
     run_dir = session.layout.run_dir(record.run_id)
-    progress = Progress(record.run_id, [JsonlSink(run_dir / "events.jsonl"),
-                                        make_console_sink(stream or sys.stderr, force_plain=plain)])
-    models = build_models(session.layout, run_dir, progress)
+    reporter = IssueReporter(session.forge, session.issue.number, session.issue.labels, session.layout.root,
+                             session.workspace.branch)
+    progress = Progress(record.run_id, [JsonlSink(run_dir / "events.jsonl", redact=redact),
+                                        make_console_sink(stream or sys.stderr, force_plain=plain), reporter])
+    models = build_models(session.layout, run_dir, progress, config=session.config)
     return Services(session.layout, session.config, session.forge, models, progress,
                     session.workspace, record.run_id, run_dir)
 
@@ -132,6 +147,7 @@ def orchestrate(opts: RunOptions, ask: Asker | None = None, stream=None) -> RunR
 
         plan = make_plan(session.config, session.workspace, opts.skip, opts.resume_from)
         return RunResult(0, "dry-run", render_plan(session, plan, check_models(session, plan, strict=False)))
+    session.forge.check_push(session.workspace.branch)  # before any model is called or run recorded
     record, fresh_plan = _pick_run(session, opts)
     if record is None:
         return _already_done(session)
@@ -169,14 +185,26 @@ def _execute(session, services, record, plan, ask) -> RunResult:
         graph = build_graph(services, saver)
         cfg = {"configurable": {"thread_id": record.thread_id}, "recursion_limit": RECURSION_LIMIT}
         first = _first_input(session, services, record, plan, graph, cfg)
-        state, paused = drive(graph, cfg, first, record, session.layout, services.progress, ask)
+
+        def note(text: str) -> None:
+            services.progress.emit("note", message=text)
+
+        state, paused = drive(graph, cfg, first, record, session.layout, services.progress, ask,
+                              comment_gate(session, note))
         return _finish(session, services, record, state, paused)
+
+
+def comment_gate(session: Session, log: Callable[[str], Any]):
+    """Gate decisions from `/agentos approve|reject` comments on the issue; `log` hears what was ignored."""
+    from agentos.forge.commands import CommentGate
+
+    return CommentGate(session.forge, session.issue.number, log)
 
 
 def _first_input(session, services, record, plan, graph, cfg):
     stages = list(STAGES)
     info = {"issue": session.issue.number, "title": session.issue.title, "stages": stages,
-            "forge": session.forge.name, "run_dir": str(services.run_dir)}
+            "forge": session.forge.summary, "run_dir": str(services.run_dir)}
     if plan is None:
         values = graph.get_state(cfg).values
         done = {s: r.get("verdict") for s, r in (values.get("stage_results") or {}).items()}
@@ -189,21 +217,24 @@ def _first_input(session, services, record, plan, graph, cfg):
             "completed_at": None}
 
 
-def drive(graph, cfg, first, record, layout, progress, ask) -> tuple[dict, dict | None]:
+def drive(graph, cfg, first, record, layout, progress, ask, from_comments=None) -> tuple[dict, dict | None]:
     """Invoke until the graph ends or pauses at a gate nobody decided. (state, pending gate).
 
+    At a gate the decision comes from `agentos approve|reject`, else from an issue comment
+    (`from_comments(record)`), else from `ask` (the terminal).
     An expected error (bad config, budget) is noted in the run record and re-raised; the
     checkpoint before the failing step stays, so the same command resumes once it is fixed.
     """
     try:
-        return _drive(graph, cfg, first, record, layout, progress, ask)
+        return _drive(graph, cfg, first, record, layout, progress, ask, from_comments)
     except AgentosError as exc:
         record.status, record.message = _status_for(exc), str(exc).splitlines()[0]
         runs.save(layout, record)
+        progress.emit("run_finished", verdict=record.status, message=record.message)
         raise
 
 
-def _drive(graph, cfg, first, record, layout, progress, ask) -> tuple[dict, dict | None]:
+def _drive(graph, cfg, first, record, layout, progress, ask, from_comments) -> tuple[dict, dict | None]:
     from langgraph.types import Command
 
     value = first
@@ -214,16 +245,21 @@ def _drive(graph, cfg, first, record, layout, progress, ask) -> tuple[dict, dict
             record.status, record.gate = "paused", payload
             runs.save(layout, record)
             decision = runs.take_decision(layout, record)
+            if decision is None and from_comments is not None:
+                decision = from_comments(record)
+                runs.save(layout, record)
             if decision is None and ask is not None:
                 progress.suspend()
                 decision = ask(payload)
             if decision is None:
-                progress.emit("gate_paused", stage=payload.get("gate"), message=f"waiting for approval of {payload.get('stage')}")
+                progress.emit("gate_paused", stage=payload.get("gate"), data=payload,
+                              message=f"waiting for approval of {payload.get('stage')}")
                 return snap.values, payload
             runs.decision_path(layout, record).unlink(missing_ok=True)
             progress.emit("gate_decided", stage=payload.get("gate"), verdict=decision.get("action"),
-                          message=decision.get("feedback") or "")
+                          message=decision.get("feedback") or "", data={"by": decision.get("by", "")})
             record.status, record.gate = "running", None
+            record.extra.pop(FLOOR_KEY, None)  # the next pause counts only newer comments
             runs.save(layout, record)
             value = Command(resume=decision)
         elif value is None and not snap.next:
@@ -257,7 +293,9 @@ def pause_instructions(session: Session, payload: dict) -> str:
         f"paused at gate {payload.get('gate')} for issue #{n}: review the {payload.get('stage')} result{artifact}.\n"
         f"  approve:  agentos approve {n}{repo}\n"
         f"  reject:   agentos reject {n}{repo} --feedback \"what to change\"\n"
-        f"  then:     orchestrate --issue {n}{repo}"
+        + (f"  or comment `/agentos approve` or `/agentos reject <feedback>` on the issue ({session.forge.name})\n"
+           if session.forge.name != "local" else "")
+        + f"  then:     orchestrate --issue {n}{repo}  (or `agentos poll`)"
     )
 
 
@@ -280,7 +318,40 @@ def record_decision(opts: RunOptions, action: str, feedback: str | None) -> str:
     return f"{action} recorded for gate {record.gate.get('gate')} of issue #{opts.issue}; continue with: orchestrate --issue {opts.issue}"
 
 
-__all__ = ["RunOptions", "RunResult", "orchestrate", "record_decision", "GATES"]
+def poll(repo: Path | None, plain: bool = False, stream=None) -> RunResult:
+    """`agentos poll`: continue each paused run whose gate was decided (CLI or issue comment)."""
+    layout = RepoLayout(find_repo_root(repo))
+    lines, codes = [], []
+    for record in _paused_runs(layout):
+        opts = RunOptions(issue=record.issue, repo=layout.root, plain=plain)
+        notes: list[str] = []
+        try:
+            session = open_session(opts)
+            decided = runs.take_decision(layout, record) or comment_gate(session, notes.append)(record)
+            runs.save(layout, record)
+            result = orchestrate(opts, stream=stream) if decided else None
+        except AgentosError as exc:
+            lines.append(f"#{record.issue}: {str(exc).splitlines()[0]}")
+            codes.append(exc.exit_code)
+            continue
+        lines += [f"#{record.issue}: {note}" for note in notes]
+        gate = (record.gate or {}).get("gate")
+        lines.append(f"#{record.issue}: " + (result.message.splitlines()[0] if result else f"still waiting at gate {gate}"))
+        codes.append(result.exit_code if result else 3)
+    code = max((c for c in codes if c not in (0, 3)), default=0)
+    return RunResult(code, "poll", "\n".join(lines) or "no run is paused at a gate")
+
+
+def _paused_runs(layout: RepoLayout) -> list[runs.RunRecord]:
+    """The latest orchestrate run of each issue, where that run is paused at a gate."""
+    found = [runs.load(p) for p in layout.runs_dir.glob("*/run.json")] if layout.runs_dir.exists() else []
+    latest: dict[int, runs.RunRecord] = {}
+    for record in sorted((r for r in found if r and r.kind == "orchestrate"), key=lambda r: r.created_at):
+        latest[record.issue] = record
+    return [r for _, r in sorted(latest.items()) if r.status == "paused" and r.gate]
+
+
+__all__ = ["RunOptions", "RunResult", "orchestrate", "poll", "record_decision", "GATES"]
 
 
 def run_workflow(stage: str, opts: RunOptions, stream=None) -> RunResult:

@@ -1,13 +1,25 @@
-"""The PR step: push the work branch and find-or-create its pull request (idempotent)."""
+"""The PR step: push the work branch and find-or-create its pull request (idempotent).
+
+A killed run re-runs this node from its start: the push is then a no-op, and the PR from the
+first attempt is found by its head branch instead of being opened again. On a later run
+(`--resume-from`) the existing PR's body is brought up to date; its draft/ready state is left
+as people set it. The verdict is measured: the forge must list the PR afterwards.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
+from agentos.forge.markdown import code
+from agentos.redact import redact
+from agentos.workflows.pr.body import PRFacts, build_body, find_template
 from agentos.workflows.review_loop.kinds import sections
 from agentos.workflows.services import Services
+
+DOC_NAMES = {"triage": "Issue brief", "lld": "Low-level design", "spec": "Implementation spec"}
 
 
 class PRState(TypedDict, total=False):
@@ -22,31 +34,68 @@ class PRState(TypedDict, total=False):
     message: str
 
 
-def build_body(services: Services, state: PRState) -> str:
+def gather_facts(services: Services, state: PRState) -> PRFacts:
+    """What the body says, from the branch, the run folder and the stage results."""
     ws = services.workspace
-    issue = state["issue_number"]
-    spec = ws.read_doc("spec")
-    overview = sections(spec[0]).get("overview", "") if spec else ""
-    changed = ws.git.changed_files(ws.base, "HEAD")
-    run = state.get("test_run") or {}
-    lines = ["## What and why", overview or "See the design documents below.", "", "## Files changed"]
-    lines += [f"- `{path}`" for path in changed] or ["- (none)"]
-    lines += ["", "## How it was tested"]
-    if run:
-        lines.append(f"- `{run.get('command', '')}`: {run.get('passed', 0)} passed, "
-                     f"{run.get('failed', 0)} failed, {run.get('errors', 0)} errors")
-    lines += ["", "## Design documents"]
-    for kind in ("triage", "lld", "spec"):
-        lines.append(f"- {kind}: `{ws.doc_path(kind)}` on `{ws.branch}`")
-    lines += ["", "## Reviews"]
-    for stage, info in (state.get("reviews") or {}).items():
-        lines.append(f"- {stage}: {info.get('message', '')}")
-    lines += ["", f"Model cost for this run: ${state.get('cost_usd', 0.0):.4f}", "", f"Closes #{issue}"]
-    return "\n".join(lines) + "\n"
+    spec, lld = ws.read_doc("spec"), ws.read_doc("lld")
+    docs = [(DOC_NAMES[kind], ws.doc_path(kind), services.forge.blob_url(ws.branch, ws.doc_path(kind)))
+            for kind in DOC_NAMES if ws.read_doc(kind) is not None]
+    return PRFacts(
+        issue=state["issue_number"], branch=ws.branch,
+        what=sections(spec[0]).get("overview", "") if spec else "",
+        why=sections(lld[0]).get("context and goal", "") if lld else "",
+        changed=ws.git.changed_files(ws.base, "HEAD"), report=_json(services.run_dir / "impl" / "test-report.json"),
+        test_run=state.get("test_run"), docs=docs, reviews=state.get("reviews") or {},
+        models=_models(services), worktree=str(ws.path))
 
 
-def _escape_title(title: str) -> str:
-    return " ".join(title.split())[:200]
+def _models(services: Services) -> list[tuple[str, str, int, float]]:
+    """(stage, model ids, calls, cost) for each stage that called a model in this run."""
+    stages = services.config.stages
+    ids = {"triage": [stages.triage.drafter, stages.triage.reviewer], "lld": [stages.lld.drafter, stages.lld.reviewer],
+           "spec": [stages.spec.drafter, stages.spec.reviewer], "impl": [stages.implementation.implementer]}
+    usage: dict[str, list[float]] = {}
+    for record in _jsonl(services.run_dir / "calls.jsonl"):
+        stage = str(record.get("purpose") or "").split(".")[0]
+        if stage in ids:
+            calls_cost = usage.setdefault(stage, [0, 0.0])
+            calls_cost[0] += 1
+            calls_cost[1] += float((record.get("response") or {}).get("cost_usd") or 0.0)
+    return [(stage, ", ".join(code(m) for m in dict.fromkeys(ids[stage])), int(n), cost)
+            for stage, (n, cost) in usage.items()]
+
+
+def _json(path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _jsonl(path) -> list[dict[str, Any]]:
+    """The records of a JSONL file; a line cut short by a kill is skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    return records
+
+
+def build_body_for(services: Services, state: PRState) -> str:
+    return redact(build_body(gather_facts(services, state), find_template(services.workspace.ensure())))
+
+
+def pr_title(title: str, number: int) -> str:
+    """The issue's title on one line, with its number, within GitHub's length limit."""
+    line = " ".join(title.split())
+    return f"{line[:200]} (#{number})"
 
 
 def build_graph(services: Services, checkpointer=None):
@@ -54,10 +103,11 @@ def build_graph(services: Services, checkpointer=None):
         forge, ws = services.forge, services.workspace
         issue = forge.get_issue(state["issue_number"])
         forge.push_branch(ws.branch)
-        pr = forge.find_or_create_pr(
-            head=ws.branch, base=ws.base, title=_escape_title(f"{issue.title} (#{issue.number})"),
-            body=build_body(services, state), draft=services.config.pr_draft,
-        )
+        body = build_body_for(services, state)
+        pr = forge.find_or_create_pr(head=ws.branch, base=ws.base, title=pr_title(issue.title, issue.number),
+                                     body=body, draft=services.config.pr_draft)
+        if pr.body.strip() != body.strip():  # an earlier run's PR: bring its body up to date
+            pr = forge.update_pr(pr.number, body=body)
         if forge.find_pr(ws.branch) is None:
             return {"outcome": "BLOCK", "message": f"the forge did not record a PR for {ws.branch}"}
         services.progress.emit("artifact_written", stage="pr", data={"path": pr.url})

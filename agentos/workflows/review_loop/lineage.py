@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agentos.llm.base import Request, Response
+from agentos.redact import redact
 
 
 class Lineage:
@@ -21,7 +22,7 @@ class Lineage:
     def write(self, name: str, text: str) -> Path:
         path = self.folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        path.write_text(redact(text), encoding="utf-8")
         return path
 
     def step(self, name: str, request: Request, response: Response | None, *, draft: str | None = None,

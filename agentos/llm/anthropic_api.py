@@ -1,0 +1,109 @@
+"""Claude through the Anthropic SDK (`claude:` and `anthropic:` model ids).
+
+Every call is streamed, so an idle connection is noticed (the read timeout is the idle limit)
+and the wall-clock cap is checked at every event. Structured output uses the Messages API's
+JSON-schema output format; tool calls map to `tool_use` / `tool_result` blocks. The system
+prompt and the first message (the stable prefix) carry `cache_control` breakpoints, and a
+tool loop's latest message too, so the next turn reads the conversation from the cache.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from agentos.llm.adapter import ProviderBase, http_timeout, json_object
+from agentos.llm.base import Message, Request, Response, ToolCall, Usage
+from agentos.llm.retry import Attempt
+
+CACHE = {"type": "ephemeral"}
+
+
+class AnthropicProvider(ProviderBase):
+    names = ("anthropic", "claude")
+    key_envs = ("ANTHROPIC_API_KEY",)
+    sdk_module = "anthropic"
+    sdk_package = "anthropic"
+
+    @cached_property
+    def client(self) -> Any:
+        sdk = self.sdk()
+        return sdk.Anthropic(api_key=self.api_key(), base_url=self.settings.base_url, max_retries=0)
+
+    def _attempt(self, request: Request, attempt: Attempt) -> Response:
+        params = self.params(request)
+        with self.client.messages.stream(**params, timeout=http_timeout(attempt)) as stream:
+            attempt.accepted = True
+            for event in stream:
+                attempt.check()
+                if event.type == "message_start":
+                    attempt.usage = usage_of(event.message.usage)
+                elif event.type == "content_block_delta":
+                    attempt.answered_chars += len(getattr(event.delta, "text", "") or "")
+            message = stream.get_final_message()
+            return self.response(request, message, stream.request_id)
+
+    def params(self, request: Request) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": self.info.api_id,
+            "max_tokens": min(request.max_tokens, self.info.max_output),
+            "messages": messages(request),
+        }
+        if request.system:
+            params["system"] = [{"type": "text", "text": request.system, "cache_control": CACHE}]
+        if request.tools:
+            params["tools"] = [{"name": t.name, "description": t.description, "input_schema": t.parameters}
+                               for t in request.tools]
+        if request.output_schema is not None:
+            schema = self.sdk().transform_schema(request.output_schema)
+            params["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
+        return params
+
+    def response(self, request: Request, message: Any, request_id: str | None) -> Response:
+        text = "".join(block.text for block in message.content if block.type == "text")
+        calls = [ToolCall(id=b.id, name=b.name, arguments=dict(b.input or {}))
+                 for b in message.content if b.type == "tool_use"]
+        data = json_object(text) if request.output_schema is not None else None
+        return Response(text=text, data=data, tool_calls=calls, usage=usage_of(message.usage),
+                        request_id=request_id, model=message.model, stop_reason=message.stop_reason)
+
+
+def usage_of(usage: Any) -> Usage:
+    return Usage(input_tokens=usage.input_tokens or 0, output_tokens=usage.output_tokens or 0,
+                 cache_read_tokens=usage.cache_read_input_tokens or 0,
+                 cache_write_tokens=usage.cache_creation_input_tokens or 0)
+
+
+def messages(request: Request) -> list[dict[str, Any]]:
+    """Our messages as Anthropic turns: same-role neighbours merged, tool results as user blocks."""
+    turns: list[dict[str, Any]] = []
+    for message in request.messages:
+        role = "assistant" if message.role == "assistant" else "user"
+        blocks = _blocks(message)
+        if not blocks:
+            continue
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    _mark_cache(turns, request.messages, loop=bool(request.tools))
+    return turns
+
+
+def _blocks(message: Message) -> list[dict[str, Any]]:
+    if message.role == "tool":
+        return [{"type": "tool_result", "tool_use_id": message.tool_call_id, "content": message.content or "(empty)"}]
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
+    blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments} for c in message.tool_calls]
+    return blocks
+
+
+def _mark_cache(turns: list[dict[str, Any]], original: list[Message], loop: bool) -> None:
+    """Breakpoints after the first message (the stable context) and, in a tool loop, the last."""
+    if not turns:
+        return
+    first_len = len(_blocks(original[0])) if original else 0
+    first = turns[0]["content"][max(0, min(first_len, len(turns[0]["content"])) - 1)]
+    first["cache_control"] = CACHE
+    if loop and len(turns) > 1:
+        turns[-1]["content"][-1]["cache_control"] = CACHE

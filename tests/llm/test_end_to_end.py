@@ -1,0 +1,98 @@
+"""Real adapters inside the real pipeline: the sample repository's orchestrate run with its
+drafters on the Anthropic adapter, talking to the loopback fake of the Messages API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agentos import runs
+from agentos.errors import BudgetExhausted
+from agentos.paths import RepoLayout
+from agentos.status import run_status
+from agentos.workflows.orchestrator.run import RunOptions, orchestrate
+from tests.conftest import edit_config, git, script_replies
+from tests.llm.fakes import anthropic as fake
+
+
+@pytest.fixture
+def claude(sample_repo, monkeypatch):
+    """The fake Messages API; the key lives only in the sample repository's .env."""
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    (sample_repo / ".env").write_text(f"ANTHROPIC_API_KEY={fake.KEY}\n")
+    with fake.server() as srv:
+        edit_config(sample_repo, providers={"anthropic": {"base_url": srv.url, "idle_timeout_s": 10}})
+        yield srv
+
+
+def _run(repo, **kw):
+    return orchestrate(RunOptions(issue=1, repo=repo, plain=True, **kw))
+
+
+def _journal(repo) -> list[dict]:
+    return [json.loads(line) for path in sorted((repo / ".agentos" / "runs").glob("*/calls.jsonl"))
+            for line in path.read_text().splitlines()]
+
+
+def _text(repo, name: str, purpose: str) -> str:
+    reply = script_replies(repo, name, purpose)[0]
+    return reply.get("text") or json.dumps(reply["data"])
+
+
+def test_triage_drafted_by_the_anthropic_adapter_inside_the_pipeline(sample_repo, claude):
+    brief = _text(sample_repo, "drafter", "triage.draft")
+    claude.push(fake.stream(brief, use=fake.usage(2000, 400, cache_read=0, cache_write=1500)))
+    edit_config(sample_repo, stages={"triage": {"drafter": "anthropic:sonnet-4.6"}})
+
+    result = _run(sample_repo)
+
+    assert result.exit_code == 0, result.message
+    [request] = claude.requests
+    assert request.body["model"] == "claude-sonnet-4-6" and request.body["stream"] is True
+    assert request.body["system"][0]["cache_control"] == {"type": "ephemeral"}
+    assert request.headers["authorization"] == f"Bearer {fake.KEY}"  # read from the repository's .env
+    on_branch = git(sample_repo, "show", "agentos/issue-1:docs/agentos/issue-1/brief.md")
+    assert brief.splitlines()[0] in on_branch
+    [call] = [c for c in _journal(sample_repo) if c["purpose"] == "triage.draft"]
+    expected = (2000 * 3 + 400 * 15 + 1500 * 3.75) / 1e6
+    assert call["response"]["request_id"] == "req_fake_1" and call["response"]["cost_usd"] == pytest.approx(expected)
+    assert call["response"]["usage"]["cache_write_tokens"] == 1500
+    status = run_status(sample_repo, 1)
+    assert status["stages"]["triage"]["cost_usd"] == pytest.approx(expected)
+    assert status["cost_usd"] == pytest.approx(expected)
+    run_dir = RepoLayout(sample_repo).run_dir(result.run_id)
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    [paid] = [e for e in events if e["kind"] == "model_call" and e["purpose"] == "triage.draft"]
+    assert paid["cost_usd"] == pytest.approx(expected) and paid["data"]["cache_write_tokens"] == 1500
+    for name in ("calls.jsonl", "events.jsonl", "spend.jsonl", "scripted-calls.jsonl"):
+        assert fake.KEY not in (run_dir / name).read_text()
+
+
+def test_budget_pauses_before_the_call_that_could_cross_it_and_resumes_when_raised(sample_repo, claude):
+    edit_config(sample_repo, budget_usd=0.27,
+                stages={"triage": {"drafter": "anthropic:sonnet-4.6"}, "lld": {"drafter": "anthropic:sonnet-4.6"}})
+    each = fake.usage(1000, 6000)  # $0.093 a call; each reservation ~$0.13 (8192 tokens at $15/M + prompt)
+    claude.push(fake.stream(_text(sample_repo, "drafter", "triage.draft"), use=each),
+                fake.stream(_text(sample_repo, "drafter", "lld.draft"), use=each),
+                fake.stream(_text(sample_repo, "drafter", "lld.revise"), use=each))
+
+    with pytest.raises(BudgetExhausted) as paused:
+        _run(sample_repo)
+
+    assert "paused before calling" in paused.value.message and "lld.revise" in paused.value.message
+    assert "--set budget_usd=" in paused.value.hint
+    assert len(claude.requests) == 2  # triage.draft and lld.draft were paid; lld.revise never called
+    layout = RepoLayout(sample_repo)
+    record = runs.latest(layout, 1)
+    assert record.status == "budget"
+    spend = [json.loads(line) for line in (layout.run_dir(record.run_id) / "spend.jsonl").read_text().splitlines()]
+    assert sum(s["cost_usd"] for s in spend) == pytest.approx(0.186)
+
+    resumed = _run(sample_repo, sets=["budget_usd=1"])
+
+    assert resumed.exit_code == 0, resumed.message
+    assert resumed.run_id == record.run_id  # the same run continued
+    assert len(claude.requests) == 3  # lld.revise, and nothing paid twice
+    assert "output_config" in claude.requests[2].body  # the revision is structured output
+    assert run_status(sample_repo, 1)["cost_usd"] == pytest.approx(0.279)

@@ -1,0 +1,61 @@
+"""`agentos doctor`: per configured model, key / SDK or CLI / endpoint / price, and --online."""
+
+from __future__ import annotations
+
+import socket
+
+from typer.testing import CliRunner
+
+from agentos.cli.main import app
+from agentos.doctor import run_doctor
+from tests.conftest import edit_config, git
+from tests.llm.fakes import anthropic as fake
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_reports_each_model_without_revealing_keys(sample_repo, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", fake.KEY)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with fake.server() as srv:
+        edit_config(sample_repo, stages={"lld": {"drafter": "claude:sonnet-4.6", "reviewer": "ollama:qwen3"},
+                                         "spec": {"reviewer": "openai:gpt-5"}},
+                    providers={"anthropic": {"base_url": srv.url},
+                               "ollama": {"base_url": f"http://127.0.0.1:{_closed_port()}/v1"}})
+        report, ready = run_doctor(sample_repo, online=False)
+    assert not ready and fake.KEY not in report
+    claude = report.split("claude:sonnet-4.6")[1].split("\n\n")[0]
+    assert "ok    key       ANTHROPIC_API_KEY is set (from the environment)" in claude
+    assert "ok    endpoint  127.0.0.1:" in claude and "$3/$15 per M tokens" in claude
+    ollama = report.split("ollama:qwen3")[1].split("\n\n")[0]
+    assert "none needed" in ollama and "FAIL  endpoint" in ollama and "no per-token cost" in ollama
+    openai = report.split("openai:gpt-5")[1].split("\n\n")[0]
+    assert "FAIL  key       set OPENAI_API_KEY" in openai
+    assert "scripted:.agentos/scripted/drafter.yaml" in report  # the other stages' models too
+
+
+def test_online_makes_a_one_token_call(sample_repo, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", fake.KEY)
+    with fake.server() as srv:
+        srv.push(fake.stream("OK", use=fake.usage(12, 1)))
+        edit_config(sample_repo, stages={"triage": {"drafter": "claude:haiku-4.5"}},
+                    providers={"anthropic": {"base_url": srv.url}})
+        report, ready = run_doctor(sample_repo, online=True)
+        assert ready, report
+        assert srv.requests[0].body["max_tokens"] == 1
+    assert "ok    ping      answered in" in report and "req_fake_1" in report
+
+
+def test_a_committed_dotenv_fails_and_the_exit_code_says_so(sample_repo):
+    (sample_repo / ".env").write_text("ANTHROPIC_API_KEY=sk-ant-committed-by-mistake\n")
+    result = CliRunner().invoke(app, ["doctor", "--repo", str(sample_repo)])
+    assert result.exit_code == 0 and "present but not git-ignored" in result.output
+    git(sample_repo, "add", "-f", ".env")
+    git(sample_repo, "commit", "-qm", "oops")
+    result = CliRunner().invoke(app, ["doctor", "--repo", str(sample_repo)])
+    assert result.exit_code == 2 and ".env      is committed" in result.output
+    assert "sk-ant-committed-by-mistake" not in result.output

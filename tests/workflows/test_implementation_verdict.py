@@ -1,0 +1,152 @@
+"""Judging runs by test name, and reading the tests and files the documents name."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentos.repo.tests import TestRun
+from agentos.workflows.implementation.docs import commit_type, is_test_id, listed_files, required_tests
+from agentos.workflows.implementation.report import red_message, red_tests_on_branch
+from agentos.workflows.implementation.verdict import Judgement, judge_green, judge_red, same_test, segments, status
+
+
+def run(passed=(), failed=(), *, errors=0, exit_code=None, timed_out=False, counts=True, extra_failed=0) -> TestRun:
+    passed, failed = list(passed), list(failed)
+    code = exit_code if exit_code is not None else (1 if failed or errors or extra_failed else 0)
+    return TestRun(command="t", exit_code=None if timed_out else code, timed_out=timed_out, duration_s=0.1,
+                   passed=len(passed), failed=len(failed) - errors + extra_failed, errors=errors, skipped=0,
+                   failed_tests=failed, output="", counts_known=counts, timeout_s=5, passed_tests=passed)
+
+
+def never_existed(_test: str) -> bool:
+    return False
+
+
+@pytest.mark.parametrize("a, b, same", [
+    ("tests/test_x.py::T::test_a", "tests.test_x.T.test_a", True),
+    ("test_a", "tests/test_x.py::test_a[1-2]", True),
+    ("tests/test_x.py::test_a", "tests/test_y.py::test_a", False),
+    ("TestAdd", "TestAdd", True),
+    ("pkg/add_test.go::TestAdd", "TestAdd", True),
+    ("tests::adds", "other::adds", False),
+])
+def test_names_match_across_runners(a, b, same):
+    assert same_test(a, b) is same
+    assert segments("tests/test_x.py::T::test_a[x.y]") == ("tests", "test_x", "T", "test_a")
+
+
+def test_a_module_that_failed_to_import_fails_every_test_in_it():
+    collection_error = run(["tests/test_y.py::test_b"], ["tests.test_x"], errors=1)
+    assert status("tests/test_x.py::test_a", collection_error) == "failed"
+    unittest_error = run([], ["unittest.loader._FailedTest.test_x"], errors=1)
+    assert status("tests.test_x.T.test_a", unittest_error) == "failed"
+    assert status("tests/test_y.py::test_b", collection_error) == "passed"
+
+
+def test_status_without_passing_names_is_unknown_unless_the_run_was_clean():
+    names_only_failures = run([], ["t::a"], counts=True)
+    names_only_failures.passed = 3
+    assert status("t::b", names_only_failures) == "unknown"
+    assert status("t::b", run(["t::b"], [])) == "passed"
+    assert status("t::c", run(["t::b"], [])) == "missing"
+    assert status("t::b", run(timed_out=True)) == "failed"
+
+
+def test_red_requires_new_tests_to_fail_and_reports_extra_ones_that_pass():
+    base = run(["t::old"])
+    red = run(["t::old", "t::extra"], ["t::new"])
+    verdict = judge_red(red, base, ["t::new"], never_existed)
+    assert verdict.ok and verdict.new_tests == ["t::new"] and verdict.not_testing == ["t::extra"]
+
+    passing = judge_red(run(["t::old", "t::new"]), base, ["t::new", "t::gone"], never_existed)
+    assert not passing.ok
+    assert passing.problems[0].startswith("t::new passes before any code change")
+    assert "t::gone (from the spec's test mapping) was not found" in passing.problems[1]
+
+
+def test_red_ignores_required_tests_that_already_existed():
+    base = run(["t::old"])
+    verdict = judge_red(run(["t::old"], ["t::new"]), base, ["t::old", "t::new"], lambda t: t == "t::old")
+    assert verdict.ok and verdict.new_tests == ["t::new"]
+
+
+def test_red_without_a_mapping_needs_some_new_failure():
+    base = run(["t::old"], ["t::flaky"])
+    assert judge_red(run(["t::old"], ["t::flaky", "t::mine"]), base, [], never_existed).new_tests == ["t::mine"]
+    assert not judge_red(run(["t::old"], ["t::flaky"]), base, [], never_existed).ok
+    unknown = run(counts=False, exit_code=0)
+    assert "still passes" in judge_red(unknown, run(counts=False, exit_code=0), [], never_existed).problems[0]
+    assert judge_red(run(counts=False, exit_code=1), run(counts=False, exit_code=0), [], never_existed).ok
+    assert judge_red(run(timed_out=True), base, ["t::new"], never_existed).ok
+
+
+def test_green_blames_only_what_passed_at_the_base():
+    base = run(["t::a", "t::b"], ["t::legacy"])
+    verdict = judge_green(run(["t::a", "t::new"], ["t::legacy", "t::b"]), base, ["t::new"])
+    assert not verdict.ok
+    assert verdict.regressions == ["t::b"] and verdict.preexisting == ["t::legacy"]
+    assert verdict.score == (0, 1, 2)
+
+    fine = judge_green(run(["t::a", "t::b", "t::new"], ["t::legacy"]), base, ["t::new"])
+    assert fine.ok and fine.preexisting == ["t::legacy"] and fine.score == (1, 1, 3)
+
+
+def test_green_counts_vanished_and_unnamed_failures_as_regressions():
+    base = run(["t::a", "t::b"])
+    vanished = judge_green(run(["t::a", "t::new"]), base, ["t::new"])
+    assert vanished.regressions == ["t::b (passed at the base commit, no longer runs)"]
+    unnamed = judge_green(run(["t::new"], [], extra_failed=2), run(["t::a"], [], extra_failed=1), ["t::new"])
+    assert "1 more failing test(s) than at the base commit (unnamed)" in unnamed.regressions
+
+
+def test_green_new_failing_tests_block_without_being_regressions():
+    verdict = judge_green(run(["t::a", "t::new"], ["t::mine"]), run(["t::a"]), ["t::new"])
+    assert not verdict.ok and verdict.regressions == [] and "new test failing: t::mine" in verdict.problems
+
+
+def test_green_with_a_runner_that_names_nothing_goes_by_the_exit_code():
+    assert judge_green(run(counts=False, exit_code=0), run(counts=False, exit_code=0), ["t::new"]).ok
+    failing_base = run(counts=False, exit_code=1)
+    verdict = judge_green(run(counts=False, exit_code=1), failing_base, ["t::new"])
+    assert not verdict.ok and "cannot be told from an old failure" in verdict.problems[-1]
+    timed_out = judge_green(run(timed_out=True), run(["t::a"]), ["t::new"])
+    assert not timed_out.ok and timed_out.problems == ["the test run timed out after 5s"]
+
+
+SPEC = """# Spec
+
+## Test mapping
+| Criterion | Test | Notes |
+|-----------|------|-------|
+| AC1 | `tests/test_slug.py::SlugifyTest::test_collapses` | new |
+| AC2 | tests/test_slug.py::test_strips, `test_keeps_case` | |
+| AC3 | existing tests | still pass |
+| AC4 | T1 | manual |
+| AC5 | `tests/test_slug.py` | a file, not a test |
+
+## Dependencies
+None.
+"""
+
+
+def test_required_tests_come_from_the_test_mapping_table():
+    assert required_tests(SPEC) == ["tests/test_slug.py::SlugifyTest::test_collapses",
+                                    "tests/test_slug.py::test_strips", "test_keeps_case"]
+    assert required_tests("# Spec\n\n## Overview\nx\n") == []
+    assert is_test_id("TestParse") and is_test_id("pkg.tests.test_a") and not is_test_id("tests")
+
+
+def test_files_changed_and_the_commit_type_come_from_the_lld_and_brief():
+    lld = ("## Files changed\n| Path | Change |\n|---|---|\n| `src/a.py` | modify |\n| ./.github/workflows/ci.yml | add |\n"
+           "| /etc/passwd | no |\n")
+    assert listed_files(lld) == ["src/a.py", ".github/workflows/ci.yml"]
+    assert commit_type("## Kind\nbug\n") == "fix" and commit_type("## Kind\n**feature**\n") == "feat"
+    assert commit_type(None) == "feat" and commit_type("## Kind\ndocs\n") == "docs"
+
+
+def test_the_red_commit_records_its_tests_for_later_runs():
+    message = red_message("a title", 7, Judgement(ok=True, new_tests=["t::a", "t::b"]))
+    assert message.startswith("test: add failing tests for a title (#7)")
+    assert red_tests_on_branch(["fix: x", message]) == ["t::a", "t::b"]
+    assert red_tests_on_branch(["fix: x"]) is None
+    assert red_tests_on_branch([red_message("t", 1, Judgement(ok=True))]) == []
