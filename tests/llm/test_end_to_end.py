@@ -96,3 +96,22 @@ def test_budget_pauses_before_the_call_that_could_cross_it_and_resumes_when_rais
     assert len(claude.requests) == 3  # lld.revise, and nothing paid twice
     assert "output_config" in claude.requests[2].body  # the revision is structured output
     assert run_status(sample_repo, 1)["cost_usd"] == pytest.approx(0.279)
+
+
+def test_provider_down_after_its_retries_stops_resumably_without_rerunning_the_stage(sample_repo, claude):
+    from agentos.llm.retry import ModelCallFailed
+
+    edit_config(sample_repo, stages={"triage": {"drafter": "anthropic:sonnet-4.6"}},
+                providers={"anthropic": {"base_url": claude.url, "max_attempts": 2, "max_retry_wait_s": 0}})
+    claude.push(fake.error(529, "overloaded_error", "Overloaded"), fake.error(529, "overloaded_error", "Overloaded"))
+    with pytest.raises(ModelCallFailed) as failed:
+        _run(sample_repo)
+    assert "after 2 attempt(s)" in str(failed.value) and "run the same command again" in str(failed.value)
+    assert len(claude.requests) == 2  # the provider layer's retries only; the stage was not re-run
+    assert runs.latest(RepoLayout(sample_repo), 1).status == "failed"
+
+    claude.push(fake.stream(_text(sample_repo, "drafter", "triage.draft"), use=fake.usage(100, 50)))
+    result = _run(sample_repo)
+    assert result.exit_code == 0, result.message
+    assert len(claude.requests) == 3
+    assert result.state["stage_attempts"]["triage"] == 1

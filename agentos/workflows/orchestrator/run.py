@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 
 from agentos.config import LoadedConfig, load_config
 from agentos.errors import AgentosError, ModelCallError
+from agentos.llm.retry import ModelCallFailed
 from agentos.forge.base import Forge, Issue
 from agentos.forge.commands import FLOOR_KEY
 from agentos.forge.factory import make_forge
@@ -374,6 +375,8 @@ def run_workflow(stage: str, opts: RunOptions, stream=None) -> RunResult:
             first = None if started else {"issue_number": opts.issue, "attempt": 1}
             try:
                 state, _ = drive(graph, cfg, first, record, session.layout, services.progress, None)
+            except ModelCallFailed:
+                raise  # provider unavailable after its retries: resumable, as in the orchestrator
             except ModelCallError as exc:  # as in the orchestrator: the stage blocks, with the reason
                 state = {"outcome": "BLOCK", "message": f"model call failed: {exc}"}
         status = "done" if state.get("outcome") == "PASS" else "blocked"

@@ -11,6 +11,7 @@ import time
 from typing import Any, Callable
 
 from agentos.errors import ModelCallError
+from agentos.llm.retry import ModelCallFailed
 from agentos.progress.events import now_iso
 from agentos.workflows.implementation.graph import build_graph as build_impl
 from agentos.workflows.lld.graph import build_graph as build_lld
@@ -90,7 +91,11 @@ def stage_node(stage: str, runner: StageRunner, services: Services):
         started, started_at = time.monotonic(), now_iso()
         try:
             outcome = runner(state, attempts[stage])
-        except ModelCallError as exc:
+        except ModelCallFailed:
+            # The provider's retry layer already gave up: re-running the stage would multiply
+            # retries. Stop with the checkpoint kept; the same command continues later.
+            raise
+        except ModelCallError as exc:  # an answer we could not use: another attempt may do better
             outcome = {"verdict": "RETRY", "result": {"exit_reason": "model_error", "message": str(exc)}}
         update = _record(state, stage, attempts, outcome, limit, services, time.monotonic() - started)
         return {**update, "stage_started_at": started_at}
