@@ -21,6 +21,7 @@ def run_status(repo: Path | None, issue: int) -> dict[str, Any]:
         raise UsageError(f"issue #{issue} has no runs in {layout.root}", f"start one: orchestrate --issue {issue}")
     state = checkpoint_values(layout, record.thread_id)
     usage = call_usage(layout.run_dir(record.run_id) / "calls.jsonl")
+    _add_spend(usage, layout.run_dir(record.run_id) / "spend.jsonl")
     stages = {s: _stage(state, s, usage) for s in STAGES if s in (state.get("stage_results") or {}) or s in usage}
     return {
         "issue": issue, "run_id": record.run_id, "kind": record.kind, "status": record.status,
@@ -68,6 +69,26 @@ def call_usage(path: Path) -> dict[str, dict[str, Any]]:
         agg["output_tokens"] += usage.get("output_tokens", 0)
         agg["cost_usd"] += record["response"].get("cost_usd", 0.0)
     return out
+
+
+def _add_spend(usage: dict[str, dict[str, Any]], ledger: Path) -> None:
+    """Cost from the spend ledger when there is one: it also counts calls that failed."""
+    if not ledger.exists():
+        return
+    from agentos.llm.budget import Budget
+
+    spent = Budget(ledger).by_stage
+    failed = {}
+    for line in ledger.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not record.get("ok", True):
+            failed[record.get("stage", "")] = failed.get(record.get("stage", ""), 0) + 1
+    for stage, cost in spent.items():
+        agg = usage.setdefault(stage, {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0})
+        agg["cost_usd"], agg["failed_calls"] = cost, failed.get(stage, 0)
 
 
 def _stage(state: dict, stage: str, usage: dict) -> dict[str, Any]:

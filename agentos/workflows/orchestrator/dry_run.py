@@ -15,7 +15,7 @@ def render_plan(session, plan: dict[str, dict], readiness: dict[str, str | None]
     lines = [
         f"Plan for issue #{session.issue.number}: {session.issue.title}",
         f"  repository: {session.layout.root}",
-        f"  forge:      {session.forge.name}",
+        f"  forge:      {session.forge.summary}",
         f"  branch:     {ws.branch} from {ws.base} (worktree {ws.path})",
         f"  config:     {session.loaded.file or 'built-in defaults'}",
         "",

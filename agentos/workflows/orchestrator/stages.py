@@ -113,7 +113,8 @@ def _record(state, stage, attempts, outcome, limit, services, elapsed) -> dict[s
     errors = {**(state.get("stage_errors") or {})}
     if verdict != "PASS":
         errors[stage] = [*errors.get(stage, []), result.get("message", verdict)]
-    result.update(verdict=verdict, elapsed_s=round(elapsed, 3), attempt=attempts[stage])
+    result.update(verdict=verdict, elapsed_s=round(elapsed, 3), attempt=attempts[stage],
+                  cost_usd=round(services.models.budget.spent(stage), 6))
     services.progress.emit("stage_finished", stage=stage, verdict=verdict, attempt=attempts[stage],
                            message=result.get("message", ""))
     update = {**outcome.get("updates", {}), "current_stage": stage, "stage_attempts": attempts,
