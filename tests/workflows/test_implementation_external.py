@@ -159,4 +159,5 @@ def test_a_missing_agent_cli_exits_2_with_what_to_install(tmp_path, monkeypatch)
     result = CliRunner().invoke(orchestrate_app, ["--issue", "1", "--repo", str(repo), "--plain"])
 
     assert result.exit_code == 2, result.output
-    assert "`codex` could not start" in result.output and "install Codex CLI" in result.output
+    assert "`codex` (Codex CLI) is not on PATH" in result.output
+    assert not (repo / ".agentos" / "runs").exists()  # refused before a run was recorded

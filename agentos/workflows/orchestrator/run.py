@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from agentos.config import LoadedConfig, load_config
-from agentos.errors import AgentosError, ModelCallError
+from agentos.errors import AgentosError, ModelCallError, ProviderConfigError
 from agentos.llm.retry import ModelCallFailed
 from agentos.forge.base import Forge, Issue
 from agentos.forge.commands import FLOOR_KEY
@@ -98,17 +98,30 @@ def stage_models(config, stage: str) -> list[str]:
 
 
 def check_models(session: Session, plan: dict[str, dict], strict: bool = True) -> dict[str, str | None]:
-    """Model id → why it is not ready (None when ready). Strict: unknown providers raise (exit 2)."""
-    from agentos.workflows.implementation import external  # agent CLIs: not model providers
+    """Model id → why it is not ready (None when ready).
 
+    Strict (before a real run): an unknown provider or a model that is not ready (no key, no
+    CLI, no script) raises ProviderConfigError (exit 2) before anything is written.
+    """
+    from agentos.workflows.implementation import external  # agent CLIs: not model providers
     from agentos.workflows.services import provider_context
 
     ctx = provider_context(session.layout.root, session.config)
-    ids = {m for s, p in plan.items() if p["action"] == "run" for m in stage_models(session.config, s)}
+    used = {(s, m) for s, p in plan.items() if p["action"] == "run" for m in stage_models(session.config, s)}
+
+    def agent(stage: str, model_id: str) -> bool:
+        # `gemini-cli:` is an implementing agent in the impl stage and a model provider elsewhere.
+        return stage == "impl" and external.is_external(model_id)
+
     if strict:
-        for model_id in ids:
-            external.parse(model_id) if external.is_external(model_id) else split_model_id(model_id)
-    return {m: external.readiness(m) if external.is_external(m) else readiness(m, ctx) for m in sorted(ids)}
+        for stage, model_id in used:
+            external.parse(model_id) if agent(stage, model_id) else split_model_id(model_id)
+    ready = {m: external.readiness(m) if agent(s, m) else readiness(m, ctx) for s, m in sorted(used)}
+    problems = [f"{m}: {why}" for m, why in ready.items() if why]
+    if strict and problems:
+        raise ProviderConfigError("models not ready:\n  " + "\n  ".join(problems),
+                                  "fix what is named, or run `agentos doctor` for details")
+    return ready
 
 
 @contextmanager
@@ -152,8 +165,6 @@ def orchestrate(opts: RunOptions, ask: Asker | None = None, stream=None) -> RunR
     record, fresh_plan = _pick_run(session, opts)
     if record is None:
         return _already_done(session)
-    if fresh_plan is not None:
-        check_models(session, fresh_plan)
     services = build_services(session, record, opts.plain, stream)
     try:
         return _execute(session, services, record, fresh_plan, ask)
@@ -170,6 +181,7 @@ def _pick_run(session: Session, opts: RunOptions) -> tuple[runs.RunRecord | None
         if last.status != "blocked":
             return last, None
     plan = make_plan(session.config, session.workspace, opts.skip, opts.resume_from)
+    check_models(session, plan)  # before the run is recorded: a missing key costs nothing
     return runs.new_run(session.layout, opts.issue, "orchestrate"), plan
 
 
