@@ -8,8 +8,8 @@
    clone over the network does), each followed by the same setup.
 2. The overhead the implementation stage adds around the test runs and the model calls, on
    the demo scenario: the stage's wall time minus the time inside the test command, the
-   test-environment setup and the model calls (scripted, zero latency: the worst case for
-   this ratio).
+   test-environment setup and the model calls; with the scripted model's zero latency (the
+   worst case for this ratio) and with a latency per call like a real model's.
 3. A test command printing gigabytes: wall time and the peak memory of the process that
    reads it (in a child process, so this script's own memory does not count).
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,8 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -74,6 +75,7 @@ def timed(fn) -> float:
     """Seconds `fn` takes, starting after pending writes are flushed (so that deleting the
     previous run's files does not slow this one down)."""
     os.sync()
+    time.sleep(0.2)
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
@@ -92,22 +94,22 @@ def worktree_vs_clone(files: int, history: int, runs: int) -> None:
         size = sum(p.stat().st_size for p in (repo / ".git" / "objects").rglob("*") if p.is_file())
         for i in range(runs):
             wt = repo / ".agentos" / "worktrees" / str(i + 1)
+            # Nothing is deleted until the end: deleting (and the disk's discards) slows what follows.
             ops = {"worktree": lambda: ensure_worktree(repo, wt, f"agentos/issue-{i + 1}", "main"),
-                   "clone_local": lambda: git(Path(tmp), "clone", "-q", str(repo), str(Path(tmp) / "c")),
-                   "clone_full": lambda: git(Path(tmp), "clone", "-q", "--no-local", str(repo), str(Path(tmp) / "c"))}
+                   "clone_local": lambda: git(Path(tmp), "clone", "-q", str(repo), str(Path(tmp) / f"local-{i}")),
+                   "clone_full": lambda: git(Path(tmp), "clone", "-q", "--no-local", str(repo), str(Path(tmp) / f"full-{i}"))}
             order = list(ops)[i % 3:] + list(ops)[:i % 3]  # rotate, so no kind always goes first
             for kind in order:
                 rows[kind].append(timed(ops[kind]))
-                shutil.rmtree(Path(tmp) / "c", ignore_errors=True)
             rows["setup"].append(setup_in(wt))
     med = {k: statistics.median(v) for k, v in rows.items()}
+    low = {k: min(v) for k, v in rows.items()}
     print(f"1. repository of {tracked} tracked files, {history + 1} commits, {size / 1e6:.1f} MB of objects; "
-          f"median of {runs} interleaved runs (seconds)")
-    print(f"   git worktree add (ensure_worktree)      {med['worktree']:.3f}")
-    print(f"   test environment setup (.venv, no deps) {med['setup']:.3f}")
-    print(f"   worktree + setup                        {med['worktree'] + med['setup']:.3f}")
-    print(f"   git clone (local, hard links) + setup   {med['clone_local'] + med['setup']:.3f}   (clone alone {med['clone_local']:.3f})")
-    print(f"   git clone --no-local (full) + setup     {med['clone_full'] + med['setup']:.3f}   (clone alone {med['clone_full']:.3f})")
+          f"{runs} interleaved runs, seconds as median (min)")
+    for label, kind in (("git worktree add (ensure_worktree)", "worktree"), ("git clone (local, hard links)", "clone_local"),
+                        ("git clone --no-local (full copy)", "clone_full")):
+        print(f"   {label:36} {med[kind]:.3f} ({low[kind]:.3f})   + setup: {med[kind] + med['setup']:.3f}")
+    print(f"   test environment setup (.venv, no deps) {med['setup']:.3f} ({low['setup']:.3f})")
 
 
 class Timers:
@@ -115,17 +117,21 @@ class Timers:
 
     def __init__(self) -> None:
         self.spent = {"tests": 0.0, "setup": 0.0, "model": 0.0}
+        self.inside_overhead = {"git": 0.0, "checkpoints": 0.0}
         self.stage: dict[str, float] = {}
 
     def wrap(self, owner, name: str, bucket: str) -> None:
         original = getattr(owner, name)
+
+        spent = self.spent if bucket in self.spent else self.inside_overhead
 
         def timed_call(*args, **kwargs):
             start = time.perf_counter()
             try:
                 return original(*args, **kwargs)
             finally:
-                self.spent[bucket] += time.perf_counter() - start
+                if "stage_started" in self.stage and "stage_finished" not in self.stage:
+                    spent[bucket] += time.perf_counter() - start
 
         setattr(owner, name, timed_call)
 
@@ -139,14 +145,21 @@ class Timers:
 
 @contextmanager
 def patched(timers: Timers):
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
     from agentos.llm.client import ModelClient
+    from agentos.repo.git import Git
     from agentos.workflows.implementation import graph
     from agentos.workflows.orchestrator import run as runner
 
-    saved = (graph.run_tests, TestEnvironment.ensure, ModelClient.complete, runner.build_services)
+    saved = (graph.run_tests, TestEnvironment.ensure, ModelClient.complete, runner.build_services,
+             Git._run, SqliteSaver.put, SqliteSaver.put_writes)
     timers.wrap(graph, "run_tests", "tests")
     timers.wrap(TestEnvironment, "ensure", "setup")
     timers.wrap(ModelClient, "complete", "model")
+    timers.wrap(Git, "_run", "git")
+    timers.wrap(SqliteSaver, "put", "checkpoints")
+    timers.wrap(SqliteSaver, "put_writes", "checkpoints")
 
     def with_timers(*args, **kwargs):
         services = saved[3](*args, **kwargs)
@@ -157,16 +170,29 @@ def patched(timers: Timers):
     try:
         yield
     finally:
-        graph.run_tests, TestEnvironment.ensure, ModelClient.complete, runner.build_services = saved
+        (graph.run_tests, TestEnvironment.ensure, ModelClient.complete, runner.build_services,
+         Git._run, SqliteSaver.put, SqliteSaver.put_writes) = saved
 
 
-def stage_overhead(runs: int) -> None:
+def with_model_latency(repo: Path, seconds: float) -> None:
+    """Give every scripted implementer reply a latency, as a real model has."""
+    path = repo / ".agentos" / "scripted" / "implementer.yaml"
+    doc = yaml.safe_load(path.read_text())
+    for replies in doc["replies"].values():
+        for reply in replies:
+            reply["delay_s"] = seconds
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def stage_overhead(runs: int, latency: float) -> None:
     from agentos.workflows.orchestrator.run import RunOptions, orchestrate
 
-    shares, walls, parts = [], [], []
+    shares, walls, parts, inner = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(runs):
             repo = create_sample(Path(tmp) / f"demo-{i}")
+            if latency:
+                with_model_latency(repo, latency)
             timers = Timers()
             with patched(timers):
                 result = orchestrate(RunOptions(issue=1, repo=repo, plain=True))
@@ -176,10 +202,16 @@ def stage_overhead(runs: int) -> None:
             walls.append(wall)
             shares.append((wall - inside) / wall)
             parts.append(dict(timers.spent))
+            inner.append(dict(timers.inside_overhead))
     mid = sorted(range(runs), key=lambda i: shares[i])[runs // 2]
-    print(f"2. implementation stage on the demo scenario, median of {runs} runs")
+    latency_note = f"model latency {latency:.1f}s per call" if latency else "zero-latency scripted model"
+    print(f"2. implementation stage on the demo scenario ({latency_note}), median of {runs} runs")
     print(f"   stage wall {walls[mid]:.3f}s = tests {parts[mid]['tests']:.3f}s + setup {parts[mid]['setup']:.3f}s"
           f" + model calls {parts[mid]['model']:.3f}s + overhead {walls[mid] - sum(parts[mid].values()):.3f}s")
+    overhead = walls[mid] - sum(parts[mid].values())
+    own = overhead - sum(inner[mid].values())
+    print(f"   overhead {overhead * 1000:.0f} ms = git {inner[mid]['git'] * 1000:.0f} ms (commits, worktree queries)"
+          f" + checkpoints {inner[mid]['checkpoints'] * 1000:.0f} ms (LangGraph, durability sync) + the rest {own * 1000:.0f} ms")
     print(f"   overhead share: median {statistics.median(shares) * 100:.1f}%  max {max(shares) * 100:.1f}%  (target <= 5%)")
 
 
@@ -215,9 +247,13 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=5000)
     parser.add_argument("--history", type=int, default=500, help="commits after the first")
     parser.add_argument("--flood-gb", type=float, default=2.0)
+    parser.add_argument("--model-latency", type=float, default=1.0,
+                        help="also measure with this many seconds per implementer call (0: skip)")
     args = parser.parse_args()
     worktree_vs_clone(args.files, args.history, args.runs)
-    stage_overhead(args.runs)
+    stage_overhead(args.runs, 0.0)
+    if args.model_latency:
+        stage_overhead(args.runs, args.model_latency)
     output_flood(args.flood_gb)
 
 

@@ -239,3 +239,21 @@ def test_a_same_named_branch_agentos_did_not_make_is_refused_with_what_to_do(sam
     assert "was not created by agentos" in result.output
     assert "git branch -m agentos/issue-1 agentos/issue-1-old" in result.output
     assert git(sample_repo, "rev-parse", "agentos/issue-1") == before
+
+
+@pytest.mark.parametrize("limit, note", [
+    ({"max_steps": 1}, "red round ended: the 1-step limit"),
+    ({"max_cost_per_round_usd": 0}, "red round ended: the $0.00 cost limit"),
+])
+def test_a_round_that_reaches_its_limit_ends_and_the_tests_decide(tmp_path, limit, note):
+    repo = make_target(tmp_path / "repo", implementation=limit)
+    look = reply(call("read_file", path="calc/ops.py"))
+    script(repo, red=[look, WRITE_RED_TESTS], green=[replace(BUGGY_LINE, FIXED)])
+
+    result = implement(repo)
+
+    assert result.exit_code == 0, result.message
+    events = next((repo / ".agentos" / "runs").glob("*/events.jsonl")).read_text()
+    assert note in events
+    [retry] = [p for p in prompts_sent(repo, "impl.red") if "not ready yet" in p]
+    assert "was not found in the test run" in retry

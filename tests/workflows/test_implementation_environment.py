@@ -16,7 +16,7 @@ from agentos.config import ImplementationStageConfig
 from agentos.errors import TestCommandError
 from agentos.workflows.implementation.environment import TestEnvironment, python_install_args
 from tests.conftest import edit_config, git
-from tests.workflows.impl_repo import make_target, script, FINISH
+from tests.workflows.impl_repo import FINISH, make_target, script
 
 UNITTEST = "{python} -m unittest discover -v -s tests -t ."
 

@@ -3,6 +3,8 @@ a scripted implementer issuing tool calls, and small real repositories made by t
 
 from __future__ import annotations
 
+import json
+
 from tests.workflows.impl_repo import (
     BUGGY_LINE, FINISH, NEW_TESTS, RED_TESTS, TESTS, WRITE_RED_TESTS, call, git, implement, make_target,
     prompts_sent, replace, reply, report, run_folder, script, tool_calls, worktree,
@@ -158,3 +160,34 @@ def test_a_rejected_pr_gate_reruns_green_on_the_branch_keeping_the_tests_first_c
     assert "lo must not exceed hi" in git(repo, "show", "agentos/issue-1:calc/ops.py")
     # The base suite was run at the base commit, not on the branch's code.
     assert report(repo)["baseline"]["passed"] == 2
+
+
+def test_tests_weakened_after_red_until_they_pass_do_not_count(tmp_path):
+    repo = make_target(tmp_path / "repo", implementation={"max_test_retries": 0})
+    weakened = RED_TESTS.replace("clamp(11, 0, 10) == 10", "clamp(5, 0, 10) == 5")
+    swapped_only = "    if lo > hi:\n        raise ValueError('lo > hi')\n    return max(lo, x)"
+    script(repo, red=[WRITE_RED_TESTS, FINISH], green=[
+        replace(BUGGY_LINE, swapped_only), reply(call("write_file", path="tests/test_ops.py", content=weakened)), FINISH])
+
+    result = implement(repo)
+
+    assert result.exit_code == 4
+    assert ("the tests were changed after they were seen failing, and now: tests/test_ops.py::test_clamp_high "
+            "passes before any code change") in result.message
+    rep = report(repo)
+    assert rep["required"] == {t: "passed" for t in NEW_TESTS}  # green by itself, yet not accepted
+    assert json.loads((run_folder(repo) / "tests-tests-first-again.json").read_text())["passed"] == 3
+    assert BUGGY_LINE in (worktree(repo) / "calc" / "ops.py").read_text()  # back at the tests-first commit
+
+
+def test_tests_changed_after_red_that_still_fail_on_the_base_are_accepted(tmp_path):
+    repo = make_target(tmp_path / "repo")
+    renamed_message = RED_TESTS.replace("clamp(5, 10, 0)", "clamp(7, 10, 0)")
+    script(repo, red=[WRITE_RED_TESTS, FINISH], green=[
+        replace(BUGGY_LINE, FIXED), reply(call("write_file", path="tests/test_ops.py", content=renamed_message)), FINISH])
+
+    result = implement(repo)
+
+    assert result.exit_code == 0, result.message
+    assert (run_folder(repo) / "tests-tests-first-again.json").exists()
+    assert "clamp(7, 10, 0)" in git(repo, "show", "agentos/issue-1:tests/test_ops.py")

@@ -122,9 +122,13 @@ def remove_scratch(worktree: Path, git: Git) -> list[str]:
     removed = []
     for top in sorted(tops):
         path = worktree / top
-        if any(fnmatch.fnmatchcase(top, g) for g in SCRATCH) and not git.run("ls-files", "--", top):
-            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
-            removed.append(top)
+        if not any(fnmatch.fnmatchcase(top, g) for g in SCRATCH) or git.run("ls-files", "--", top):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(top)
     return removed
 
 

@@ -7,8 +7,8 @@ prepare keeps any work an interrupted run left, sets up the test environment and
 documents; baseline runs the full suite at the base commit once. In the red phase the
 implementer may change only test files, and red_check requires the new tests to fail. In the
 green phase each test run is judged (required tests passing, no regression against the
-base); the best state so far is kept as a commit and restored when a round makes things
-worse. commit squashes the rounds into one conventional commit. Each model call is its own
+base, and tests changed since the red run still failing on the base code); the best state so
+far is kept as a commit and restored when a round makes things worse. commit squashes the rounds into one conventional commit. Each model call is its own
 graph step, so a killed run resumes at the call it was making.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -98,23 +99,26 @@ class Implementer:
         template = self.cfg.test_command or detect_test_command(self.root)  # exit 2 naming the key
         if done := TestEnvironment(self.root, self.cfg, template).ensure():
             notes.append(f"test environment: {done.what} ({done.duration_s:.1f}s)")
-        spec, lld = self._documents(state["issue_number"])
         red_tests = report.red_tests_on_branch(git.messages(f"{fork}..HEAD"))
+        return {**self._opening(state, template, red_tests), "fork_sha": fork, "start_sha": git.head(),
+                "notes": notes, "issue_title": self.s.forge.get_issue(state["issue_number"]).title,
+                "test_template": None if self.cfg.test_command else template, "red_tests": red_tests or [],
+                "turns": {}, "step": 0, "red_round": 0, "fix_round": 0, "refused": 0, "rounds": [],
+                "best": None, "red_commit": None, **_new_round()}
+
+    def _opening(self, state: ImplState, template: str, red_tests: list[str] | None) -> ImplState:
+        """Phase, required tests, allowed paths and (built-in) the first message. A branch whose
+        tests were already seen failing (a red commit) starts green, as does human feedback."""
+        spec, lld = self._documents(state["issue_number"])
         required = list(dict.fromkeys([*docs.required_tests(spec), *(red_tests or [])]))
         phase = "green" if red_tests is not None or state.get("human_feedback") else "red"
-        updates: ImplState = {
-            "issue_title": self.s.forge.get_issue(state["issue_number"]).title,
-            "phase": phase, "test_template": None if self.cfg.test_command else template, "fork_sha": fork, "start_sha": git.head(),
-            "required_tests": required, "allowed_paths": docs.listed_files(lld or ""),
-            "red_tests": red_tests or [], "turns": {}, "step": 0, "red_round": 0, "fix_round": 0,
-            "refused": 0, "notes": notes, "rounds": [], "best": None, "red_commit": None, **_new_round(),
-        }
+        opening: ImplState = {"phase": phase, "required_tests": required, "allowed_paths": docs.listed_files(lld or "")}
         if not self.uses_cli:
             task = prompts.red_task(required) if phase == "red" else prompts.green_task(required)
             command = expand_command(template, self.root)
             intro = prompts.intro(prompts.documents(spec, lld), command, task, state.get("human_feedback") or [])
-            updates["messages"] = [Message(role="user", content=intro).model_dump()]
-        return updates
+            opening["messages"] = [Message(role="user", content=intro).model_dump()]
+        return opening
 
     def _keep_interrupted_work(self, git: Git, issue: int) -> list[str]:
         """Commit what a crashed or failed earlier attempt left uncommitted, so nothing is lost."""
@@ -240,7 +244,7 @@ class Implementer:
             return {"outcome": "BLOCK", "exit_reason": "agent_left_branch", "next": "end",
                     "message": f"{self.cfg.implementer} left the worktree off {self.s.workspace.branch}; "
                                f"check {self.root} by hand"}
-        external.remove_scratch(self.root, git)
+        notes += [f"removed the agent's own state file {p}" for p in external.remove_scratch(self.root, git)]
         refused = self._undo_refused(git, start, state)
         notes += [f"undid {reason}" for reason in refused.values()]
         for note in notes:
@@ -344,6 +348,8 @@ class Implementer:
         rounds_done = state.get("fix_round", 0)
         label = "implementation" if rounds_done == 0 else f"fix round {rounds_done}"
         self._record_run(run, label, "PASS" if verdict.ok else "FAIL")
+        if verdict.ok:
+            verdict = self._still_red(state, verdict, base)
         best, kept = self._keep_or_roll_back(state, run, verdict, label) if not verdict.ok else (state.get("best"), True)
         rounds = [*state.get("rounds", []), {"label": label, "summary": run.summary(),
                                               "action": "kept" if kept else f"rolled back to {best['label']}"}]
@@ -357,6 +363,26 @@ class Implementer:
                                    "worktree was put back to that state. Try a different approach.")
         return {**common, **self._say(state, prompts.fix_round(verdict, run.output, worse)),
                 "fix_round": rounds_done + 1, **_new_round(), "next": self._work()}
+
+    def _still_red(self, state: ImplState, verdict: Judgement, base: TestRun) -> Judgement:
+        """If test files changed after the tests were seen failing, the tests as they are now
+        must still fail on the base code: passing tests weakened until they pass do not count."""
+        git = Git(self.root)
+        since = state.get("red_commit") or state["start_sha"]
+        changed = [p for p in git.changed_since(since) if is_test_path(p) and (self.root / p).is_file()]
+        if not changed or not state.get("red_tests"):
+            return verdict
+        head = git.commit_all(report.wip_message(state["issue_number"], "tests changed", "to check them")) or git.head()
+        with checked_out_at(git, state["fork_sha"], self.s.workspace.branch):
+            git.checkout_paths(head, changed)
+            again = self._run_tests(state, setup=False)
+        red = judge_red(again, base, state["red_tests"], lambda _test: False)
+        self._record_run(again, "tests first again", "RED" if red.ok else "NOT RED")
+        if red.ok:
+            return verdict
+        problems = [f"the tests were changed after they were seen failing, and now: {p}" for p in red.problems]
+        return dataclasses.replace(verdict, ok=False, problems=[*verdict.problems, *problems],
+                                   score=(0, *verdict.score[1:]))
 
     def _keep_or_roll_back(self, state: ImplState, run: TestRun, verdict: Judgement, label: str):
         """(best state, whether this one is it): commit a state at least as good, else restore the best."""
@@ -387,23 +413,26 @@ class Implementer:
         run = {**state["test_run"], "command": state["test_run"]["command"].replace(f"{self.root}/", "")}
         message = report.final_message(docs.commit_type(brief[0] if brief else None), title, issue, run, verdict)
         sha = git.commit_all(message) or git.head()
-        changed = git.changed_files(state["fork_sha"], sha)
-        summary = f"tests pass ({TestRun(**state['test_run']).summary()}); {len(changed)} file(s) changed"
-        return {**self._finish(state, "PASS", "tests_pass", summary, TestRun(**state["test_run"]), verdict),
-                "commit": sha}
+        diff = git.run("diff", f"{state['fork_sha']}..{sha}")
+        changed = len(re.findall(r"(?m)^diff --git ", diff))
+        summary = f"tests pass ({TestRun(**state['test_run']).summary()}); {changed} file(s) changed"
+        finished = self._finish(state, "PASS", "tests_pass", summary, TestRun(**state["test_run"]), verdict, sha, diff)
+        return {**finished, "commit": sha}
 
     def _finish(self, state: ImplState, outcome: str, reason: str, message: str, run: TestRun,
-                verdict: Judgement) -> ImplState:
+                verdict: Judgement, sha: str | None = None, diff: str | None = None) -> ImplState:
         """End the stage: the test report and the final diff go to the run folder for the PR step."""
         git = Git(self.root)
+        sha = sha or git.head()
+        diff = diff if diff is not None else git.run("diff", f"{state['fork_sha']}..{sha}")
         record = {"issue": state["issue_number"], "outcome": outcome, "exit_reason": reason, "message": message,
-                  "fork_sha": state["fork_sha"], "commit": git.head(),
+                  "fork_sha": state["fork_sha"], "commit": sha,
                   "baseline": _run_record(TestRun(**state["baseline"])) if state.get("baseline") else None,
                   "final": _run_record(run), "required": verdict.required, "regressions": verdict.regressions,
                   "preexisting": verdict.preexisting, "red_tests": state.get("red_tests", []),
                   "not_testing": state.get("not_testing", []), "rounds": state.get("rounds", []),
                   "notes": state.get("notes", [])}
-        report.write_report(self.folder, record, git.run("diff", f"{state['fork_sha']}..HEAD"))
+        report.write_report(self.folder, record, diff)
         self.s.progress.emit("artifact_written", stage="impl", data={"path": str(self.folder / "test-report.md")})
         return {"outcome": outcome, "exit_reason": reason, "message": message, "test_run": dataclasses.asdict(run),
                 "next": "end"}

@@ -59,7 +59,7 @@ def write_report(folder: Path, record: dict[str, Any], diff: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "test-report.json").write_text(redact(json.dumps(record, indent=2, default=str)) + "\n")
     (folder / "test-report.md").write_text(redact(markdown(record)))
-    (folder / "final.diff").write_text(redact(diff))
+    (folder / "final.diff").write_text(redact(diff) + ("\n" if diff and not diff.endswith("\n") else ""))
 
 
 def markdown(record: dict[str, Any]) -> str:
