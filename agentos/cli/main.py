@@ -145,7 +145,7 @@ def doctor(
     online: bool = typer.Option(False, "--online", help="Also make a one-token call to each model."),
     repo: Optional[Path] = RepoOpt,
     config: Optional[Path] = typer.Option(None, "--config"),
-    set_: list[str] = typer.Option([], "--set"),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a config key."),
 ) -> None:
     """For each configured model: key present, SDK or CLI installed, endpoint reachable (exit 2 if not)."""
     from agentos.doctor import run_doctor
@@ -162,7 +162,7 @@ def doctor(
 def config_show(
     repo: Optional[Path] = RepoOpt,
     config: Optional[Path] = typer.Option(None, "--config"),
-    set_: list[str] = typer.Option([], "--set"),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a config key."),
 ) -> None:
     """The effective configuration, each value with where it came from."""
     from agentos.config import flatten, load_config
@@ -191,7 +191,7 @@ def _workflow_command(stage: str, doc: str):
         issue: int = typer.Option(..., "--issue", "-i"),
         repo: Optional[Path] = RepoOpt,
         config: Optional[Path] = typer.Option(None, "--config"),
-        set_: list[str] = typer.Option([], "--set"),
+        set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a config key."),
         plain: bool = typer.Option(False, "--plain"),
     ) -> None:
         from agentos.workflows.orchestrator.run import RunOptions, run_workflow

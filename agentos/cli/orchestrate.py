@@ -19,7 +19,7 @@ def orchestrate(
     issue: int = typer.Option(..., "--issue", "-i", help="Issue number to take to a PR."),
     repo: Optional[Path] = typer.Option(None, "--repo", help="Target git repository (default: the current one)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Config file (default: <repo>/.agentos/config.yaml)."),
-    set_: list[str] = typer.Option([], "--set", help="Override a config key, e.g. stages.lld.max_revisions=2."),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a config key, e.g. stages.lld.max_revisions=2."),
     skip_triage: bool = typer.Option(False, "--skip-triage", help="Reuse the existing issue brief."),
     skip_lld: bool = typer.Option(False, "--skip-lld", help="Reuse the existing LLD (exit 2 if there is none)."),
     skip_spec: bool = typer.Option(False, "--skip-spec", help="Reuse the existing spec (exit 2 if there is none)."),
