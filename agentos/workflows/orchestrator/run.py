@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from agentos.config import LoadedConfig, load_config
-from agentos.errors import AgentosError, ModelCallError, ProviderConfigError
-from agentos.llm.retry import ModelCallFailed
+from agentos import runs
+from agentos.errors import AgentosError, ModelCallError, ProviderConfigError, UsageError
 from agentos.forge.base import Forge, Issue
 from agentos.forge.commands import FLOOR_KEY
 from agentos.forge.factory import make_forge
 from agentos.llm.registry import readiness, split_model_id
+from agentos.llm.retry import ModelCallFailed
 from agentos.paths import RepoLayout, find_repo_root
-from agentos import runs
 from agentos.progress.events import Progress
 from agentos.workflows.orchestrator.config import GATES
 from agentos.workflows.orchestrator.plan import make_plan
@@ -81,8 +81,6 @@ def open_session(opts: RunOptions) -> Session:
     forge = make_forge(loaded.config, layout)
     issue = forge.get_issue(opts.issue)
     if issue.state == "closed" and not opts.allow_closed:
-        from agentos.errors import UsageError
-
         raise UsageError(f"issue #{issue.number} is closed", "reopen it, or pass --allow-closed to work on it anyway")
     return Session(layout, loaded, forge, issue, Workspace.for_issue(layout, loaded.config, opts.issue))
 
@@ -315,8 +313,6 @@ def pause_instructions(session: Session, payload: dict) -> str:
 def record_decision(opts: RunOptions, action: str, feedback: str | None) -> str:
     """`agentos approve|reject`: note the decision for the run paused at a gate."""
     import json
-
-    from agentos.errors import UsageError
 
     layout = RepoLayout(find_repo_root(opts.repo))
     record = runs.latest(layout, opts.issue)
