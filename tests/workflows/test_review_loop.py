@@ -25,6 +25,13 @@ def _purposes(repo, stage="lld"):
     return [c["purpose"] for c in calls], calls
 
 
+def _prompt_of(repo, purpose: str) -> str:
+    """All message text of the first call made for `purpose`."""
+    _, calls = _purposes(repo)
+    call = next(c for c in calls if c["purpose"] == purpose)
+    return "\n".join(m["content"] for m in call["messages"])
+
+
 def _edit(search, replace, addressed=("F1",)):
     return {"data": {"addressed": list(addressed), "edits": [{"search": search, "replace": replace}]}}
 
@@ -79,9 +86,7 @@ def test_edits_that_do_not_apply_are_refused_and_asked_again(sample_repo):
     edit_script(sample_repo, "drafter", "lld.revise.again", [good])
     result = _lld(sample_repo)
     assert result.exit_code == 0, result.message
-    purposes, calls = _purposes(sample_repo)
-    again = [c for c in calls if c["purpose"] == "lld.revise.again"][0]
-    assert "its search text does not occur in the current draft" in "\n".join(m["content"] for m in again["messages"])
+    assert "its search text does not occur in the current draft" in _prompt_of(sample_repo, "lld.revise.again")
 
 
 def test_edits_refused_twice_fall_back_to_a_recorded_redraw(sample_repo):
@@ -103,9 +108,7 @@ def test_edit_removing_a_required_section_is_refused(sample_repo):
     edit_script(sample_repo, "drafter", "lld.revise.again", [_edit(STEP_3, STEP_3 + "3. Strip dashes.\n")])
     result = _lld(sample_repo)
     assert result.exit_code == 0, result.message
-    _, calls = _purposes(sample_repo)
-    again = [c for c in calls if c["purpose"] == "lld.revise.again"][0]
-    assert "remove the required section '## Risks'" in "\n".join(m["content"] for m in again["messages"])
+    assert "remove the required section '## Risks'" in _prompt_of(sample_repo, "lld.revise.again")
 
 
 def test_mechanical_problems_go_to_the_drafter_before_any_review(sample_repo):
