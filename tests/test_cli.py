@@ -67,3 +67,19 @@ def test_an_internal_error_exits_1_with_a_log_path(sample_repo, monkeypatch):
     assert result.exit_code == 1 and "internal error" in result.output
     log = result.output.split("details in ")[1].strip()
     assert "RuntimeError: unexpected" in open(log).read()
+
+
+def test_a_closed_pipe_is_not_an_internal_error(sample_repo):
+    """`agentos config show | head -1`: the reader is gone before we finish writing."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write now fails with EPIPE, deterministically
+    proc = subprocess.run([sys.executable, "-m", "agentos.cli.main", "config", "show", "--repo", str(sample_repo)],
+                          stdout=write_end, stderr=subprocess.PIPE, text=True)
+    os.close(write_end)
+    assert proc.returncode == 141, proc.stderr
+    assert "internal error" not in proc.stderr
+    assert not (sample_repo / ".agentos" / "logs").exists()

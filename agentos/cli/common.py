@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import traceback
@@ -20,6 +21,10 @@ def run_cli(fn: Callable[[], int], repo: Path | None = None) -> None:
     except AgentosError as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         code = exc.exit_code
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): not an error of ours. Quietly, as git does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 141  # 128 + SIGPIPE, the shell's convention
     except KeyboardInterrupt:
         print("interrupted; run the same command again to continue where it stopped", file=sys.stderr)
         code = 130
