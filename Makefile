@@ -9,9 +9,13 @@ $(BIN)/agentos: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-.PHONY: demo test
+.PHONY: demo test test-fast
 demo: $(BIN)/agentos
 	$(BIN)/agentos demo --dir demo
 
 test: $(BIN)/agentos
 	$(BIN)/python -m pytest
+
+# The core suite, without the real-project corpus and the real-component tests.
+test-fast: $(BIN)/agentos
+	$(BIN)/python -m pytest -m "not corpus and not real_component"

@@ -12,6 +12,25 @@ import yaml
 from agentos.demo import create_sample
 
 
+GIT_ENV_CLEARED = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
+                   "EMAIL", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def hermetic_git(tmp_path_factory: pytest.TempPathFactory):
+    """No developer's git config (signing, hooks, templates, identity) reaches any test: one
+    global config of our own, with a test identity, and no system config."""
+    config = tmp_path_factory.mktemp("gitconfig") / ".gitconfig"
+    config.write_text("[user]\n\tname = agentos tests\n\temail = tests@agentos.invalid\n"
+                      "[init]\n\tdefaultBranch = main\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GIT_CONFIG_GLOBAL", str(config))
+        mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        for var in GIT_ENV_CLEARED:
+            mp.delenv(var, raising=False)
+        yield config
+
+
 def git(cwd: Path, *args: str) -> str:
     ident = ["-c", "user.name=t", "-c", "user.email=t@t.invalid"]
     return subprocess.run(["git", *ident, *args], cwd=cwd, check=True, capture_output=True, text=True).stdout

@@ -20,8 +20,8 @@ def sh_git(cwd: Path, *args: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def hermetic_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No global or system git config (signing, hooks, identity) leaks into these tests."""
+def no_git_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty global git config and HOME: these tests decide the identity themselves."""
     home = tmp_path / "home"
     home.mkdir()
     global_config = home / ".gitconfig"
@@ -249,7 +249,7 @@ def test_commit_all_returns_none_when_there_is_nothing_to_commit(repo: Path):
 
 
 def test_commit_without_any_identity_uses_the_fallback_and_writes_no_config(
-    tmp_path: Path, hermetic_git: Path
+    tmp_path: Path, no_git_identity: Path
 ):
     root = make_repo(tmp_path / "anon", identity=False)
     config_before = (root / ".git" / "config").read_text()
@@ -261,7 +261,7 @@ def test_commit_without_any_identity_uses_the_fallback_and_writes_no_config(
     who = sh_git(root, "log", "-1", "--format=%an <%ae>|%cn <%ce>")
     assert who == "agentos <agentos@localhost>|agentos <agentos@localhost>"
     assert (root / ".git" / "config").read_text() == config_before
-    assert hermetic_git.read_text() == ""
+    assert no_git_identity.read_text() == ""
 
 
 def test_commit_keeps_the_configured_name_when_only_email_is_missing(tmp_path: Path):

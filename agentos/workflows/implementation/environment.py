@@ -55,9 +55,12 @@ class TestEnvironment:
         return self.root / ".venv"
 
     def variables(self) -> dict[str, str]:
-        """Environment entries that put the worktree's .venv (when there is one) first."""
+        """Environment entries that put the worktree's .venv (when there is one) first.
+
+        Without a .venv the tests run on agentos's own interpreter, whose installed pytest
+        plugins (langsmith's, ~2 s per start) are ours, not the project's: don't autoload them."""
         if not (self.venv / "bin" / "python").exists():
-            return {}
+            return {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
         return {"VIRTUAL_ENV": str(self.venv), "PATH": f"{self.venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
 
     def ensure(self) -> SetupReport | None:
