@@ -12,7 +12,7 @@ class Waits(list):
     """Every wait the retry layer asked for, in seconds (no real sleeping)."""
 
     def policy(self, **kw) -> RetryPolicy:
-        settings = {"max_attempts": 3, "timeout_s": 30.0, "idle_timeout_s": 1.0, "max_wait_s": 60.0,
+        settings = {"max_attempts": 3, "timeout_s": 30.0, "idle_timeout_s": 10.0, "max_wait_s": 60.0,
                     "sleep": self.append, "jitter": lambda: 0.5, **kw}
         return RetryPolicy(**settings)
 

@@ -118,7 +118,7 @@ def test_context_too_long_names_the_stage(server, waits):
 
 def test_an_idle_stream_is_cut_and_retried_and_its_tokens_counted(server, waits):
     server.push(fake.stream("never finished", use=fake.usage(500, 5), hang_after=4), fake.stream("ok", use=fake.usage(500, 5)))
-    r = provider(server, waits).complete(ask())
+    r = provider(server, waits, idle_timeout_s=1.0).complete(ask())
     assert r.text == "ok" and len(server.requests) == 2 and waits == [1.5]
     # the cut attempt had already been billed for its prompt: it counts in the call's usage
     assert r.usage.input_tokens == 1000

@@ -119,7 +119,7 @@ def test_context_too_long_names_the_stage(server, waits):
 
 def test_an_idle_stream_is_cut_and_retried_without_the_sdks_own_continuation(server, waits):
     server.push(fake.stream("first half, then silence", hang_after=1), fake.stream("ok"))
-    r = provider(server, waits).complete(ask())
+    r = provider(server, waits, idle_timeout_s=1.0).complete(ask())
     assert r.text == "ok" and len(server.requests) == 2 and waits == [1.5]
 
 
