@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agentos.errors import ConfigError
-from agentos.llm.registry import PROVIDERS
+from agentos.llm.registry import PROVIDER_NAMES, PROVIDERS
 
 
 class _Strict(BaseModel):
@@ -157,7 +157,7 @@ class OrchestratorConfig(_Strict):
     @field_validator("providers")
     @classmethod
     def _known_providers(cls, value: dict[str, ProviderConfig]) -> dict[str, ProviderConfig]:
-        unknown = sorted(set(value) - set(PROVIDERS))
+        unknown = sorted(set(value) - set(PROVIDER_NAMES))
         if unknown:
             raise ValueError(f"unknown provider(s) {', '.join(unknown)}; known: {', '.join(sorted(PROVIDERS))}")
         return value

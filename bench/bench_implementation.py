@@ -218,7 +218,7 @@ def stage_overhead(runs: int, latency: float) -> None:
 FLOOD = """
 import resource, sys, tempfile, time
 from pathlib import Path
-from agentos.repo.tests import run_tests
+from agentos.repo.testcmd import run_tests
 size = int(sys.argv[1])
 start = time.perf_counter()
 run = run_tests(f"head -c {size} /dev/zero | tr '\\\\0' y", Path(tempfile.gettempdir()), timeout_s=600)

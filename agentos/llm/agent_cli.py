@@ -1,24 +1,23 @@
-"""The users' logged-in agent CLIs as model providers: `claude-cli:`, `gemini-cli:`, `codex-cli:`.
+"""The users' logged-in agent CLIs as model providers (text mode): `claude-code:`, `gemini-cli:`, `codex:`.
 
 For subscription users, who pay for a CLI rather than API tokens. Each call runs the CLI once,
 non-interactively and in its JSON mode, with the conversation rendered on stdin, in a fresh
 scratch directory, with its own editing and shell tools off: here it answers, it does not act.
 Structured output uses the CLI's schema flag (Claude Code `--json-schema`, Codex
 `--output-schema`; Gemini CLI has none, so the schema goes into the prompt); tool calls are asked
-for as JSON the same way and normalised to ToolCall. The CLI runs in its own process group,
-killed whole at the call's wall-clock cap. Its failures are classified from its error output and
-go through the one retry layer. `<cli>:default` uses whatever model the CLI is set to.
+for as JSON the same way and normalised to ToolCall. The CLI runs through the one process runner
+(agentos/process.py), its whole process group ended at the call's wall-clock cap. Its failures are classified from its error output and
+go through the one retry layer. `<cli>:default` uses whatever model the CLI is set to. The
+command lines come from the one table of CLIs (llm/clis.py), which also accepts the old names
+`claude-cli:` and `codex-cli:`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,10 +26,14 @@ from typing import Any, ClassVar
 from agentos.errors import ProviderConfigError
 from agentos.llm.adapter import ProviderBase, json_object
 from agentos.llm.base import Request, Response, ToolCall, Usage
+from agentos.llm.clis import CLIS, Cli, TextCall
 from agentos.llm.openai_api import strict
 from agentos.llm.retry import CONTEXT_TOO_LONG, Attempt, CallInfo, DeadlineExceeded, Kind
+from agentos.process import BoundedRun, run_bounded
 from agentos.redact import SECRET_NAME
 
+OUTPUT_CHARS = 4_000_000
+"""Most of a CLI's stdout kept; an answer longer than this is cut, so it cannot be read."""
 RATE_LIMITED = re.compile(r"\b429\b|rate.?limit|usage limit|quota|resource.?exhausted", re.IGNORECASE)
 TRANSIENT = re.compile(r"\b5\d\d\b|overloaded|timed? ?out|ECONNRESET|ETIMEDOUT|network|unavailable", re.IGNORECASE)
 AUTH = re.compile(r"\b40[13]\b|authenticat|unauthori[sz]ed|not logged in|log ?in|invalid api key|credential",
@@ -58,18 +61,16 @@ def failure_kind(text: str) -> Kind:
 
 
 class AgentCli(ProviderBase):
-    binary: ClassVar[str] = ""
-    key_envs: ClassVar[tuple[str, ...]] = ()
-    own_keys: ClassVar[tuple[str, ...]] = ()
-    """Key variables the CLI itself may use; other secrets are not passed to it."""
+    cli: ClassVar[Cli]
+    """The CLI's facts and command lines, from the one table in llm/clis.py."""
     strict_schema: ClassVar[bool] = False
     """Whether the CLI's schema flag wants OpenAI's strict form."""
 
     @classmethod
     def missing(cls, settings: Any, env: Mapping[str, str]) -> str | None:
-        command = settings.command or cls.binary
+        command = settings.command or cls.cli.binary
         if shutil.which(command) is None:
-            return (f"the `{command}` CLI is not on PATH (install it and log in, "
+            return (f"the `{command}` CLI is not on PATH ({cls.cli.install_hint()} and log in, "
                     f"or set providers.{cls.names[0]}.command)")
         return None
 
@@ -79,21 +80,36 @@ class AgentCli(ProviderBase):
 
     @property
     def command(self) -> str:
-        return self.settings.command or self.binary
+        return self.settings.command or self.cli.binary
 
     def _attempt(self, request: Request, attempt: Attempt) -> Response:
         schema = answer_schema(request, strict_form=self.strict_schema)
         with tempfile.TemporaryDirectory(prefix="agentos-cli-") as scratch:
-            argv = self.argv(request, schema, Path(scratch))
+            call = TextCall(self.command, self.info.api_id, request.system or "", schema,
+                            Path(scratch) / "answer.schema.json")
+            if schema is not None:
+                call.schema_file.write_text(json.dumps(schema), encoding="utf-8")
             attempt.accepted = True  # a CLI that is cut off may already have used tokens
-            code, out, err = run_group(argv, self.stdin(request, schema), Path(scratch), self.child_env(), attempt)
+            run = self._run(self.cli.text_argv(call), self.stdin(request, schema), Path(scratch), attempt)
+        out = run.clipped(OUTPUT_CHARS)
         response = self.parse(out)
         if response is None:
-            raise CliFailure(f"{self.command} exited {code} without an answer: {(err or out).strip()[-800:]}")
+            raise CliFailure(f"{self.command} exited {run.exit_code} without an answer: "
+                             f"{(run.stderr or out).strip()[-800:]}")
         return finish(response, request, schema)
 
-    def argv(self, request: Request, schema: dict | None, scratch: Path) -> list[str]:
-        raise NotImplementedError
+    def _run(self, argv: list[str], stdin: str, scratch: Path, attempt: Attempt) -> BoundedRun:
+        """Run the CLI through the one process runner; its whole process group ends at the deadline."""
+        try:
+            run = run_bounded(argv, scratch, max(0.001, attempt.remaining()), base_env=self.child_env(), stdin=stdin,
+                              head_chars=OUTPUT_CHARS, tail_chars=OUTPUT_CHARS, stderr_apart=True)
+        except OSError as exc:
+            raise ProviderConfigError(f"cannot run {argv[0]}: {exc}",
+                                      f"{self.cli.install_hint()}, or set providers.{self.names[0]}.command") from None
+        if run.timed_out:
+            raise DeadlineExceeded(f"{Path(argv[0]).name} gave no answer within {attempt.policy.timeout_s:g}s; "
+                                   "its process group was killed")
+        return run
 
     def parse(self, out: str) -> Response | None:
         """The CLI's answer from its stdout; raises CliFailure for a reported error; None if absent."""
@@ -104,24 +120,12 @@ class AgentCli(ProviderBase):
 
     def child_env(self) -> dict[str, str]:
         """The environment without secrets the CLI does not need (it may run tools of its own)."""
-        return {k: v for k, v in self.env.items() if k in self.own_keys or not SECRET_NAME.search(k)}
-
-    def model_flag(self, flag: str) -> list[str]:
-        return [flag, self.info.api_id] if self.info.api_id else []
+        return {k: v for k, v in self.env.items() if k in self.cli.own_keys or not SECRET_NAME.search(k)}
 
 
 class ClaudeCli(AgentCli):
-    names = ("claude-cli",)
-    binary = "claude"
-    own_keys = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")
-    read_only = ["--disallowedTools", "Bash", "Edit", "Write", "MultiEdit", "NotebookEdit", "WebFetch", "WebSearch",
-                 "Task"]
-
-    def argv(self, request: Request, schema: dict | None, scratch: Path) -> list[str]:
-        argv = [self.command, "-p", "--output-format", "json", *self.read_only, *self.model_flag("--model")]
-        if request.system:
-            argv += ["--system-prompt", request.system]
-        return argv + (["--json-schema", json.dumps(schema)] if schema else [])
+    cli = CLIS["claude-code"]
+    names = cli.names
 
     def stdin(self, request: Request, schema: dict | None) -> str:
         return render(request, schema, with_system=False, schema_flag=True)
@@ -143,13 +147,8 @@ class ClaudeCli(AgentCli):
 
 
 class GeminiCli(AgentCli):
-    names = ("gemini-cli",)
-    binary = "gemini"
-    own_keys = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS")
-
-    def argv(self, request: Request, schema: dict | None, scratch: Path) -> list[str]:
-        return [self.command, "--output-format", "json", *self.model_flag("--model"),
-                "--prompt", "Follow the instructions given on standard input."]
+    cli = CLIS["gemini-cli"]
+    names = cli.names
 
     def parse(self, out: str) -> Response | None:
         doc = _last_json(out)
@@ -171,19 +170,9 @@ class GeminiCli(AgentCli):
 
 
 class CodexCli(AgentCli):
-    names = ("codex-cli",)
-    binary = "codex"
-    own_keys = ("OPENAI_API_KEY", "CODEX_API_KEY")
+    cli = CLIS["codex"]
+    names = cli.names
     strict_schema = True
-
-    def argv(self, request: Request, schema: dict | None, scratch: Path) -> list[str]:
-        argv = [self.command, "exec", "--json", "--skip-git-repo-check", "--sandbox", "read-only",
-                *self.model_flag("--model")]
-        if schema is not None:
-            path = scratch / "answer.schema.json"
-            path.write_text(json.dumps(schema), encoding="utf-8")
-            argv += ["--output-schema", str(path)]
-        return argv + ["-"]
 
     def parse(self, out: str) -> Response | None:
         text, usage, thread, seen = "", Usage(), None, False
@@ -270,37 +259,6 @@ def _arguments(raw: Any) -> dict[str, Any]:
     except (TypeError, ValueError):
         return {"_unparsed_arguments": raw}
     return value if isinstance(value, dict) else {"_unparsed_arguments": raw}
-
-
-def run_group(argv: list[str], stdin: str, cwd: Path, env: Mapping[str, str], attempt: Attempt) -> tuple[int, str, str]:
-    """Run `argv` in its own process group; the whole group is killed at the deadline (or on ^C)."""
-    try:
-        proc = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
-    except OSError as exc:
-        raise ProviderConfigError(f"cannot run {argv[0]}: {exc}",
-                                  "install the CLI, or set providers.<cli>.command") from None
-    try:
-        out, err = proc.communicate(stdin, timeout=max(0.001, attempt.remaining()))
-    except subprocess.TimeoutExpired:
-        kill_group(proc)
-        raise DeadlineExceeded(f"{Path(argv[0]).name} gave no answer within {attempt.policy.timeout_s:g}s; "
-                               "its process group was killed") from None
-    except BaseException:
-        kill_group(proc)
-        raise
-    return proc.returncode, out, err
-
-
-def kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    try:
-        proc.communicate(timeout=5)
-    except subprocess.TimeoutExpired:  # a descendant left the group and holds the pipes: stop waiting
-        pass
 
 
 def _json_lines(out: str) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """Model facts as plain data: friendly aliases → API model ids, context windows, capabilities, prices.
 
-One table per vendor family. `claude:opus-4.5`, `claude-cli:opus-4.5` and `anthropic:opus-4.5`
+One table per vendor family. `claude:opus-4.5`, `claude-code:opus-4.5` and `anthropic:opus-4.5`
 all look up the "anthropic" family; a full API model id of a listed model works too. A name that
 is neither is refused (listing the aliases), unless it looks like the vendor's own naming
 (`claude-…`, `gemini-…`, `gpt-…`), so a model released after this table can still be used —
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from agentos.errors import ProviderConfigError
 from agentos.llm.base import Usage
+from agentos.llm.clis import CLIS, cli_name
 
 CHECKED = "2026-11-24"
 """When the prices below were compared with (stored copies of) the vendors' pricing pages, or
@@ -113,26 +114,28 @@ ALIASES: dict[str, dict[str, ModelInfo]] = {
 }
 
 FAMILY: dict[str, str] = {
-    "claude": "anthropic", "anthropic": "anthropic", "claude-cli": "anthropic",
+    "claude": "anthropic", "anthropic": "anthropic", "claude-code": "anthropic",
     "gemini": "gemini", "gemini-cli": "gemini",
-    "openai": "openai", "codex-cli": "openai",
+    "openai": "openai", "codex": "openai",
     "ollama": "local", "vllm": "local", "openai-compatible": "compatible",
 }
-"""Provider name → whose models it serves. `local` is free; `compatible` servers are unpriced."""
+"""Provider name → whose models it serves. `local` is free; `compatible` servers are unpriced.
+An agent CLI's old name (`claude-cli`, `codex-cli`) is looked up as its current one."""
 
 VENDOR_NAMING = {"anthropic": re.compile(r"^claude-[a-z0-9.-]+$"), "gemini": re.compile(r"^gemini-[a-z0-9.-]+$"),
                  "openai": re.compile(r"^(gpt-[a-z0-9.-]+|o\d[a-z0-9.-]*|codex-[a-z0-9.-]+)$")}
 
 CLI_DEFAULT = "default"
-"""`claude-cli:default` (and the other CLIs): whatever model the logged-in CLI is set to use."""
+"""`claude-code:default` (and the other CLIs): whatever model the logged-in CLI is set to use."""
 
 
 def model_info(provider: str, name: str) -> ModelInfo:
     """The facts about `provider:name`; a ProviderConfigError listing the aliases when unknown."""
+    provider = cli_name(provider)
     family = FAMILY.get(provider)
     if family in ("local", "compatible"):
         return ModelInfo(name, price=FREE if family == "local" else None)
-    if provider.endswith("-cli") and name == CLI_DEFAULT:
+    if provider in CLIS and name == CLI_DEFAULT:
         return ModelInfo("")
     table = ALIASES.get(family or "", {})
     if name in table:
@@ -144,20 +147,20 @@ def model_info(provider: str, name: str) -> ModelInfo:
         return ModelInfo(name)
     raise ProviderConfigError(
         f"unknown model {name!r} for provider {provider!r}",
-        f"known aliases: {', '.join(table)}" + (f", or {CLI_DEFAULT}" if provider.endswith("-cli") else "")
+        f"known aliases: {', '.join(table)}" + (f", or {CLI_DEFAULT}" if provider in CLIS else "")
         + "; or the vendor's full model id",
     )
 
 
 def unpriced(model_id: str) -> bool:
     """A vendor or server model whose cost we cannot count (not a scripted or unknown one)."""
-    return model_id.partition(":")[0] in FAMILY and price_for(model_id) is None
+    return cli_name(model_id.partition(":")[0]) in FAMILY and price_for(model_id) is None
 
 
 def price_for(model_id: str) -> Price | None:
     """The price of a "provider:model" id, or None when unpriced or not a vendor model."""
     provider, _, name = model_id.partition(":")
-    if provider not in FAMILY:
+    if cli_name(provider) not in FAMILY:
         return None
     try:
         return model_info(provider, name).price

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 from agentos.errors import ProviderConfigError
 from agentos.llm.base import Provider
+from agentos.llm.clis import CLIS, OLD_NAMES, cli_name
 
 # name → "module:Class". Adding a provider is one module plus one line here.
 PROVIDERS: dict[str, str] = {
@@ -20,10 +21,13 @@ PROVIDERS: dict[str, str] = {
     "openai-compatible": "agentos.llm.openai_api:OpenAICompatibleProvider",
     "ollama": "agentos.llm.openai_api:OllamaProvider",
     "vllm": "agentos.llm.openai_api:VllmProvider",
-    "claude-cli": "agentos.llm.agent_cli:ClaudeCli",
+    "claude-code": "agentos.llm.agent_cli:ClaudeCli",
     "gemini-cli": "agentos.llm.agent_cli:GeminiCli",
-    "codex-cli": "agentos.llm.agent_cli:CodexCli",
+    "codex": "agentos.llm.agent_cli:CodexCli",
 }
+
+PROVIDER_NAMES: tuple[str, ...] = (*PROVIDERS, *OLD_NAMES)
+"""Every name a model id or the `providers:` settings may use: the providers' and the CLIs' old names."""
 
 
 @dataclass(frozen=True)
@@ -39,11 +43,18 @@ class ProviderContext:
 
 
 def split_model_id(model_id: str) -> tuple[str, str]:
-    provider, sep, model = model_id.partition(":")
+    """(provider, model) of a drafter's or reviewer's id; an old CLI name becomes the current one."""
+    prefix, sep, model = model_id.partition(":")
+    provider = cli_name(prefix)
     if not sep or not provider or not model:
         raise ProviderConfigError(
             f"model {model_id!r} is not in provider:model form",
             f"e.g. scripted:demo; known providers: {', '.join(sorted(PROVIDERS))}",
+        )
+    if provider in CLIS and provider not in PROVIDERS:
+        raise ProviderConfigError(
+            f"{model_id!r}: {CLIS[provider].title} runs only as the implementer, it cannot draft or review",
+            f"use it as stages.implementation.implementer; drafters and reviewers: {', '.join(sorted(PROVIDERS))}",
         )
     if provider not in PROVIDERS:
         raise ProviderConfigError(

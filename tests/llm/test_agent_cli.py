@@ -1,4 +1,4 @@
-"""The agent-CLI providers against executable fakes of claude, gemini and codex on PATH."""
+"""The agent CLIs as text providers, against executable fakes of claude, gemini and codex on PATH."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import os
 import pytest
 from pydantic import BaseModel
 
-from agentos.config import ProviderConfig
+from agentos.config import AgentosConfig, ProviderConfig
 from agentos.errors import ProviderConfigError
 from agentos.llm.agent_cli import ClaudeCli, CodexCli, GeminiCli
 from agentos.llm.base import Message, Usage
-from agentos.llm.models import model_info
-from agentos.llm.registry import ProviderContext, readiness
+from agentos.llm.models import model_info, price_for
+from agentos.llm.registry import ProviderContext, readiness, resolve, split_model_id
 from agentos.llm.retry import ModelCallFailed
 from tests.llm.conftest import READ_FILE, ask
 from tests.llm.fakes.cli import FakeCli, alive, claude_result, codex_events, gemini_result
@@ -36,7 +36,7 @@ def make(cls, model_id, env, waits, **policy):
 
 def test_claude_answers_text_with_usage_and_its_tools_off(tmp_path, env, waits):
     cli = FakeCli(tmp_path, "claude").plan([claude_result("The answer.")])
-    r = make(ClaudeCli, "claude-cli:opus-4.5", env, waits).complete(ask("What now?"))
+    r = make(ClaudeCli, "claude-code:opus-4.5", env, waits).complete(ask("What now?"))
     assert r.text == "The answer." and r.request_id == "sess-1"
     assert r.usage == Usage(input_tokens=120, output_tokens=30, cache_read_tokens=400, cache_write_tokens=50)
     assert r.cost_usd == pytest.approx((120 * 5 + 30 * 25 + 400 * 0.5 + 50 * 6.25) / 1e6)  # from our price table
@@ -52,7 +52,7 @@ def test_claude_answers_text_with_usage_and_its_tools_off(tmp_path, env, waits):
 
 def test_claude_structured_output_uses_its_json_schema_flag(tmp_path, env, waits):
     cli = FakeCli(tmp_path, "claude").plan([claude_result("", structured={"verdict": "APPROVED"})])
-    r = make(ClaudeCli, "claude-cli:default", env, waits).complete(ask(output_schema=Verdict.model_json_schema()))
+    r = make(ClaudeCli, "claude-code:default", env, waits).complete(ask(output_schema=Verdict.model_json_schema()))
     assert r.data == {"verdict": "APPROVED"} and r.cost_usd == 0.0123  # unpriced default model: the CLI's figure
     argv = cli.calls()[0]["argv"]
     assert json.loads(argv[argv.index("--json-schema") + 1])["properties"]["verdict"]["type"] == "string"
@@ -66,7 +66,7 @@ def test_tool_calls_are_asked_for_as_json_and_normalised(tmp_path, env, waits):
                Message(role="assistant", tool_calls=[{"id": "cli-0-0", "name": "read_file", "arguments": {"path": "b"}}]),
                Message(role="tool", tool_call_id="cli-0-0", content="old contents")]
     request = ask(tools=[READ_FILE], purpose="impl.step", turn=1).model_copy(update={"messages": history})
-    r = make(ClaudeCli, "claude-cli:opus-4.5", env, waits).complete(request)
+    r = make(ClaudeCli, "claude-code:opus-4.5", env, waits).complete(request)
     assert [(c.id, c.name, c.arguments) for c in r.tool_calls] == [("cli-1-0", "read_file", {"path": "a.py"})]
     assert r.text == "Reading it." and r.stop_reason == "tool_use"
     stdin = cli.calls()[0]["stdin"]
@@ -86,7 +86,7 @@ def test_gemini_cli_gets_the_schema_in_the_prompt_and_reports_tokens(tmp_path, e
 
 def test_codex_reads_the_jsonl_events_and_gets_a_strict_schema_file(tmp_path, env, waits):
     cli = FakeCli(tmp_path, "codex").plan([codex_events('{"verdict": "APPROVED"}')])
-    r = make(CodexCli, "codex-cli:gpt-5", env, waits).complete(ask(output_schema=Verdict.model_json_schema()))
+    r = make(CodexCli, "codex:gpt-5", env, waits).complete(ask(output_schema=Verdict.model_json_schema()))
     assert r.data == {"verdict": "APPROVED"} and r.request_id == "thread-1"
     assert r.usage == Usage(input_tokens=300, output_tokens=70, cache_read_tokens=600)
     argv = cli.calls()[0]["argv"]
@@ -97,7 +97,7 @@ def test_codex_reads_the_jsonl_events_and_gets_a_strict_schema_file(tmp_path, en
 def test_a_hanging_cli_is_killed_with_its_whole_process_group(tmp_path, env, waits):
     cli = FakeCli(tmp_path, "codex").plan([{"hang": True}])
     with pytest.raises(ModelCallFailed, match="process group was killed") as info:
-        make(CodexCli, "codex-cli:gpt-5", env, waits, timeout_s=2.0).complete(ask())
+        make(CodexCli, "codex:gpt-5", env, waits, timeout_s=2.0).complete(ask())
     assert "timeout_s" in info.value.hint
     parent, child = cli.pids()
     assert not alive(parent) and not alive(child)
@@ -106,7 +106,7 @@ def test_a_hanging_cli_is_killed_with_its_whole_process_group(tmp_path, env, wai
 def test_rate_limits_are_retried_and_logins_are_named(tmp_path, env, waits):
     cli = FakeCli(tmp_path, "claude").plan([claude_result("API Error: 429 rate limit exceeded", is_error=True),
                                             claude_result("fine")])
-    assert make(ClaudeCli, "claude-cli:opus-4.5", env, waits).complete(ask()).text == "fine"
+    assert make(ClaudeCli, "claude-code:opus-4.5", env, waits).complete(ask()).text == "fine"
     assert waits == [1.5] and len(cli.calls()) == 2
     FakeCli(tmp_path / "other", "gemini").plan([gemini_result(error={"code": 401, "message": "Not logged in"})])
     env = {**env, "PATH": f"{tmp_path / 'other' / 'bin'}{os.pathsep}{env['PATH']}"}
@@ -118,15 +118,47 @@ def test_rate_limits_are_retried_and_logins_are_named(tmp_path, env, waits):
 def test_an_unexplained_failure_is_not_retried(tmp_path, env, waits):
     cli = FakeCli(tmp_path, "codex").plan([{"stderr": "segfault in renderer", "exit": 139}])
     with pytest.raises(ModelCallFailed, match="exited 139 without an answer: segfault"):
-        make(CodexCli, "codex-cli:gpt-5", env, waits).complete(ask())
+        make(CodexCli, "codex:gpt-5", env, waits).complete(ask())
     assert len(cli.calls()) == 1
 
 
 def test_readiness_and_unknown_models(tmp_path, env):
     ctx = ProviderContext(repo_root=tmp_path, env=env)
-    assert "`claude` CLI is not on PATH" in readiness("claude-cli:opus-4.5", ctx)
+    assert "`claude` CLI is not on PATH" in readiness("claude-code:opus-4.5", ctx)
     FakeCli(tmp_path, "claude")
-    assert readiness("claude-cli:opus-4.5", ctx) is None
-    assert "or default" in readiness("claude-cli:opus-99", ctx)
-    custom = ProviderContext(repo_root=tmp_path, env=env, settings={"codex-cli": {"command": "my-codex"}})
-    assert "`my-codex` CLI is not on PATH" in readiness("codex-cli:default", custom)
+    assert readiness("claude-code:opus-4.5", ctx) is None
+    assert "or default" in readiness("claude-code:opus-99", ctx)
+    custom = ProviderContext(repo_root=tmp_path, env=env, settings={"codex": {"command": "my-codex"}})
+    assert "`my-codex` CLI is not on PATH" in readiness("codex:default", custom)
+
+
+def test_old_cli_names_stay_accepted_with_their_settings(tmp_path, env, waits):
+    ctx = ProviderContext(repo_root=tmp_path, env=env, settings={"codex-cli": {"command": "my-codex"}})
+    assert isinstance(resolve("claude-cli:opus-4.5", ctx), ClaudeCli)
+    assert split_model_id("codex-cli:gpt-5") == ("codex", "gpt-5")
+    assert "`my-codex` CLI is not on PATH" in readiness("codex-cli:default", ctx)
+    assert "`my-codex` CLI is not on PATH" in readiness("codex:default", ctx)
+    assert price_for("claude-cli:opus-4.5") == price_for("claude-code:opus-4.5") == price_for("claude:opus-4.5")
+    cfg = AgentosConfig.model_validate({"orchestrator": {"providers": {"claude-cli": {"command": "/opt/claude"}}}})
+    assert cfg.orchestrator.providers["claude-cli"].command == "/opt/claude"
+    cli = FakeCli(tmp_path, "claude").plan([claude_result("old name, same CLI")])
+    assert make(ClaudeCli, "claude-cli:opus-4.5", env, waits).complete(ask()).text == "old name, same CLI"
+    assert cli.calls()[0]["argv"][1:4] == ["-p", "--output-format", "json"]
+
+
+def test_a_cli_without_a_text_mode_cannot_draft_or_review(tmp_path):
+    with pytest.raises(ProviderConfigError, match="aider runs only as the implementer") as info:
+        split_model_id("aider:sonnet")
+    assert "stages.implementation.implementer" in info.value.hint
+    assert "runs only as the implementer" in readiness("aider:sonnet", ProviderContext(repo_root=tmp_path))
+
+
+def test_a_missing_cli_names_how_to_install_it(tmp_path, env):
+    why = readiness("gemini-cli:default", ProviderContext(repo_root=tmp_path, env=env))
+    assert "`gemini` CLI is not on PATH (install Gemini CLI (npm install -g @google/gemini-cli)" in why
+
+
+def test_noise_on_stderr_does_not_spoil_the_answer_on_stdout(tmp_path, env, waits):
+    cli = FakeCli(tmp_path, "codex").plan([{**codex_events("all good"), "stderr": "warning: " + "x" * 100000 + "\n"}])
+    assert make(CodexCli, "codex:gpt-5", env, waits).complete(ask()).text == "all good"
+    assert len(cli.calls()) == 1

@@ -141,6 +141,8 @@ def test_aider_gets_its_files_and_its_cache_is_not_committed(tmp_path, monkeypat
 
 @pytest.mark.parametrize("implementer, needle", [
     ("codex:gpt-5", "`codex` (Codex CLI) is not on PATH"),
+    ("codex-cli:gpt-5", "`codex` (Codex CLI) is not on PATH"),  # the old name: the same CLI, as an agent
+    ("claude-cli:sonnet", "`claude` (Claude Code) is not on PATH"),
     ("claude-code:", "is not in cli:model form"),
 ])
 def test_an_agent_cli_that_cannot_run_is_reported_before_the_run(tmp_path, monkeypatch, implementer, needle):
@@ -160,4 +162,5 @@ def test_a_missing_agent_cli_exits_2_with_what_to_install(tmp_path, monkeypatch)
 
     assert result.exit_code == 2, result.output
     assert "`codex` (Codex CLI) is not on PATH" in result.output
+    assert "npm install -g @openai/codex" in result.output
     assert not (repo / ".agentos" / "runs").exists()  # refused before a run was recorded

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentos.repo.tests import TestRun
+from agentos.repo.testreport import TestRun
 from agentos.workflows.implementation.docs import commit_type, is_test_id, listed_files, required_tests
 from agentos.workflows.implementation.report import red_message, red_tests_on_branch
 from agentos.workflows.implementation.verdict import Judgement, judge_green, judge_red, same_test, segments, status

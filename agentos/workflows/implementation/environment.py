@@ -21,7 +21,7 @@ from pathlib import Path
 
 from agentos.config import ImplementationStageConfig
 from agentos.errors import TestCommandError
-from agentos.repo.tests import BoundedRun, run_bounded
+from agentos.process import BoundedRun, run_bounded
 
 SETUP_KEY = "orchestrator.stages.implementation.setup_command"
 TEST_EXTRAS = ("test", "tests", "testing", "dev")
@@ -130,7 +130,7 @@ class TestEnvironment:
 
     def _run(self, command: str | list[str], what: str) -> BoundedRun:
         try:
-            run = run_bounded(command, self.root, self.cfg.setup_timeout_s, self.variables(), head_chars=2000,
+            run = run_bounded(command, self.root, self.cfg.setup_timeout_s, env=self.variables(), head_chars=2000,
                               tail_chars=4000)
         except OSError as exc:
             raise TestCommandError(f"{what} could not start in {self.root}: {exc.strerror}",

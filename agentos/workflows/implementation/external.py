@@ -1,7 +1,8 @@
 """Agent CLIs as implementers: `claude-code:`, `codex:`, `gemini-cli:` and `aider:` ids.
 
-The CLI runs non-interactively in the worktree with the task on stdin (aider: a message
-file), in a process group of its own that is killed at the timeout. It is not trusted: what
+The CLI runs non-interactively in the worktree (its agent-mode command line comes from the one
+table of CLIs, llm/clis.py) with the task on stdin (aider: a message file), through the one
+process runner: a process group of its own, ended whole at the timeout. It is not trusted: what
 it changed is checked with the same path rules as the built-in tools and put back where it
 broke them, anything it did to the repository's git configuration or hooks is undone, and
 the stage then runs the tests itself. Its own account of the work is kept for the record.
@@ -17,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentos.errors import ProviderConfigError
+from agentos.llm.clis import CLIS, AgentCall, Cli, cli_name
+from agentos.process import run_bounded
 from agentos.redact import redact
 from agentos.repo.git import Git
-from agentos.repo.tests import run_bounded
 from agentos.workflows.implementation.tools import write_refusal
 
 SCRATCH = (".aider*",)
@@ -27,50 +29,21 @@ SCRATCH = (".aider*",)
 run when untracked, so they never reach a commit."""
 
 
-@dataclass(frozen=True)
-class AgentCli:
-    prefix: str
-    binary: str
-    title: str
-
-    def argv(self, model: str, task_file: Path, log_dir: Path, files: list[str]) -> tuple[list[str], bool]:
-        """(command line, whether the task goes on stdin)."""
-        binary = shutil.which(self.binary) or self.binary
-        if self.prefix == "claude-code":
-            return [binary, "-p", "--model", model, "--permission-mode", "acceptEdits",
-                    "--output-format", "text"], True
-        if self.prefix == "codex":
-            return [binary, "exec", "--model", model, "--sandbox", "workspace-write", "-"], True
-        if self.prefix == "gemini-cli":
-            return [binary, "--model", model, "--approval-mode", "auto_edit",
-                    "--prompt", "Carry out the task given on standard input."], True
-        return [binary, "--model", model, "--message-file", str(task_file), "--yes-always",
-                "--no-auto-commits", "--no-dirty-commits", "--no-gitignore", "--no-stream", "--no-pretty",
-                "--no-check-update", "--analytics-disable", "--chat-history-file", str(log_dir / "aider.chat.md"),
-                "--input-history-file", str(log_dir / "aider.input.history"), *files], False
-
-
-CLIS = {c.prefix: c for c in (
-    AgentCli("claude-code", "claude", "Claude Code"),
-    AgentCli("codex", "codex", "Codex CLI"),
-    AgentCli("gemini-cli", "gemini", "Gemini CLI"),
-    AgentCli("aider", "aider", "aider"),
-)}
-
-
 def is_external(model_id: str) -> bool:
     """Whether an implementer id names an agent CLI rather than a model provider."""
-    return model_id.partition(":")[0] in CLIS
+    return cli_name(model_id.partition(":")[0]) in CLIS
 
 
-def parse(model_id: str) -> tuple[AgentCli, str]:
+def parse(model_id: str) -> tuple[Cli, str]:
+    """The agent CLI an implementer id names (old names accepted) and the model it asks for."""
     prefix, _, model = model_id.partition(":")
-    if prefix not in CLIS or not model.strip():
+    cli = CLIS.get(cli_name(prefix))
+    if cli is None or not model.strip():
         raise ProviderConfigError(
             f"implementer {model_id!r} is not in cli:model form",
-            f"e.g. claude-code:sonnet; agent CLIs: {', '.join(f'{p}:<model>' for p in CLIS)}",
+            f"e.g. claude-code:sonnet; agent CLIs: {', '.join(f'{name}:<model>' for name in CLIS)}",
         )
-    return CLIS[prefix], model.strip()
+    return cli, model.strip()
 
 
 def readiness(model_id: str) -> str | None:
@@ -80,7 +53,7 @@ def readiness(model_id: str) -> str | None:
     except ProviderConfigError as exc:
         return exc.message
     if shutil.which(cli.binary) is None:
-        return f"`{cli.binary}` ({cli.title}) is not on PATH"
+        return f"`{cli.binary}` ({cli.title}) is not on PATH; {cli.install_hint()}"
     return None
 
 
@@ -101,14 +74,14 @@ def run_agent(model_id: str, task: str, worktree: Path, timeout_s: float, log_di
     log_dir.mkdir(parents=True, exist_ok=True)
     task_file = log_dir / f"{label}-task.md"
     task_file.write_text(redact(task), encoding="utf-8")
-    argv, on_stdin = cli.argv(model, task_file, log_dir, files)
+    argv = cli.agent_argv(AgentCall(shutil.which(cli.binary) or cli.binary, model, task_file, log_dir, files))
     try:
-        run = run_bounded(argv, worktree, timeout_s, stdin_path=task_file if on_stdin else None,
+        run = run_bounded(argv, worktree, timeout_s, stdin=task_file if cli.task_on_stdin else None,
                           head_chars=4000, tail_chars=16000)
     except OSError as exc:
         raise ProviderConfigError(
             f"implementer {model_id}: `{cli.binary}` could not start: {exc.strerror}",
-            f"install {cli.title} and put `{cli.binary}` on PATH, or choose another "
+            f"{cli.install_hint()} and put `{cli.binary}` on PATH, or choose another "
             "stages.implementation.implementer",
         ) from None
     output = redact(run.clipped(20000))

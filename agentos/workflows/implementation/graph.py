@@ -26,7 +26,8 @@ from agentos.errors import MissingArtifactError
 from agentos.llm.base import Message, Request
 from agentos.redact import redact
 from agentos.repo.git import Git, back_on_branch, checked_out_at, fork_point
-from agentos.repo.tests import TestRun, detect_test_command, expand_command, run_tests
+from agentos.repo.testcmd import detect_test_command, expand_command, run_tests
+from agentos.repo.testreport import TestRun
 from agentos.workflows.implementation import docs, external, prompts, report
 from agentos.workflows.implementation.environment import TestEnvironment
 from agentos.workflows.implementation.state import ImplState

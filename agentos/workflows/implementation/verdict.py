@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from agentos.repo.tests import TestRun
+from agentos.repo.testreport import TestRun
 
 _SOURCE_SUFFIX = re.compile(r"\.(py|go|rs|js|ts|jsx|tsx|mjs|cjs|rb)(?=::|$)")
 

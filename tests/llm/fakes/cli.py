@@ -13,6 +13,7 @@ import json
 import os
 import stat
 import sys
+import time
 from pathlib import Path
 
 SCRIPT = r'''#!{python}
@@ -71,6 +72,16 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state not in ("Z", "X")
+
+
+def gone(pid: int, within_s: float = 5.0) -> bool:
+    """Whether the process has stopped running, waiting up to `within_s` for it to."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def claude_result(result: str = "", structured: dict | None = None, is_error: bool = False,
