@@ -35,12 +35,10 @@ def gate_node(gate: str, services: Services):
         decision = interrupt({"gate": gate, "stage": stage, "issue": state["issue_number"],
                               "artifact": _artifact(state, stage)})
         action = decision.get("action") if isinstance(decision, dict) else None
-        update: dict[str, Any] = {"gate_results": {**(state.get("gate_results") or {}), gate: action or "?"},
+        update: dict[str, Any] = {"gate_results": {gate: action or "?"},
                                   "last_verdict": "reject" if action == "reject" else "approve"}
         if action == "reject":
-            feedback = {**(state.get("feedback") or {})}
-            feedback[stage] = [*feedback.get(stage, []), decision.get("feedback") or "rejected without feedback"]
-            update["feedback"] = feedback
+            update["feedback"] = {stage: [decision.get("feedback") or "rejected without feedback"]}
         return update
 
     return node

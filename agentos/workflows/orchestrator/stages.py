@@ -85,42 +85,38 @@ def stage_node(stage: str, runner: StageRunner, services: Services):
             services.progress.emit("stage_skipped", stage=stage, message=plan.get("reason", ""))
             updates = {ARTIFACT_FIELD[stage]: plan.get("artifact")} if stage in ARTIFACT_FIELD else {}
             return {**updates, "current_stage": stage, "last_verdict": "PASS"}
-        attempts = {**(state.get("stage_attempts") or {})}
-        attempts[stage] = attempts.get(stage, 0) + 1
-        services.progress.emit("stage_started", stage=stage, attempt=attempts[stage])
+        attempt = (state.get("stage_attempts") or {}).get(stage, 0) + 1
+        services.progress.emit("stage_started", stage=stage, attempt=attempt)
         started, started_at = time.monotonic(), now_iso()
         try:
-            outcome = runner(state, attempts[stage])
+            outcome = runner(state, attempt)
         except ModelCallFailed:
             # The provider's retry layer already gave up: re-running the stage would multiply
             # retries. Stop with the checkpoint kept; the same command continues later.
             raise
         except ModelCallError as exc:  # an answer we could not use: another attempt may do better
             outcome = {"verdict": "RETRY", "result": {"exit_reason": "model_error", "message": str(exc)}}
-        update = _record(state, stage, attempts, outcome, limit, services, time.monotonic() - started)
+        update = _record(state, stage, attempt, outcome, limit, services, time.monotonic() - started)
         return {**update, "stage_started_at": started_at}
 
     return node
 
 
-def _record(state, stage, attempts, outcome, limit, services, elapsed) -> dict[str, Any]:
+def _record(state, stage, attempt, outcome, limit, services, elapsed) -> dict[str, Any]:
+    """The stage's entries in the run's maps; the stage's waiting feedback is used up."""
     verdict, result = outcome["verdict"], {k: v for k, v in outcome["result"].items() if v is not None}
-    retries = {**(state.get("retries") or {})}
-    retries[stage] = retries.get(stage, 0) + 1 if verdict == "RETRY" else 0
-    if verdict == "RETRY" and retries[stage] >= limit:
+    retries = (state.get("retries") or {}).get(stage, 0) + 1 if verdict == "RETRY" else 0
+    if verdict == "RETRY" and retries >= limit:
         verdict = "BLOCK"
-        result["message"] = f"gave up after {retries[stage]} attempt(s): {result.get('message', '')}"
-    errors = {**(state.get("stage_errors") or {})}
-    if verdict != "PASS":
-        errors[stage] = [*errors.get(stage, []), result.get("message", verdict)]
-    result.update(verdict=verdict, elapsed_s=round(elapsed, 3), attempt=attempts[stage],
+        result["message"] = f"gave up after {retries} attempt(s): {result.get('message', '')}"
+    result.update(verdict=verdict, elapsed_s=round(elapsed, 3), attempt=attempt,
                   cost_usd=round(services.models.budget.spent(stage), 6))
-    services.progress.emit("stage_finished", stage=stage, verdict=verdict, attempt=attempts[stage],
+    services.progress.emit("stage_finished", stage=stage, verdict=verdict, attempt=attempt,
                            message=result.get("message", ""))
-    update = {**outcome.get("updates", {}), "current_stage": stage, "stage_attempts": attempts,
-              "stage_errors": errors, "retries": retries, "last_verdict": verdict,
-              "stage_results": {**(state.get("stage_results") or {}), stage: result},
-              "feedback": {k: v for k, v in (state.get("feedback") or {}).items() if k != stage}}
+    update = {**outcome.get("updates", {}), "current_stage": stage, "stage_attempts": {stage: attempt},
+              "stage_errors": {stage: [result.get("message", verdict)]} if verdict != "PASS" else {},
+              "retries": {stage: retries}, "last_verdict": verdict, "stage_results": {stage: result},
+              "feedback": {stage: None}}
     if verdict == "BLOCK":
         update.update(status="blocked", blocker=f"{stage}: {result.get('message', '')}", completed_at=now_iso())
     return update

@@ -1,8 +1,13 @@
-"""Orchestration state: the request's fields plus what a resumable, explainable run needs."""
+"""Orchestration state: the request's fields plus what a resumable, explainable run needs.
+
+Maps keyed by stage merge by key (a node returns only its own stage's entry); None removes a key.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
+
+from agentos.workflows.reducers import append_per_key, merge
 
 Stage = Literal["triage", "lld", "spec", "impl", "pr", "done"]
 STAGES: tuple[str, ...] = ("triage", "lld", "spec", "impl", "pr")
@@ -20,8 +25,8 @@ class OrchestrationState(TypedDict, total=False):
     pr_url: str | None
 
     # Progress tracking
-    stage_attempts: dict[str, int]
-    stage_errors: dict[str, list[str]]
+    stage_attempts: Annotated[dict[str, int], merge]
+    stage_errors: Annotated[dict[str, list[str]], append_per_key]
 
     # Timing
     started_at: str
@@ -33,13 +38,13 @@ class OrchestrationState(TypedDict, total=False):
     status: Literal["running", "blocked", "done"]
     plan: dict[str, dict[str, Any]]
     """Stage → {action: run|skip, reason, artifact}; fixed when the run starts."""
-    stage_results: dict[str, dict[str, Any]]
+    stage_results: Annotated[dict[str, dict[str, Any]], merge]
     """Stage → {verdict, exit_reason, message, rounds, revisions, history} of its last run."""
-    retries: dict[str, int]
+    retries: Annotated[dict[str, int], merge]
     """Consecutive RETRY outcomes per stage, reset on PASS."""
-    feedback: dict[str, list[str]]
+    feedback: Annotated[dict[str, list[str]], append_per_key]
     """Human feedback from a rejected gate, waiting for that stage's next revision."""
-    gate_results: dict[str, str]
+    gate_results: Annotated[dict[str, str], merge]
     last_verdict: str
     blocker: str | None
     test_run: dict[str, Any] | None
