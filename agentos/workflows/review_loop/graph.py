@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 from functools import cached_property
+from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
 
@@ -25,7 +26,6 @@ from agentos.workflows.review_loop.kinds import DocKind, required_sections, vali
 from agentos.workflows.review_loop.lineage import Lineage
 from agentos.workflows.review_loop.state import DocState, Review
 from agentos.workflows.review_loop.validators import ValidationContext, criteria_of
-from agentos.workflows.routing import route_next
 from agentos.workflows.services import Services
 
 ROLE_DRAFTER = (
@@ -113,8 +113,6 @@ class ReviewLoop:
 
     # -- nodes ---------------------------------------------------------------------------
     def draft(self, state: DocState) -> DocState:
-        if state.get("draft"):
-            return {"next": "revise" if state.get("human_feedback") else "validate"}
         if self.cfg.drafter == self.cfg.reviewer:
             self.s.progress.emit("note", stage=self.kind.name, message=(
                 f"warning: {self.kind.name} drafter and reviewer are the same model ({self.cfg.drafter}); "
@@ -122,16 +120,16 @@ class ReviewLoop:
         request = self._request(ROLE_DRAFTER, [ASK_DRAFT.format(title=self.kind.title)], f"{self.kind.name}.draft", 0)
         response = self._client(state, self.cfg.drafter).complete(request)
         self.lineage.step("draft", request, response, draft=response.text)
-        return {"draft": response.text, "next": "validate", "rounds": state.get("rounds", 0),
+        return {"draft": response.text, "rounds": state.get("rounds", 0),
                 "revisions": state.get("revisions", 0)}
 
     def check(self, state: DocState) -> DocState:
         errors = validate(self.kind, state["draft"], self.template, self.checks)
         if not errors:
-            return {"validation_errors": [], "next": "review"}
+            return {"validation_errors": []}
         if state.get("revisions", 0) >= self.cfg.max_revisions:
             return self._end(state, "max_revisions", f"draft still fails validation: {'; '.join(errors)}", errors)
-        return {"validation_errors": errors, "next": "revise"}
+        return {"validation_errors": errors}
 
     def review(self, state: DocState) -> DocState:
         rounds = state.get("rounds", 0)
@@ -142,23 +140,23 @@ class ReviewLoop:
         entry = {"round": rounds + 1, "verdict": verdict.verdict, "summary": verdict.summary,
                  "findings": [f.model_dump() for f in verdict.findings],
                  "drafter": self.cfg.drafter, "reviewer": self.cfg.reviewer}
-        update: DocState = {"review": verdict.model_dump(), "rounds": rounds + 1,
-                            "history": [*state.get("history", []), entry]}
-        return {**update, **self._after_review(state, verdict, {**state, **update})}
+        update: DocState = {"review": verdict.model_dump(), "rounds": rounds + 1, "history": [entry]}
+        return {**update, **self._after_review(state, verdict)}
 
-    def _after_review(self, state: DocState, verdict: Review, merged: DocState) -> DocState:
+    def _after_review(self, state: DocState, verdict: Review) -> DocState:
+        """The loop's end, if this review ends it: approved, blocked, stagnation or the cap."""
         if verdict.verdict == "APPROVED":
-            return {"next": "finalize", "exit_reason": "approved"}
+            return {"exit_reason": "approved"}
         if verdict.verdict == "BLOCKED":
-            return self._end(merged, "blocked", f"reviewer blocked: {verdict.summary}")
+            return self._end(state, "blocked", f"reviewer blocked: {verdict.summary}")
         repeated = raised_again(verdict, state.get("claimed", []))
         if repeated:
-            return self._end(merged, "stagnation", f"finding {repeated} raised again after a revision "
+            return self._end(state, "stagnation", f"finding {repeated} raised again after a revision "
                              "that claimed to address it")
         if state.get("revisions", 0) >= self.cfg.max_revisions:
-            return self._end(merged, "max_revisions",
+            return self._end(state, "max_revisions",
                              f"not approved after {self.cfg.max_revisions} revision(s): {verdict.summary}")
-        return {"next": "revise"}
+        return {}
 
     def revise(self, state: DocState) -> DocState:
         n = state.get("revisions", 0)
@@ -170,9 +168,9 @@ class ReviewLoop:
         self.lineage.step(f"revise-{n + 1}", request, response, draft=text, previous=state["draft"], how=how)
         update: DocState = {"revisions": n + 1, "human_feedback": [], "redraws": state.get("redraws", 0) + (how == "redraw")}
         if text.strip() == state["draft"].strip():
-            return self._end({**state, **update}, "stagnation", "the revision did not change the document")
+            return self._end(state, "stagnation", "the revision did not change the document")
         claimed = [f for f in findings if f["id"] in set(revision.addressed if revision else [])]
-        return {**update, "draft": text, "claimed": claimed, "next": "validate"}
+        return {**update, "draft": text, "claimed": claimed}
 
     def _revised_text(self, state: DocState, request: Request):
         """Apply the drafter's edits; ask once more quoting the problems; last resort: redraw."""
@@ -217,7 +215,7 @@ class ReviewLoop:
 
     def _end(self, state: DocState, reason: str, message: str, errors: list[str] | None = None) -> DocState:
         self.lineage.write("blocked-draft.md", state.get("draft", ""))
-        update: DocState = {"outcome": "BLOCK", "exit_reason": reason, "message": message, "next": "end"}
+        update: DocState = {"outcome": "BLOCK", "exit_reason": reason, "message": message}
         if errors is not None:
             update["validation_errors"] = errors
         return update
@@ -253,6 +251,30 @@ def review_log(history: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def start(state: DocState) -> Literal["draft", "validate", "revise"]:
+    """A document handed in (a rejected gate's revision) skips the draft; human feedback on it
+    goes straight to a revision."""
+    if not state.get("draft"):
+        return "draft"
+    return "revise" if state.get("human_feedback") else "validate"
+
+
+def after_validate(state: DocState) -> Literal["review", "revise", "__end__"]:
+    if state.get("outcome"):
+        return END
+    return "revise" if state.get("validation_errors") else "review"
+
+
+def after_review(state: DocState) -> Literal["finalize", "revise", "__end__"]:
+    if state.get("outcome"):
+        return END
+    return "finalize" if state["review"]["verdict"] == "APPROVED" else "revise"
+
+
+def after_revise(state: DocState) -> Literal["validate", "__end__"]:
+    return END if state.get("outcome") else "validate"
+
+
 def build_document_graph(kind: DocKind, services: Services, checkpointer=None):
     loop = ReviewLoop(kind, services)
     g = StateGraph(DocState)
@@ -261,10 +283,10 @@ def build_document_graph(kind: DocKind, services: Services, checkpointer=None):
     g.add_node("review", loop.review)
     g.add_node("revise", loop.revise)
     g.add_node("finalize", loop.finalize)
-    g.add_edge(START, "draft")
-    g.add_conditional_edges("draft", route_next, ["validate", "revise"])
-    g.add_conditional_edges("validate", route_next, ["review", "revise", END])
-    g.add_conditional_edges("review", route_next, ["finalize", "revise", END])
-    g.add_conditional_edges("revise", route_next, ["validate", END])
+    g.add_conditional_edges(START, start)
+    g.add_edge("draft", "validate")
+    g.add_conditional_edges("validate", after_validate)
+    g.add_conditional_edges("review", after_review)
+    g.add_conditional_edges("revise", after_revise)
     g.add_edge("finalize", END)
     return g.compile(checkpointer=checkpointer, name=f"{kind.name}_workflow")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import BaseModel, Field
+
+from agentos.workflows.reducers import append
 
 
 class Finding(BaseModel):
@@ -36,13 +38,12 @@ class DocState(TypedDict, total=False):
     validation_errors: list[str]
     review: dict[str, Any] | None
     human_feedback: list[str]
-    history: list[dict[str, Any]]
+    history: Annotated[list[dict[str, Any]], append]
     """One entry per review round: round, verdict, summary, findings, models."""
     claimed: list[dict[str, Any]]
     """Findings the last revision said it addressed (a blocking one raised again = stagnation)."""
     redraws: int
     """Revisions that fell back to a full redraw because edits would not apply."""
-    next: str
     exit_reason: ExitReason | None
     outcome: Literal["PASS", "BLOCK"] | None
     doc_path: str | None
