@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from agentos.config import OrchestratorConfig
@@ -30,8 +31,10 @@ class Workspace:
 
     @classmethod
     def for_issue(cls, layout: RepoLayout, config: OrchestratorConfig, issue: int) -> Workspace:
-        base = config.base_branch or Git(layout.root).default_branch()
-        return cls(layout, issue, f"{config.branch_prefix}{issue}", base, config.docs_dir)
+        ws = cls(layout, issue, f"{config.branch_prefix}{issue}", config.base_branch or "", config.docs_dir)
+        if not ws.base:
+            ws.base = ws.repo.default_branch()
+        return ws
 
     @property
     def path(self) -> Path:
@@ -46,7 +49,13 @@ class Workspace:
 
     @property
     def git(self) -> Git:
+        """Git in the issue's worktree (created when missing): every stage's git goes through it."""
         return Git(self.ensure())
+
+    @cached_property
+    def repo(self) -> Git:
+        """Git in the user's repository, for reading only: branches and the documents on them."""
+        return Git(self.layout.root)
 
     def doc_path(self, kind: str) -> str:
         return f"{self.docs_dir}/issue-{self.issue}/{DOC_FILES[kind]}"
@@ -57,9 +66,8 @@ class Workspace:
         local = self.path / rel
         if local.exists():
             return local.read_text(encoding="utf-8"), f"{self.branch}:{rel}"
-        root = Git(self.layout.root)
         for ref in (self.branch, self.base):
-            if root.rev_parse(ref) and (text := root.show_file(ref, rel)) is not None:
+            if self.repo.rev_parse(ref) and (text := self.repo.show_file(ref, rel)) is not None:
                 return text, f"{ref}:{rel}"
         return None
 

@@ -1,8 +1,15 @@
-"""State of the implementation workflow."""
+"""State of the implementation workflow.
+
+The conversation, the notes and the rounds only grow (a node returns its new entries), and the
+per-purpose turn counts merge by key.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
+
+from agentos.llm.base import Message
+from agentos.workflows.reducers import append, merge
 
 
 class ImplState(TypedDict, total=False):
@@ -11,7 +18,7 @@ class ImplState(TypedDict, total=False):
     attempt: int
     human_feedback: list[str]
     """From a rejected before_pr gate: what the approver wants changed."""
-    messages: list[dict[str, Any]]
+    messages: Annotated[list[dict[str, Any]], append]
     """The built-in implementer's conversation (Message dicts), kept so a resumed run continues it."""
     feedback: str
     """For an agent CLI: what the last test run said, given with its next task."""
@@ -30,7 +37,7 @@ class ImplState(TypedDict, total=False):
     """Paths the LLD lists, so protected ones among them may be changed."""
     baseline: dict[str, Any] | None
     """The full suite's TestRun at the base commit."""
-    turns: dict[str, int]
+    turns: Annotated[dict[str, int], merge]
     """Model calls made per purpose (impl.red, impl.green): the turn of the next call."""
     step: int
     round_steps: int
@@ -46,10 +53,23 @@ class ImplState(TypedDict, total=False):
     test_run: dict[str, Any] | None
     judgement: dict[str, Any] | None
     refused: int
-    notes: list[str]
-    rounds: list[dict[str, Any]]
-    next: str
+    notes: Annotated[list[str], append]
+    rounds: Annotated[list[dict[str, Any]], append]
+    """{label, summary, action} of each judged test run."""
     outcome: Literal["PASS", "BLOCK"] | None
     exit_reason: str | None
     message: str
     commit: str | None
+
+
+def new_round() -> ImplState:
+    """A fresh budget for the implementer's next round."""
+    return {"round_steps": 0, "round_tokens": 0, "round_cost": 0.0}
+
+
+def say(to_cli: bool, text: str) -> ImplState:
+    """Feedback for the implementer: a message in the built-in agent's conversation, or an
+    agent CLI's next task."""
+    if to_cli:
+        return {"feedback": text}
+    return {"messages": [Message(role="user", content=text).model_dump()]}
