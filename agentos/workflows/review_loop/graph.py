@@ -5,42 +5,25 @@ or stagnation (a revision that changes nothing, or a blocking finding raised aga
 revision claimed to address it). An unapproved document never passes. Mechanical problems go
 back to the drafter before any reviewer is paid to read the draft.
 
-Prompts put the stable parts first (instructions and template in the system prompt, then the
-repository context, the issue and earlier documents) and the changing parts last, so provider
-prompt caching applies across rounds.
+What the prompts and checks are built from is in context.py.
 """
 
 from __future__ import annotations
 
 import difflib
-from functools import cached_property
 from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
 
 from agentos.llm.base import Message, Request
-from agentos.repo.context import RepoIndex, repo_context
-from agentos.workflows.prompts import UNTRUSTED_NOTE, data_block
+from agentos.workflows.prompts import data_block
+from agentos.workflows.review_loop.context import ROLE_DRAFTER, ROLE_REVIEWER, DocumentContext
 from agentos.workflows.review_loop.edits import Revision, apply_edits
 from agentos.workflows.review_loop.kinds import DocKind, required_sections, validate
 from agentos.workflows.review_loop.lineage import Lineage
 from agentos.workflows.review_loop.state import DocState, Review
-from agentos.workflows.review_loop.validators import ValidationContext, criteria_of
 from agentos.workflows.services import Services
 
-ROLE_DRAFTER = (
-    "You are a senior engineer writing a {title} for a code change. {purpose}\n"
-    "Follow the template's headings exactly (## level). Be concrete: name real files, "
-    "functions and tests from the repository context.\n\n{note}\n\nTemplate:\n{template}"
-)
-ROLE_REVIEWER = (
-    "You are a demanding reviewer of a {title}. {purpose}\n"
-    "Judge it against the issue and the earlier documents. Verdict APPROVED only when an "
-    "implementer could follow it without guessing; REVISE with specific findings otherwise "
-    "(give each finding a stable id, and reuse the id when you raise the same point again); "
-    "BLOCKED only when the issue itself cannot be done as stated. Answer as JSON matching "
-    "the schema.\n\n{note}\n\nTemplate the document must follow:\n{template}"
-)
 ASK_DRAFT = "Write the {title}. Answer with the complete Markdown document only."
 ASK_REVISE = (
     "Revise the {title} to address every point above. Answer as JSON: `edits` is a list of "
@@ -58,55 +41,8 @@ class ReviewLoop:
         self.kind = kind
         self.s = services
         self.cfg = getattr(services.config.stages, kind.name)
+        self.ctx = DocumentContext(kind, services)
         self.lineage = Lineage(services.run_dir / kind.name)
-
-    # -- what every prompt is built from (computed once per loop, deterministic) --------------
-    @cached_property
-    def issue(self):
-        return self.s.forge.get_issue(self.s.workspace.issue)
-
-    @cached_property
-    def template(self) -> str:
-        return self.kind.template(self.s.layout.templates_dir, issue_title=self.issue.title,
-                                  issue_number=self.issue.number)
-
-    @cached_property
-    def index(self) -> RepoIndex:
-        exclude = (f"{self.s.config.docs_dir}/", ".agentos/")
-        return RepoIndex.build(self.s.workspace.ensure(), self.s.layout.agentos_dir / "cache", exclude)
-
-    @cached_property
-    def inputs(self) -> dict[str, str]:
-        found = {name: self.s.workspace.read_doc(name) for name in self.kind.inputs}
-        return {name: doc[0] for name, doc in found.items() if doc}
-
-    @cached_property
-    def context(self) -> str:
-        """The stable part of every prompt: repository, the issue, earlier documents."""
-        query = f"{self.issue.title}\n{self.issue.body}\n" + "\n".join(self.inputs.values())
-        parts = [
-            data_block("repository", repo_context(self.index, self.s.workspace.path, query, self.cfg.context_tokens)),
-            data_block(f"issue #{self.issue.number}", f"# {self.issue.title}\n\n{self.issue.body}"),
-        ]
-        parts += [data_block(f"approved {name} document", text) for name, text in self.inputs.items()]
-        return "\n\n".join(parts)
-
-    @cached_property
-    def checks(self) -> ValidationContext:
-        git = self.s.workspace.git
-        base_files = set(git.run("ls-tree", "-r", "--name-only", self.s.workspace.base).splitlines())
-        return ValidationContext(base_files=base_files, symbols=self.index.symbol_names(),
-                                 criteria=criteria_of(self.inputs.get("triage", "")),
-                                 lld=self.inputs.get("lld", ""))
-
-    def _system(self, role: str) -> str:
-        return role.format(title=self.kind.title, purpose=self.kind.purpose, note=UNTRUSTED_NOTE,
-                           template=self.template)
-
-    def _request(self, role: str, changing: list[str], purpose: str, turn: int) -> Request:
-        messages = [Message(role="user", content=self.context)]
-        messages += [Message(role="user", content=text) for text in changing]
-        return Request(system=self._system(role), messages=messages, purpose=purpose, turn=turn)
 
     def _client(self, state: DocState, model_id: str):
         return self.s.models.client(self.kind.name, model_id, state.get("attempt", 1))
@@ -117,14 +53,14 @@ class ReviewLoop:
             self.s.progress.emit("note", stage=self.kind.name, message=(
                 f"warning: {self.kind.name} drafter and reviewer are the same model ({self.cfg.drafter}); "
                 "a different reviewer catches more"))
-        request = self._request(ROLE_DRAFTER, [ASK_DRAFT.format(title=self.kind.title)], f"{self.kind.name}.draft", 0)
+        request = self.ctx.request(ROLE_DRAFTER, [ASK_DRAFT.format(title=self.kind.title)], f"{self.kind.name}.draft", 0)
         response = self._client(state, self.cfg.drafter).complete(request)
         self.lineage.step("draft", request, response, draft=response.text)
         return {"draft": response.text, "rounds": state.get("rounds", 0),
                 "revisions": state.get("revisions", 0)}
 
     def check(self, state: DocState) -> DocState:
-        errors = validate(self.kind, state["draft"], self.template, self.checks)
+        errors = validate(self.kind, state["draft"], self.ctx.template, self.ctx.checks)
         if not errors:
             return {"validation_errors": []}
         if state.get("revisions", 0) >= self.cfg.max_revisions:
@@ -133,7 +69,7 @@ class ReviewLoop:
 
     def review(self, state: DocState) -> DocState:
         rounds = state.get("rounds", 0)
-        request = self._request(ROLE_REVIEWER, [data_block(f"{self.kind.title} to review", state["draft"])],
+        request = self.ctx.request(ROLE_REVIEWER, [data_block(f"{self.kind.title} to review", state["draft"])],
                                 f"{self.kind.name}.review", rounds)
         verdict, response = self._client(state, self.cfg.reviewer).structured(request, Review)
         self.lineage.step(f"review-{rounds + 1}", request, response, verdict=verdict.model_dump())
@@ -163,7 +99,7 @@ class ReviewLoop:
         findings = self._findings(state)
         asks = [data_block(f"current {self.kind.title}", state["draft"]), data_block("findings", _render(findings)),
                 ASK_REVISE.format(title=self.kind.title)]
-        request = self._request(ROLE_DRAFTER, asks, f"{self.kind.name}.revise", n)
+        request = self.ctx.request(ROLE_DRAFTER, asks, f"{self.kind.name}.revise", n)
         text, revision, how, response = self._revised_text(state, request)
         self.lineage.step(f"revise-{n + 1}", request, response, draft=text, previous=state["draft"], how=how)
         update: DocState = {"revisions": n + 1, "human_feedback": [], "redraws": state.get("redraws", 0) + (how == "redraw")}
@@ -175,7 +111,7 @@ class ReviewLoop:
     def _revised_text(self, state: DocState, request: Request):
         """Apply the drafter's edits; ask once more quoting the problems; last resort: redraw."""
         client = self._client(state, self.cfg.drafter)
-        required = required_sections(self.template)
+        required = required_sections(self.ctx.template)
         revision, response = client.structured(request, Revision)
         text, problems = apply_edits(state["draft"], revision.edits, required)
         if not problems:
