@@ -149,12 +149,12 @@ def patched(timers: Timers):
 
     from agentos.llm.client import ModelClient
     from agentos.repo.git import Git
-    from agentos.workflows.implementation import graph
+    from agentos.workflows.implementation import worktree
     from agentos.workflows.orchestrator import run as runner
 
-    saved = (graph.run_tests, TestEnvironment.ensure, ModelClient.complete, runner.build_services,
+    saved = (worktree.run_tests, TestEnvironment.ensure, ModelClient.complete, runner.build_services,
              Git._run, SqliteSaver.put, SqliteSaver.put_writes)
-    timers.wrap(graph, "run_tests", "tests")
+    timers.wrap(worktree, "run_tests", "tests")
     timers.wrap(TestEnvironment, "ensure", "setup")
     timers.wrap(ModelClient, "complete", "model")
     timers.wrap(Git, "_run", "git")
@@ -170,7 +170,7 @@ def patched(timers: Timers):
     try:
         yield
     finally:
-        (graph.run_tests, TestEnvironment.ensure, ModelClient.complete, runner.build_services,
+        (worktree.run_tests, TestEnvironment.ensure, ModelClient.complete, runner.build_services,
          Git._run, SqliteSaver.put, SqliteSaver.put_writes) = saved
 
 
