@@ -70,7 +70,7 @@ class ReviewLoop:
     def review(self, state: DocState) -> DocState:
         rounds = state.get("rounds", 0)
         request = self.ctx.request(ROLE_REVIEWER, [data_block(f"{self.kind.title} to review", state["draft"])],
-                                f"{self.kind.name}.review", rounds)
+                                   f"{self.kind.name}.review", rounds)
         verdict, response = self._client(state, self.cfg.reviewer).structured(request, Review)
         self.lineage.step(f"review-{rounds + 1}", request, response, verdict=verdict.model_dump())
         entry = {"round": rounds + 1, "verdict": verdict.verdict, "summary": verdict.summary,
