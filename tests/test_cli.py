@@ -62,7 +62,7 @@ def test_an_internal_error_exits_1_with_a_log_path(sample_repo, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("unexpected")
 
-    monkeypatch.setattr("agentos.status.run_status", boom)
+    monkeypatch.setattr("agentos.commands.status.run_status", boom)
     result = _agentos("status", "1", "--repo", str(sample_repo))
     assert result.exit_code == 1 and "internal error" in result.output
     log = result.output.split("details in ")[1].strip()

@@ -130,7 +130,7 @@ def status(
     repo: Optional[Path] = RepoOpt,
 ) -> None:
     """Where the issue's latest run stands: stage, verdicts, artifacts, PR, time and cost."""
-    from agentos.status import render_status, run_status
+    from agentos.commands.status import render_status, run_status
 
     def body() -> int:
         info = run_status(repo, issue)
@@ -148,7 +148,7 @@ def doctor(
     set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a config key."),
 ) -> None:
     """For each configured model: key present, SDK or CLI installed, endpoint reachable (exit 2 if not)."""
-    from agentos.doctor import run_doctor
+    from agentos.commands.doctor import run_doctor
 
     def body() -> int:
         report, ready = run_doctor(repo, online, config, set_)

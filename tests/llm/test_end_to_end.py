@@ -10,7 +10,7 @@ import pytest
 from agentos import runs
 from agentos.errors import BudgetExhausted
 from agentos.paths import RepoLayout
-from agentos.status import run_status
+from agentos.commands.status import run_status
 from agentos.workflows.orchestrator.run import RunOptions, orchestrate
 from tests.conftest import edit_config, git, script_replies
 from tests.llm.fakes import anthropic as fake

@@ -7,7 +7,7 @@ import socket
 from typer.testing import CliRunner
 
 from agentos.cli.main import app
-from agentos.doctor import run_doctor
+from agentos.commands.doctor import run_doctor
 from tests.conftest import edit_config, git
 from tests.llm.fakes import anthropic as fake
 
