@@ -1,12 +1,39 @@
-"""Typed errors. Each carries the process exit code and a hint saying what to do."""
+"""Typed errors, and the process exit codes. Each error carries its exit code and a hint."""
 
 from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The process exit codes, the one table. A run's status of the same name exits with it."""
+
+    DONE = 0
+    INTERNAL = 1
+    """A bug, or an operation that failed for good (the run record says "failed")."""
+    USAGE = 2
+    """Bad input: flags, config, an unknown issue, a model that is not ready."""
+    PAUSED = 3
+    """Waiting at a gate for a human decision (resumable)."""
+    BLOCKED = 4
+    """A stage ended BLOCK; the run stopped and reports the blocker."""
+    BUDGET = 5
+    """A budget cap would be crossed by the next call (resumable)."""
+    INTERRUPTED = 130
+    """Ctrl-C: 128 + SIGINT, the shell's convention."""
+    BROKEN_PIPE = 141
+    """The reader of our output went away (`| head`): 128 + SIGPIPE, as git does."""
+
+    @classmethod
+    def for_status(cls, status: str) -> ExitCode:
+        """The exit code of a run that ended with this status ("failed" and unknown ones: INTERNAL)."""
+        return cls.__members__.get(status.upper(), cls.INTERNAL)
 
 
 class AgentosError(Exception):
     """Base for every error we expect and explain; anything else is a bug (exit 1)."""
 
-    exit_code = 1
+    exit_code: int = ExitCode.INTERNAL
 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
@@ -20,7 +47,7 @@ class AgentosError(Exception):
 class UsageError(AgentosError):
     """Bad input from the user: flags, config, an unknown issue, a missing artifact."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class ConfigError(UsageError):
@@ -43,28 +70,14 @@ class ProviderConfigError(UsageError):
     """A model id, key or provider setting that cannot work."""
 
 
-class GatePaused(AgentosError):
-    """The run stopped at a human approval gate (resumable)."""
-
-    exit_code = 3
-
-
-class StageBlocked(AgentosError):
-    """A stage ended BLOCK; the run stops and reports the blocker."""
-
-    exit_code = 4
-
-
 class BudgetExhausted(AgentosError):
     """A budget cap would be crossed by the next call; the run pauses (resumable)."""
 
-    exit_code = 5
+    exit_code = ExitCode.BUDGET
 
 
 class ModelCallError(AgentosError):
     """A model call failed for good (after the one retry layer)."""
-
-    exit_code = 1
 
 
 class ModelOutputError(ModelCallError):
