@@ -27,6 +27,7 @@ from agentos.llm.models import FREE, model_info
 from agentos.llm.registry import ProviderContext, provider_class, resolve, split_model_id
 from agentos.paths import find_repo_root
 from agentos.redact import redact
+from agentos.workflows.orchestrator.config import model_uses
 from agentos.workflows.services import provider_context
 
 PUBLIC_ENDPOINTS = {"anthropic": "https://api.anthropic.com", "gemini": "https://generativelanguage.googleapis.com",
@@ -57,12 +58,8 @@ class ModelReport:
 
 def configured_models(config: OrchestratorConfig) -> dict[str, list[str]]:
     """Model id → the config keys that use it, in stage order."""
-    s = config.stages
-    uses = [(f"stages.{name}.{role}", getattr(getattr(s, name), role))
-            for name in ("triage", "lld", "spec") for role in ("drafter", "reviewer")]
-    uses.append(("stages.implementation.implementer", s.implementation.implementer))
     out: dict[str, list[str]] = {}
-    for key, model_id in uses:
+    for _, key, model_id in model_uses(config):
         out.setdefault(model_id, []).append(key)
     return out
 

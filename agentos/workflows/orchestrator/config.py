@@ -1,18 +1,56 @@
-"""The orchestrator's configuration schema (defined with the rest in agentos.config)."""
+"""The orchestrator's view of the configuration: for each stage, its section, models and gate.
 
-from agentos.config import (  # noqa: F401  (re-exported: the request names this module)
-    GatesConfig,
-    ImplementationStageConfig,
-    OrchestratorConfig,
-    ReviewStageConfig,
-    StagesConfig,
-    load_config,
-)
+The schema itself lives in agentos.config; this module maps the pipeline's stages onto it, so
+the dry run, readiness checks and `agentos doctor` agree on which model serves which stage.
+"""
 
-# Gate name → the stage whose result it approves; a rejection sends feedback to that stage.
+from __future__ import annotations
+
+from agentos.config import ImplementationStageConfig, OrchestratorConfig, ReviewStageConfig
+
 GATES: dict[str, str] = {
     "after_triage": "triage",
     "after_lld": "lld",
     "after_spec": "spec",
     "before_pr": "impl",
 }
+"""Gate name → the stage whose result it approves; a rejection sends feedback to that stage."""
+
+GATE_AFTER: dict[str, str] = {stage: gate for gate, stage in GATES.items()}
+"""Stage → the gate that follows it (the PR stage has none)."""
+
+SECTIONS: dict[str, str] = {"triage": "triage", "lld": "lld", "spec": "spec", "impl": "implementation"}
+"""Stage → its section under `stages:` (the PR stage has none)."""
+
+MODEL_ROLES: dict[str, tuple[str, ...]] = {
+    "triage": ("drafter", "reviewer"),
+    "lld": ("drafter", "reviewer"),
+    "spec": ("drafter", "reviewer"),
+    "impl": ("implementer",),
+}
+"""Stage → the keys of its section that name a model."""
+
+SKIP_EXISTING: dict[str, str] = {"triage": "skip_existing_brief", "lld": "skip_existing_lld",
+                                 "spec": "skip_existing_spec"}
+"""Document stage → the setting that lets an approved existing document stand in for the stage."""
+
+
+def stage_config(config: OrchestratorConfig, stage: str) -> ReviewStageConfig | ImplementationStageConfig:
+    """The stage's section of `stages:`."""
+    return getattr(config.stages, SECTIONS[stage])
+
+
+def model_uses(config: OrchestratorConfig) -> list[tuple[str, str, str]]:
+    """(stage, config key, model id) for every model the pipeline uses, in stage order."""
+    return [(stage, f"stages.{section}.{role}", getattr(stage_config(config, stage), role))
+            for stage, section in SECTIONS.items() for role in MODEL_ROLES[stage]]
+
+
+def stage_models(config: OrchestratorConfig, stage: str) -> list[str]:
+    """The model ids a stage calls (none for the PR stage)."""
+    return [model_id for s, _, model_id in model_uses(config) if s == stage]
+
+
+def skips_existing(config: OrchestratorConfig, stage: str) -> bool:
+    """Whether an approved existing document lets this document stage be skipped."""
+    return getattr(config, SKIP_EXISTING[stage])

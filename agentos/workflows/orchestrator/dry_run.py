@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from agentos.llm.models import unpriced
-from agentos.workflows.orchestrator.config import GATES
+from agentos.workflows.orchestrator.config import GATE_AFTER, stage_config
+from agentos.workflows.orchestrator.plan import DOC_STAGES
 from agentos.workflows.orchestrator.state import STAGES
-
-GATE_AFTER = {stage: gate for gate, stage in GATES.items()}
 
 
 def render_plan(session, plan: dict[str, dict], readiness: dict[str, str | None]) -> str:
@@ -40,15 +39,14 @@ def _model_line(model_id: str, why: str | None) -> str:
 
 
 def _details(cfg, stage: str) -> list[str]:
-    s = cfg.stages
-    if stage in ("triage", "lld", "spec"):
-        c = getattr(s, stage)
+    if stage in DOC_STAGES:
+        c = stage_config(cfg, stage)
         lines = [f"drafter {c.drafter}, reviewer {c.reviewer}, max {c.max_revisions} revision(s)"]
         if c.drafter == c.reviewer:
             lines.append("warning: drafter and reviewer are the same model; a different reviewer catches more")
         return lines
     if stage == "impl":
-        c = s.implementation
+        c = stage_config(cfg, stage)
         tests = c.test_command or "detected in the worktree"
         return [f"implementer {c.implementer}, {c.max_test_retries} fix round(s), {c.max_steps} steps/round",
                 f"tests: {tests} (timeout {c.test_timeout_s}s)"]

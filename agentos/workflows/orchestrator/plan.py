@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 from agentos.config import OrchestratorConfig
 from agentos.errors import MissingArtifactError, UsageError
+from agentos.workflows.orchestrator.config import skips_existing
 from agentos.workflows.orchestrator.state import STAGES
 from agentos.workflows.workspace import Workspace, is_approved
 
@@ -53,7 +54,7 @@ def _plan_stage(stage: str, config: OrchestratorConfig, ws: Workspace, forced: b
                     f"run without {why} so the {stage} stage produces it",
                 )
             return StagePlan("skip", f"{why}: reusing {found[1]}", ws.doc_path(stage))
-        if found and _auto_skip(stage, config) and is_approved(found[0]):
+        if found and skips_existing(config, stage) and is_approved(found[0]):
             return StagePlan("skip", f"approved document exists at {found[1]}", ws.doc_path(stage))
         return StagePlan("run", "no approved document yet" if not found else "existing document is not approved")
     if forced:  # impl: its artifact is the branch's commits
@@ -64,11 +65,6 @@ def _plan_stage(stage: str, config: OrchestratorConfig, ws: Workspace, forced: b
             )
         return StagePlan("skip", f"{why}: reusing the commits on {ws.branch}", ws.branch)
     return StagePlan("run", "always runs" if stage == "impl" else "opens or updates the PR")
-
-
-def _auto_skip(stage: str, config: OrchestratorConfig) -> bool:
-    return {"triage": config.skip_existing_brief, "lld": config.skip_existing_lld,
-            "spec": config.skip_existing_spec}[stage]
 
 
 def _branch_has_work(ws: Workspace) -> bool:
