@@ -29,7 +29,8 @@ from agentos.demo import create_sample  # noqa: E402
 from agentos.demo.sample import ISSUE_BODY, ISSUE_TITLE  # noqa: E402
 from agentos.forge.github import GitHubForge  # noqa: E402
 from agentos.forge.remote import RepoSlug, Token  # noqa: E402
-from agentos.workflows.orchestrator.run import RunOptions, orchestrate  # noqa: E402
+from agentos.workflows.orchestrator.run import orchestrate  # noqa: E402
+from agentos.workflows.orchestrator.session import RunOptions  # noqa: E402
 from tests.forge.fake_github import FakeGitHub  # noqa: E402
 
 TOKEN = "bench-token"

@@ -185,7 +185,8 @@ def with_model_latency(repo: Path, seconds: float) -> None:
 
 
 def stage_overhead(runs: int, latency: float) -> None:
-    from agentos.workflows.orchestrator.run import RunOptions, orchestrate
+    from agentos.workflows.orchestrator.run import orchestrate
+    from agentos.workflows.orchestrator.session import RunOptions
 
     shares, walls, parts, inner = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:

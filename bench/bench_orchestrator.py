@@ -46,6 +46,7 @@ class Clock:
 
 def one_run(root: Path) -> tuple[list[float], float]:
     from agentos.workflows.orchestrator import run as runner
+    from agentos.workflows.orchestrator.session import RunOptions
 
     repo = create_sample(root)
     clock = Clock()
@@ -59,7 +60,7 @@ def one_run(root: Path) -> tuple[list[float], float]:
     runner.build_services = with_clock
     try:
         start = time.perf_counter()
-        result = runner.orchestrate(runner.RunOptions(issue=1, repo=repo, plain=True))
+        result = runner.orchestrate(RunOptions(issue=1, repo=repo, plain=True))
         wall = time.perf_counter() - start
     finally:
         runner.build_services = original

@@ -63,7 +63,8 @@ def prefix_share(root: Path) -> list[float]:
     """Share of each round's prompt that is an identical prefix of the previous round's."""
     import yaml
 
-    from agentos.workflows.orchestrator.run import RunOptions, run_workflow
+    from agentos.workflows.orchestrator.run import run_workflow
+    from agentos.workflows.orchestrator.session import RunOptions
 
     scripted = root / ".agentos" / "scripted"
     reviewer = yaml.safe_load((scripted / "reviewer.yaml").read_text())

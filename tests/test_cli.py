@@ -33,7 +33,8 @@ def test_approve_without_a_paused_run_exits_2(sample_repo):
 
 
 def test_reject_needs_feedback(sample_repo):
-    from agentos.workflows.orchestrator.run import RunOptions, orchestrate
+    from agentos.workflows.orchestrator.run import orchestrate
+    from agentos.workflows.orchestrator.session import RunOptions
 
     edit_config(sample_repo, gates={"after_triage": True})
     assert orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True)).exit_code == 3
@@ -42,7 +43,8 @@ def test_reject_needs_feedback(sample_repo):
 
 
 def test_status_of_a_paused_run_names_the_gate(sample_repo):
-    from agentos.workflows.orchestrator.run import RunOptions, orchestrate
+    from agentos.workflows.orchestrator.run import orchestrate
+    from agentos.workflows.orchestrator.session import RunOptions
 
     edit_config(sample_repo, gates={"after_lld": True})
     orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True))

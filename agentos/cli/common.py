@@ -8,31 +8,42 @@ import tempfile
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from agentos.errors import AgentosError
+import typer
+
+from agentos.errors import AgentosError, ExitCode
 from agentos.redact import redact
 
+if TYPE_CHECKING:
+    from agentos.workflows.orchestrator.driver import RunResult
 
-def run_cli(fn: Callable[[], int], repo: Path | None = None) -> None:
-    """Run a command body and exit with its code; expected errors print a message and a hint."""
+
+def run_cli(fn: Callable[[], int | None], repo: Path | None = None) -> None:
+    """Run a command body and exit with the code it returns (None: done); expected errors print a message and a hint."""
     try:
-        code = fn()
+        code: int | None = fn()
     except AgentosError as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         code = exc.exit_code
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): not an error of ours. Quietly, as git does.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        code = 141  # 128 + SIGPIPE, the shell's convention
+        code = ExitCode.BROKEN_PIPE
     except KeyboardInterrupt:
         print("interrupted; run the same command again to continue where it stopped", file=sys.stderr)
-        code = 130
+        code = ExitCode.INTERRUPTED
     except Exception:  # a bug: keep the details, show the way to them
         log = _write_crash_log(repo)
         print(f"internal error (a bug in agentos); details in {log}", file=sys.stderr)
-        code = 1
-    raise SystemExit(code)
+        code = ExitCode.INTERNAL
+    raise SystemExit(ExitCode.DONE if code is None else int(code))
+
+
+def report(result: RunResult) -> int:
+    """Print a run's message; its exit code is the command's."""
+    typer.echo(result.message)
+    return result.exit_code
 
 
 def _write_crash_log(repo: Path | None) -> Path:

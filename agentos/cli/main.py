@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from agentos.cli.common import run_cli
+from agentos.cli.common import report, run_cli
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None, no_args_is_help=True,
                   help="agentos: issues to reviewed, tested pull requests.")
@@ -28,12 +28,7 @@ def demo(
     """Create a sample repository with one issue and run the whole pipeline on scripted models."""
     from agentos.demo import run_demo
 
-    def body() -> int:
-        result = run_demo(dir, plain=plain)
-        typer.echo(result)
-        return 0
-
-    run_cli(body)
+    run_cli(lambda: typer.echo(run_demo(dir, plain=plain)))
 
 
 @issue_app.command("new")
@@ -44,51 +39,29 @@ def issue_new(
     repo: Optional[Path] = RepoOpt,
 ) -> None:
     """Create an issue in the local forge."""
+    from agentos.commands.issues import new_issue
 
-    def body() -> int:
-        from agentos.forge.local import LocalForge
-        from agentos.paths import find_repo_root
-        from agentos.errors import UsageError
-        import sys
-
-        text = ""
-        if body_file is not None:
-            if str(body_file) == "-":
-                text = sys.stdin.read()
-            elif not body_file.exists():
-                raise UsageError(f"--body-file {body_file} does not exist")
-            else:
-                text = body_file.read_text(encoding="utf-8")
-        issue = LocalForge(find_repo_root(repo)).create_issue(title, text, label)
-        typer.echo(f"created issue #{issue.number}: {issue.title}\n  next: orchestrate --issue {issue.number}")
-        return 0
-
-    run_cli(body, repo)
+    run_cli(lambda: typer.echo(new_issue(repo, title, body_file, label)), repo)
 
 
 @issue_app.command("list")
 def issue_list(repo: Optional[Path] = RepoOpt) -> None:
     """List the local forge's issues."""
+    from agentos.commands.issues import list_issues
 
-    def body() -> int:
-        from agentos.forge.local import LocalForge
-        from agentos.paths import find_repo_root
-
-        for issue in LocalForge(find_repo_root(repo)).list_issues():
-            typer.echo(f"#{issue.number:<4} {issue.state:<6} {issue.title}")
-        return 0
+    def body() -> None:
+        text = list_issues(repo)
+        if text:
+            typer.echo(text)
 
     run_cli(body, repo)
 
 
 def _decide(issue: int, action: str, feedback: Optional[str], repo: Optional[Path]) -> None:
-    from agentos.workflows.orchestrator.run import RunOptions, record_decision
+    from agentos.commands.gates import record_decision
+    from agentos.workflows.orchestrator.session import RunOptions
 
-    def body() -> int:
-        typer.echo(record_decision(RunOptions(issue=issue, repo=repo), action, feedback))
-        return 0
-
-    run_cli(body, repo)
+    run_cli(lambda: typer.echo(record_decision(RunOptions(issue=issue, repo=repo), action, feedback)), repo)
 
 
 @app.command()
@@ -113,14 +86,9 @@ def poll(
     plain: bool = typer.Option(False, "--plain", help="Plain progress lines instead of the live view."),
 ) -> None:
     """Continue every paused run whose gate was decided (`agentos approve|reject` or a `/agentos` issue comment)."""
-    from agentos.workflows.orchestrator.run import poll as poll_runs
+    from agentos.commands.gates import poll as poll_runs
 
-    def body() -> int:
-        result = poll_runs(repo, plain=plain)
-        typer.echo(result.message)
-        return result.exit_code
-
-    run_cli(body, repo)
+    run_cli(lambda: report(poll_runs(repo, plain=plain)), repo)
 
 
 @app.command()
@@ -132,10 +100,9 @@ def status(
     """Where the issue's latest run stands: stage, verdicts, artifacts, PR, time and cost."""
     from agentos.commands.status import render_status, run_status
 
-    def body() -> int:
+    def body() -> None:
         info = run_status(repo, issue)
         typer.echo(json.dumps(info, indent=2) if as_json else render_status(info))
-        return 0
 
     run_cli(body, repo)
 
@@ -149,11 +116,12 @@ def doctor(
 ) -> None:
     """For each configured model: key present, SDK or CLI installed, endpoint reachable (exit 2 if not)."""
     from agentos.commands.doctor import run_doctor
+    from agentos.errors import ExitCode
 
     def body() -> int:
         report, ready = run_doctor(repo, online, config, set_)
         typer.echo(report)
-        return 0 if ready else 2
+        return ExitCode.DONE if ready else ExitCode.USAGE
 
     run_cli(body, repo)
 
@@ -165,17 +133,9 @@ def config_show(
     set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a config key."),
 ) -> None:
     """The effective configuration, each value with where it came from."""
-    from agentos.config import flatten, load_config
-    from agentos.paths import find_repo_root
+    from agentos.commands.settings import show_config
 
-    def body() -> int:
-        loaded = load_config(find_repo_root(repo), config, set_)
-        typer.echo(f"# config file: {loaded.file or 'none (built-in defaults)'}")
-        for key, value in flatten(loaded.config).items():
-            typer.echo(f"{key} = {json.dumps(value)}    # {loaded.source_of(key)}")
-        return 0
-
-    run_cli(body, repo)
+    run_cli(lambda: typer.echo(show_config(repo, config, set_)), repo)
 
 
 @config_app.command("schema")
@@ -194,14 +154,11 @@ def _workflow_command(stage: str, doc: str):
         set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a config key."),
         plain: bool = typer.Option(False, "--plain"),
     ) -> None:
-        from agentos.workflows.orchestrator.run import RunOptions, run_workflow
+        from agentos.workflows.orchestrator.run import run_workflow
+        from agentos.workflows.orchestrator.session import RunOptions
 
-        def body() -> int:
-            result = run_workflow(stage, RunOptions(issue=issue, repo=repo, config_file=config, sets=set_, plain=plain))
-            typer.echo(result.message)
-            return result.exit_code
-
-        run_cli(body, repo)
+        opts = RunOptions(issue=issue, repo=repo, config_file=config, sets=set_, plain=plain)
+        run_cli(lambda: report(run_workflow(stage, opts)), repo)
 
     command.__doc__ = doc
     return command

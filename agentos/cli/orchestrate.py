@@ -7,14 +7,17 @@ from typing import Optional
 
 import typer
 
-from agentos.cli.common import can_prompt, run_cli, terminal_gate
+from agentos.cli.common import can_prompt, report, run_cli, terminal_gate
+from agentos.errors import ExitCode
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None)
 
 STAGE_NAMES = "triage, lld, spec, impl, pr"
+EXITS = ", ".join(f"{c.value} {c.name.lower()}"
+                  for c in (ExitCode.DONE, ExitCode.USAGE, ExitCode.PAUSED, ExitCode.BLOCKED, ExitCode.BUDGET))
 
 
-@app.command()
+@app.command(help=f"Take issue N to a reviewed, tested pull request (exit {EXITS}).")
 def orchestrate(
     issue: int = typer.Option(..., "--issue", "-i", help="Issue number to take to a PR."),
     repo: Optional[Path] = typer.Option(None, "--repo", help="Target git repository (default: the current one)."),
@@ -35,8 +38,9 @@ def orchestrate(
     no_input: bool = typer.Option(False, "--no-input", help="Never prompt; pause at gates (exit 3)."),
     plain: bool = typer.Option(False, "--plain", help="Plain progress lines instead of the live view."),
 ) -> None:
-    """Take issue N to a reviewed, tested pull request (exit 0 done, 2 bad input, 3 paused, 4 blocked, 5 budget)."""
-    from agentos.workflows.orchestrator.run import RunOptions, orchestrate as run
+    """Take issue N to a reviewed, tested pull request."""
+    from agentos.workflows.orchestrator.run import orchestrate as run
+    from agentos.workflows.orchestrator.session import RunOptions
 
     flags = {"gates.after_triage": gate_after_triage, "gates.after_lld": gate_after_lld,
              "gates.after_spec": gate_after_spec, "gates.before_pr": gate_before_pr,
@@ -45,12 +49,7 @@ def orchestrate(
     opts = RunOptions(issue=issue, repo=repo, config_file=config, sets=set_, flags=flags, skip=skip,
                       resume_from=resume_from, dry_run=dry_run, plain=plain, allow_closed=allow_closed)
 
-    def body() -> int:
-        result = run(opts, ask=terminal_gate if can_prompt(no_input) else None)
-        typer.echo(result.message)
-        return result.exit_code
-
-    run_cli(body, repo)
+    run_cli(lambda: report(run(opts, ask=terminal_gate if can_prompt(no_input) else None)), repo)
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from agentos.demo.sample import FILES, ISSUE_BODY, ISSUE_TITLE
-from agentos.errors import UsageError
+from agentos.errors import ExitCode, UsageError
 
 MARKER = ".agentos/demo.marker"
 SCRIPTS = ("drafter", "reviewer", "implementer")
@@ -68,11 +68,12 @@ def _git(cwd: Path, *args: str) -> None:
 
 
 def run_demo(target: Path, plain: bool = False) -> str:
-    from agentos.workflows.orchestrator.run import RunOptions, orchestrate
+    from agentos.workflows.orchestrator.run import orchestrate
+    from agentos.workflows.orchestrator.session import RunOptions
 
     root = create_sample(target.resolve())
     result = orchestrate(RunOptions(issue=1, repo=root, plain=plain))
-    if result.exit_code != 0:
+    if result.exit_code != ExitCode.DONE:
         raise UsageError(f"the demo did not finish: {result.message}")
     return _report(root, result)
 

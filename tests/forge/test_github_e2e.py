@@ -21,7 +21,8 @@ from agentos.cli.main import app as agentos_app
 from agentos.cli.orchestrate import app as orchestrate_app
 from agentos.demo.sample import ISSUE_BODY, ISSUE_TITLE
 from agentos.forge.reporting import LABELS, MARKER
-from agentos.workflows.orchestrator.run import RunOptions, orchestrate
+from agentos.workflows.orchestrator.run import orchestrate
+from agentos.workflows.orchestrator.session import RunOptions
 from tests.conftest import edit_config, git
 from tests.forge.fake_github import FakeGitHub
 

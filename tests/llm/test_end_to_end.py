@@ -11,7 +11,8 @@ from agentos import runs
 from agentos.errors import BudgetExhausted
 from agentos.paths import RepoLayout
 from agentos.commands.status import run_status
-from agentos.workflows.orchestrator.run import RunOptions, orchestrate
+from agentos.workflows.orchestrator.run import orchestrate
+from agentos.workflows.orchestrator.session import RunOptions
 from tests.conftest import edit_config, git, script_replies
 from tests.llm.fakes import anthropic as fake
 

@@ -16,7 +16,9 @@ from typing import Any
 import yaml
 
 from agentos.forge.local import LocalForge
-from agentos.workflows.orchestrator.run import RunOptions, RunResult, run_workflow
+from agentos.workflows.orchestrator.driver import RunResult
+from agentos.workflows.orchestrator.run import run_workflow
+from agentos.workflows.orchestrator.session import RunOptions
 
 OPS = '''def add(a, b):
     return a + b

@@ -12,7 +12,8 @@ from agentos.cli.main import app as agentos_app
 from agentos.cli.orchestrate import app as orchestrate_app
 from agentos.llm.base import ToolCall
 from agentos.workflows.implementation.tools import WorktreeTools
-from agentos.workflows.orchestrator.run import RunOptions, orchestrate
+from agentos.workflows.orchestrator.run import orchestrate
+from agentos.workflows.orchestrator.session import RunOptions
 
 from tests.conftest import edit_config, edit_script, git, script_replies
 from tests.workflows.impl_repo import (

@@ -118,7 +118,8 @@ def test_a_failing_setup_command_exits_2_naming_the_key(tmp_path):
 
 
 def test_the_demo_tests_run_in_the_worktrees_own_venv_which_is_never_committed(sample_repo):
-    from agentos.workflows.orchestrator.run import RunOptions, orchestrate
+    from agentos.workflows.orchestrator.run import orchestrate
+    from agentos.workflows.orchestrator.session import RunOptions
 
     edit_config(sample_repo, gates={"before_pr": False})
     result = orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True))

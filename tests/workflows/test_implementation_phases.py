@@ -137,7 +137,9 @@ def test_a_regression_blocks_even_when_the_required_tests_pass(tmp_path):
 
 
 def test_a_rejected_pr_gate_reruns_green_on_the_branch_keeping_the_tests_first_commit(tmp_path):
-    from agentos.workflows.orchestrator.run import RunOptions, orchestrate, record_decision
+    from agentos.commands.gates import record_decision
+    from agentos.workflows.orchestrator.run import orchestrate
+    from agentos.workflows.orchestrator.session import RunOptions
 
     repo = make_target(tmp_path / "repo")
     config = repo / ".agentos" / "config.yaml"

@@ -10,7 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from agentos.workflows.orchestrator.run import RunOptions, orchestrate
+from agentos.workflows.orchestrator.run import orchestrate
+from agentos.workflows.orchestrator.session import RunOptions
 from tests.workflows.impl_repo import (
     BUGGY_LINE, FINISH, RED_TESTS, WRITE_RED_TESTS, git, make_target, replace, report, script, worktree,
 )

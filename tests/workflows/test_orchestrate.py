@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from agentos.cli.main import app as agentos_app
 from agentos.cli.orchestrate import app as orchestrate_app
 from agentos.demo import run_demo
-from agentos.workflows.orchestrator.run import RunOptions, orchestrate
+from agentos.workflows.orchestrator.run import orchestrate
+from agentos.workflows.orchestrator.session import RunOptions
 
 from tests.conftest import edit_config, edit_script, git, script_replies, tree_snapshot
 

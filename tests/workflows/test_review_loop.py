@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from agentos.workflows.orchestrator.run import RunOptions, run_workflow
+from agentos.workflows.orchestrator.run import run_workflow
+from agentos.workflows.orchestrator.session import RunOptions
 
 from tests.conftest import edit_config, edit_script, script_replies
 

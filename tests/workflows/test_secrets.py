@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from agentos.forge.local import LocalForge
-from agentos.workflows.orchestrator.run import RunOptions, run_workflow
+from agentos.workflows.orchestrator.run import run_workflow
+from agentos.workflows.orchestrator.session import RunOptions
 
 KEY = "sk-ant-PLANTED-0123456789abcdef"
 

@@ -1,0 +1,127 @@
+"""The driver: invoke a graph until it ends or pauses at a gate nobody decided.
+
+At a gate the decision comes from `agentos approve|reject` (the run's decision file), else from a
+`/agentos approve|reject` comment on the issue, else from the terminal; with none, the run pauses
+and the same command (or `agentos poll`) continues it once someone decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from agentos import runs
+from agentos.errors import AgentosError, ExitCode
+from agentos.forge.commands import FLOOR_KEY
+from agentos.paths import RepoLayout
+from agentos.progress.events import Progress
+from agentos.workflows.orchestrator.session import Session
+
+RECURSION_LIMIT = 2000
+
+Asker = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+"""At a gate: the interrupt payload → {action: approve|reject, feedback}, or None to pause."""
+
+Decider = Callable[[runs.RunRecord], "dict[str, Any] | None"]
+"""At a gate: the decision found for the paused run (e.g. in issue comments), or None."""
+
+
+@dataclass
+class RunContext:
+    """One run's collaborators, handed to the driver together: its graph and where it is recorded."""
+
+    graph: Any
+    cfg: dict[str, Any]
+    """The graph's run config: the run's thread (checkpoints) and the recursion limit."""
+    record: runs.RunRecord
+    layout: RepoLayout
+    progress: Progress
+    ask: Asker | None = None
+    from_comments: Decider | None = None
+
+
+@dataclass
+class RunResult:
+    """How a command ended: its exit code, the run's status and what to tell the user."""
+
+    exit_code: int
+    status: str
+    message: str
+    run_id: str | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+def graph_config(record: runs.RunRecord) -> dict[str, Any]:
+    """The run config that ties a graph's checkpoints to this run."""
+    return {"configurable": {"thread_id": record.thread_id}, "recursion_limit": RECURSION_LIMIT}
+
+
+def drive(ctx: RunContext, first: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Invoke until the graph ends or pauses at a gate nobody decided: (state, pending gate or None).
+
+    `first` is the graph's input for a new run, None to continue from the checkpoint. Errors
+    propagate; the checkpoint before the failing step stays, so the same command resumes.
+    """
+    from langgraph.types import Command
+
+    value = first
+    while True:
+        snap = ctx.graph.get_state(ctx.cfg)
+        if snap.interrupts:
+            payload = snap.interrupts[0].value
+            decision = _decide(ctx, payload)
+            if decision is None:
+                ctx.progress.emit("gate_paused", stage=payload.get("gate"), data=payload,
+                                  message=f"waiting for approval of {payload.get('stage')}")
+                return snap.values, payload
+            _resume(ctx, payload, decision)
+            value = Command(resume=decision)
+        elif value is None and not snap.next:
+            return snap.values, None
+        ctx.graph.invoke(value, ctx.cfg, durability="sync")
+        value = None
+
+
+def _decide(ctx: RunContext, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """Record the pause, then look for a decision: the CLI's file, an issue comment, the terminal."""
+    record = ctx.record
+    record.status, record.gate = "paused", payload
+    runs.save(ctx.layout, record)
+    decision = runs.take_decision(ctx.layout, record)
+    if decision is None and ctx.from_comments is not None:
+        decision = ctx.from_comments(record)
+        runs.save(ctx.layout, record)
+    if decision is None and ctx.ask is not None:
+        ctx.progress.suspend()
+        decision = ctx.ask(payload)
+    return decision
+
+
+def _resume(ctx: RunContext, payload: dict[str, Any], decision: dict[str, Any]) -> None:
+    """Consume the decision and mark the run running again."""
+    record = ctx.record
+    runs.decision_path(ctx.layout, record).unlink(missing_ok=True)
+    ctx.progress.emit("gate_decided", stage=payload.get("gate"), verdict=decision.get("action"),
+                      message=decision.get("feedback") or "", data={"by": decision.get("by", "")})
+    record.status, record.gate = "running", None
+    record.extra.pop(FLOOR_KEY, None)  # the next pause counts only newer comments
+    runs.save(ctx.layout, record)
+
+
+def comment_gate(session: Session, log: Callable[[str], Any]) -> Decider:
+    """Gate decisions from `/agentos approve|reject` comments on the issue; `log` hears what was ignored."""
+    from agentos.forge.commands import CommentGate
+
+    return CommentGate(session.forge, session.issue.number, log)
+
+
+def finish(ctx: RunContext, status: str, note: str) -> None:
+    """Note how the run ended in its record and its event log."""
+    ctx.record.status, ctx.record.message = status, note
+    runs.save(ctx.layout, ctx.record)
+    ctx.progress.emit("run_finished", verdict=status, message=note)
+
+
+def fail(ctx: RunContext, exc: AgentosError) -> None:
+    """Note an expected error (bad config, budget) as the run's end: "budget" (resumable) or "failed"."""
+    finish(ctx, "budget" if exc.exit_code == ExitCode.BUDGET else "failed", str(exc).splitlines()[0])

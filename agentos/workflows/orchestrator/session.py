@@ -1,0 +1,128 @@
+"""Set-up before a run: the target repository, its config, forge and issue; model readiness; services.
+
+Everything here happens before a model is called, so a mistake (a closed issue, a missing key)
+costs nothing and leaves no run behind.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from agentos import runs
+from agentos.config import LoadedConfig, OrchestratorConfig, load_config
+from agentos.errors import ProviderConfigError, UsageError
+from agentos.forge.base import Forge, Issue
+from agentos.forge.factory import make_forge
+from agentos.llm.registry import readiness, split_model_id
+from agentos.paths import RepoLayout, find_repo_root
+from agentos.progress.events import Progress
+from agentos.workflows.orchestrator.config import stage_models
+from agentos.workflows.services import Services
+from agentos.workflows.workspace import Workspace
+
+
+@dataclass
+class RunOptions:
+    """What the user asked for: which issue, where, with which config, and how to run it."""
+
+    issue: int
+    repo: Path | None = None
+    config_file: Path | None = None
+    sets: list[str] = field(default_factory=list)
+    flags: dict[str, Any] = field(default_factory=dict)
+    """Config overrides from flags, as dotted key → value (None = not given)."""
+    skip: set[str] = field(default_factory=set)
+    resume_from: str | None = None
+    dry_run: bool = False
+    plain: bool = False
+    allow_closed: bool = False
+    """Work on a closed issue (refused otherwise)."""
+
+
+@dataclass
+class Session:
+    """What every command needs about the target: repo, config, forge, issue, workspace."""
+
+    layout: RepoLayout
+    loaded: LoadedConfig
+    forge: Forge
+    issue: Issue
+    workspace: Workspace
+
+    @property
+    def config(self) -> OrchestratorConfig:
+        return self.loaded.config
+
+
+def open_session(opts: RunOptions) -> Session:
+    """Find the repository, load its config, reach its forge and fetch the issue (refusing a closed one)."""
+    layout = RepoLayout(find_repo_root(opts.repo))
+    loaded = load_config(layout.root, opts.config_file, opts.sets, opts.flags)
+    forge = make_forge(loaded.config, layout)
+    issue = forge.get_issue(opts.issue)
+    if issue.state == "closed" and not opts.allow_closed:
+        raise UsageError(f"issue #{issue.number} is closed", "reopen it, or pass --allow-closed to work on it anyway")
+    return Session(layout, loaded, forge, issue, Workspace.for_issue(layout, loaded.config, opts.issue))
+
+
+def check_models(session: Session, plan: dict[str, dict], strict: bool = True) -> dict[str, str | None]:
+    """Model id → why it is not ready (None when ready).
+
+    Strict (before a real run): an unknown provider or a model that is not ready (no key, no
+    CLI, no script) raises ProviderConfigError (exit 2) before anything is written.
+    """
+    from agentos.workflows.implementation import external  # agent CLIs: not model providers
+    from agentos.workflows.services import provider_context
+
+    ctx = provider_context(session.layout.root, session.config)
+    used = {(s, m) for s, p in plan.items() if p["action"] == "run" for m in stage_models(session.config, s)}
+
+    def agent(stage: str, model_id: str) -> bool:
+        # `gemini-cli:` is an implementing agent in the impl stage and a model provider elsewhere.
+        return stage == "impl" and external.is_external(model_id)
+
+    if strict:
+        for stage, model_id in used:
+            external.parse(model_id) if agent(stage, model_id) else split_model_id(model_id)
+    ready = {m: external.readiness(m) if agent(s, m) else readiness(m, ctx) for s, m in sorted(used)}
+    problems = [f"{m}: {why}" for m, why in ready.items() if why]
+    if strict and problems:
+        raise ProviderConfigError("models not ready:\n  " + "\n  ".join(problems),
+                                  "fix what is named, or run `agentos doctor` for details")
+    return ready
+
+
+@contextmanager
+def checkpointer(layout: RepoLayout) -> Iterator[Any]:
+    """The repository's SQLite checkpointer (.agentos/state.db), closed when the run ends."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    layout.ensure()
+    conn = sqlite3.connect(str(layout.state_db), check_same_thread=False)
+    try:
+        yield SqliteSaver(conn)
+    finally:
+        conn.close()
+
+
+def build_services(session: Session, record: runs.RunRecord, plain: bool, stream=None) -> Services:
+    """The run's collaborators: models, progress (event log, console, issue comment), workspace."""
+    from agentos.forge.reporting import IssueReporter
+    from agentos.progress.console import make_console_sink
+    from agentos.progress.log import JsonlSink
+    from agentos.redact import redact
+    from agentos.workflows.services import build_models
+
+    run_dir = session.layout.run_dir(record.run_id)
+    reporter = IssueReporter(session.forge, session.issue.number, session.issue.labels, session.layout.root,
+                             session.workspace.branch)
+    progress = Progress(record.run_id, [JsonlSink(run_dir / "events.jsonl", redact=redact),
+                                        make_console_sink(stream or sys.stderr, force_plain=plain), reporter])
+    models = build_models(session.layout, run_dir, progress, config=session.config)
+    return Services(session.layout, session.config, session.forge, models, progress,
+                    session.workspace, record.run_id, run_dir)
