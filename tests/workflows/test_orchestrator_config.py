@@ -1,0 +1,44 @@
+"""The orchestrator's view of config: each stage's section, models, gate and skip flag."""
+
+from __future__ import annotations
+
+from agentos.config import OrchestratorConfig
+from agentos.workflows.orchestrator.config import (
+    GATE_AFTER, GATES, model_uses, skips_existing, stage_config, stage_models,
+)
+from agentos.workflows.orchestrator.state import STAGES
+
+
+def _config() -> OrchestratorConfig:
+    return OrchestratorConfig.model_validate({
+        "stages": {"triage": {"drafter": "scripted:a", "reviewer": "scripted:b"},
+                   "lld": {"drafter": "scripted:c", "reviewer": "scripted:b"},
+                   "implementation": {"implementer": "codex:gpt-5"}},
+        "skip_existing_lld": False,
+    })
+
+
+def test_every_model_use_is_named_by_stage_and_config_key_in_stage_order():
+    uses = model_uses(_config())
+    assert [(stage, key) for stage, key, _ in uses] == [
+        ("triage", "stages.triage.drafter"), ("triage", "stages.triage.reviewer"),
+        ("lld", "stages.lld.drafter"), ("lld", "stages.lld.reviewer"),
+        ("spec", "stages.spec.drafter"), ("spec", "stages.spec.reviewer"),
+        ("impl", "stages.implementation.implementer"),
+    ]
+    assert uses[2][2] == "scripted:c" and uses[-1][2] == "codex:gpt-5"
+
+
+def test_stage_models_and_sections():
+    config = _config()
+    assert stage_models(config, "triage") == ["scripted:a", "scripted:b"]
+    assert stage_models(config, "impl") == ["codex:gpt-5"] and stage_models(config, "pr") == []
+    assert stage_config(config, "impl") is config.stages.implementation
+    assert stage_config(config, "lld") is config.stages.lld
+
+
+def test_each_gate_follows_one_stage_and_skip_flags_follow_the_config():
+    assert set(GATES.values()) <= set(STAGES) and GATE_AFTER == {"triage": "after_triage", "lld": "after_lld",
+                                                                 "spec": "after_spec", "impl": "before_pr"}
+    config = _config()
+    assert not skips_existing(config, "lld") and skips_existing(config, "triage") == config.skip_existing_brief
