@@ -119,7 +119,7 @@ def test_an_expected_error_is_noted_once_and_raised_again(sample_repo, error, st
     session = open_session(RunOptions(issue=1, repo=sample_repo))
     record = runs.new_run(session.layout, 1, "triage")
     with pytest.raises(type(error)):
-        execute(session, record, _Failing(error), RunOptions(issue=1, repo=sample_repo, plain=True))
+        execute(session, record, _Failing(error), plain=True)
     saved = runs.latest(session.layout, 1, kind="triage")
     assert (saved.status, saved.message) == (status, str(error).splitlines()[0])
     events = (session.layout.run_dir(record.run_id) / "events.jsonl").read_text().splitlines()

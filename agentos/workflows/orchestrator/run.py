@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from agentos import runs
 from agentos.errors import AgentosError, ExitCode, ModelCallError
 from agentos.llm.retry import ModelCallFailed
+from agentos.progress.events import Progress
 from agentos.workflows.orchestrator.driver import (
     Asker, RunContext, RunResult, comment_gate, drive, fail, finish, graph_config,
 )
@@ -43,14 +44,14 @@ class Job(Protocol):
         """(run status, one-line note for the record, message for the user)."""
 
 
-def execute(session: Session, record: runs.RunRecord, job: Job, opts: RunOptions,
+def execute(session: Session, record: runs.RunRecord, job: Job, plain: bool = False,
             ask: Asker | None = None, stream=None) -> RunResult:
     """Run the job's graph with the repository's checkpointer until it ends or pauses; finish the record."""
-    services = build_services(session, record, opts.plain, stream)
+    services = build_services(session, record, plain, stream)
     try:
         with checkpointer(session.layout) as saver:
             ctx = RunContext(job.build(services, saver), graph_config(record), record, session.layout,
-                             services.progress, ask, comment_gate(session, _noter(services)))
+                             services.progress, ask, comment_gate(session, _note_to(services.progress)))
             state, paused = _drive(ctx, job, job.first_input(ctx, services))
         status, note, message = job.outcome(state, paused)
         finish(ctx, status, note)
@@ -73,9 +74,10 @@ def _drive(ctx: RunContext, job: Job, first: State | None) -> tuple[State, State
         raise
 
 
-def _noter(services: Services):
+def _note_to(progress: Progress) -> Callable[[str], None]:
+    """A log line for the run's events (e.g. a gate comment that was ignored, and why)."""
     def note(text: str) -> None:
-        services.progress.emit("note", message=text)
+        progress.emit("note", message=text)
 
     return note
 
@@ -92,7 +94,7 @@ def orchestrate(opts: RunOptions, ask: Asker | None = None, stream=None) -> RunR
     record, fresh_plan = _pick_run(session, opts)
     if record is None:
         return _already_done(session)
-    return execute(session, record, PipelineJob(session, fresh_plan), opts, ask, stream)
+    return execute(session, record, PipelineJob(session, fresh_plan), opts.plain, ask, stream)
 
 
 def _pick_run(session: Session, opts: RunOptions) -> tuple[runs.RunRecord | None, dict | None]:
@@ -143,6 +145,7 @@ class PipelineJob:
                 "completed_at": None}
 
     def blocked(self, exc: ModelCallError) -> State:
+        # Stage nodes retry an unusable answer themselves; one that escapes them still blocks.
         return {"status": "blocked", "blocker": f"model call failed: {exc}"}
 
     def outcome(self, state: State, paused: State | None) -> tuple[str, str, str]:
@@ -177,7 +180,7 @@ def run_workflow(stage: str, opts: RunOptions, stream=None) -> RunResult:
     last = runs.latest(session.layout, opts.issue, kind=stage)
     resumable = last is not None and last.status in ("running", "failed", "budget")
     record = last if resumable else runs.new_run(session.layout, opts.issue, stage)
-    return execute(session, record, WorkflowJob(stage, session), opts, stream=stream)
+    return execute(session, record, WorkflowJob(stage, session), opts.plain, stream=stream)
 
 
 @dataclass
