@@ -1,5 +1,5 @@
-"""Back ends of the commands that inspect or steer runs: status, doctor, gate decisions.
+"""Back ends of the `agentos` commands that are not a run: status, doctor, gates, issues, config.
 
-Each function here is what one `agentos` subcommand calls; the CLI only parses arguments and
-prints the result. Running an issue itself is `agentos.workflows.orchestrator.run`.
+Each function here is what one subcommand calls; the CLI only parses arguments and prints the
+result. Running an issue (orchestrate, one workflow) is `agentos.workflows.orchestrator.run`.
 """
