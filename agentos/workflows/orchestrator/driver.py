@@ -2,7 +2,8 @@
 
 At a gate the decision comes from `agentos approve|reject` (the run's decision file), else from a
 `/agentos approve|reject` comment on the issue, else from the terminal; with none, the run pauses
-and the same command (or `agentos poll`) continues it once someone decides.
+and the same command (or `agentos poll`) continues it once someone decides. The run's end (or
+an expected error) is noted in its record and event log here too.
 """
 
 from __future__ import annotations
