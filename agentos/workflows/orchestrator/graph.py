@@ -15,12 +15,10 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
 from agentos.progress.events import now_iso
-from agentos.workflows.orchestrator.config import GATES
+from agentos.workflows.orchestrator.config import GATE_AFTER, GATES
 from agentos.workflows.orchestrator.stages import runners, stage_node
 from agentos.workflows.orchestrator.state import STAGES, OrchestrationState
 from agentos.workflows.services import Services
-
-GATE_AFTER = {stage: gate for gate, stage in GATES.items()}
 
 
 def gate_node(gate: str, services: Services):

@@ -68,9 +68,7 @@ def _plan_stage(stage: str, config: OrchestratorConfig, ws: Workspace, forced: b
 
 
 def _branch_has_work(ws: Workspace) -> bool:
-    from agentos.repo.git import Git
-
-    root = Git(ws.layout.root)
+    root = ws.repo
     if not root.rev_parse(ws.branch):
         return False
     return bool(root.run("rev-list", "--count", f"{ws.base}..{ws.branch}").strip("0\n"))
