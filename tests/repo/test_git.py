@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -397,3 +398,24 @@ def test_dirty_paths_lists_every_kind_of_change(repo: Path):
     sh_git(repo, "mv", "a.txt", "b.txt")
 
     assert sorted(git.dirty_paths()) == ["README.md", "b.txt", "new file.txt"]
+
+
+def test_env_replaces_the_environment_git_sees(repo: Path):
+    probe = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "agentos.probe", "GIT_CONFIG_VALUE_0": "yes"}
+    assert Git(repo, env={**os.environ, **probe}).run("config", "agentos.probe") == "yes"
+    assert Git(repo).run("config", "agentos.probe", check=False) == ""
+
+
+def test_a_command_past_its_timeout_is_stopped_and_reported_as_exit_124(repo: Path):
+    git = Git(repo, timeout_s=0.5)
+    proc = git.call("-c", "alias.slow=!sleep 3", "slow")
+    assert proc.returncode == 124 and "timed out after" in proc.stderr
+    with pytest.raises(GitError) as info:
+        git.run("-c", "alias.slow=!sleep 3", "slow")
+    assert info.value.returncode == 124
+
+
+def test_call_keeps_the_whole_output_and_ok_answers_with_the_exit_code(repo: Path):
+    git = Git(repo)
+    assert git.call("ls-files", "-z").stdout == "README.md\0"
+    assert git.ok("rev-parse", "--verify", "HEAD") and not git.ok("rev-parse", "--verify", "nope")
