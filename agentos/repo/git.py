@@ -127,10 +127,6 @@ class Git:
 
     # --- working tree -------------------------------------------------------------------
 
-    def is_dirty(self) -> bool:
-        """Whether there are staged, unstaged or untracked (not ignored) changes."""
-        return bool(self.dirty_paths())
-
     def dirty_paths(self) -> list[str]:
         """Paths with staged, unstaged or untracked (not ignored) changes."""
         entries = self.call("status", "--porcelain", "-z", "--untracked-files=all", check=True).stdout.split("\0")
@@ -197,10 +193,6 @@ class Git:
         """Files changed on `head` since it forked from `base` (what a PR would show)."""
         out = self.call("diff", "--name-only", "-z", f"{base}...{head}", check=True).stdout
         return [name for name in out.split("\0") if name]
-
-    def diff(self, base: str, head: str = "HEAD") -> str:
-        """The patch `head` adds since it forked from `base` (what a PR would show)."""
-        return self.run("diff", f"{base}...{head}")
 
     def changed_since(self, ref: str) -> list[str]:
         """Paths that differ between `ref` and the working tree: committed, staged, unstaged,
