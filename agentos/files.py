@@ -75,9 +75,13 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     last line, and after a resume appends to the same log that fragment sits mid-file.
     """
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        return json_lines(path.read_text(encoding="utf-8", errors="replace"))
     except FileNotFoundError:
         return []
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The lines of `text` that are JSON objects, parsed, in order; any other line is skipped."""
     records = []
     for line in text.split("\n"):  # not splitlines(): JSON text may hold U+2028 and friends
         try:
