@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agentos.errors import ConfigError
 from agentos.llm.registry import PROVIDER_NAMES, PROVIDERS
+from agentos.llm.settings import ProviderConfig
 
 
 class _Strict(BaseModel):
@@ -105,24 +106,6 @@ class GitHubConfig(_Strict):
     """Wait for the API rate limit to reset when it resets within this many seconds; else stop, saying when."""
     retries: int = Field(3, ge=0, le=10)
     """Retries, with back-off, of a request that failed on the network or with a server error."""
-
-
-class ProviderConfig(_Strict):
-    base_url: str | None = None
-    """API root: for ollama, vllm and openai-compatible the server's OpenAI-compatible endpoint
-    (e.g. http://localhost:11434/v1); for the cloud APIs a proxy or gateway."""
-    api_key_env: str | None = None
-    """Name of the environment variable (or .env entry) that holds the key; never the key itself."""
-    command: str | None = None
-    """Agent CLI providers: the executable to run (default: claude, gemini or codex on PATH)."""
-    timeout_s: float = Field(600, gt=0)
-    """Wall-clock limit for one model call, retries and waits included."""
-    idle_timeout_s: float = Field(120, gt=0)
-    """A streamed answer that sends nothing for this long is cut (and retried)."""
-    max_attempts: int = Field(4, ge=1, le=10)
-    """Attempts per call when the provider is overloaded, rate-limited, unreachable or times out."""
-    max_retry_wait_s: float = Field(60, ge=0)
-    """Longest wait between attempts; a provider asking to wait longer fails the call instead."""
 
 
 class OrchestratorConfig(_Strict):

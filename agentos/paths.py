@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from agentos.errors import NotARepositoryError
+from agentos.repo.git import Git
 
 # What in .agentos/ is machine state (ignored) rather than something a team commits
 # (config.yaml, templates/, issues/ of the local forge).
@@ -18,12 +18,7 @@ def find_repo_root(start: Path | None = None) -> Path:
     where = (start or Path.cwd()).resolve()
     if not where.exists():
         raise NotARepositoryError(f"{where} does not exist", "pass --repo PATH to a git repository")
-    proc = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"],
-        cwd=where if where.is_dir() else where.parent,
-        capture_output=True,
-        text=True,
-    )
+    proc = Git(where if where.is_dir() else where.parent).call("rev-parse", "--show-toplevel")
     if proc.returncode != 0:
         raise NotARepositoryError(
             f"{where} is not inside a git repository",

@@ -7,11 +7,11 @@ The checkpoint database holds the graph state; run.json is the small index that 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from agentos.files import write_atomic
 from agentos.paths import RepoLayout
 
 STATUSES = ("running", "paused", "blocked", "done", "budget", "failed")
@@ -47,11 +47,8 @@ def new_run(layout: RepoLayout, issue: int, kind: str) -> RunRecord:
 
 
 def save(layout: RepoLayout, record: RunRecord) -> None:
-    folder = layout.run_dir(record.run_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "run.json.tmp"
-    tmp.write_text(json.dumps(asdict(record), indent=2))
-    os.replace(tmp, folder / "run.json")
+    """Write the record's run.json atomically (a crash leaves the previous version)."""
+    write_atomic(layout.run_dir(record.run_id) / "run.json", json.dumps(asdict(record), indent=2))
 
 
 def load(path: Path) -> RunRecord | None:
@@ -77,6 +74,11 @@ def latest(layout: RepoLayout, issue: int, kind: str | None = "orchestrate") -> 
 
 def decision_path(layout: RepoLayout, record: RunRecord) -> Path:
     return layout.run_dir(record.run_id) / "decision.json"
+
+
+def save_decision(layout: RepoLayout, record: RunRecord, decision: dict) -> None:
+    """Note a gate decision (from `agentos approve|reject`) for the run to pick up, atomically."""
+    write_atomic(decision_path(layout, record), json.dumps(decision))
 
 
 def take_decision(layout: RepoLayout, record: RunRecord) -> dict | None:

@@ -12,7 +12,6 @@ import importlib.util
 import os
 import shutil
 import socket
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from agentos.llm.models import FREE, model_info
 from agentos.llm.registry import ProviderContext, provider_class, resolve, split_model_id
 from agentos.paths import find_repo_root
 from agentos.redact import redact
+from agentos.repo.git import Git
 from agentos.workflows.orchestrator.config import model_uses
 from agentos.workflows.services import provider_context
 
@@ -183,9 +183,9 @@ def dotenv_status(root: Path) -> tuple[str, bool]:
     """Whether the repository's .env (where keys may live) stays out of commits."""
     if not (root / ".env").exists():
         return "  ok    .env      none in the repository (keys come from the environment)", True
-    git = ["git", "-C", str(root)]
-    if subprocess.run([*git, "ls-files", "--error-unmatch", ".env"], capture_output=True).returncode == 0:
+    git = Git(root)
+    if git.ok("ls-files", "--error-unmatch", ".env"):
         return "  FAIL  .env      is committed: git rm --cached .env, ignore it, and rotate its keys", False
-    if subprocess.run([*git, "check-ignore", "-q", ".env"], capture_output=True).returncode == 0:
+    if git.ok("check-ignore", "-q", ".env"):
         return "  ok    .env      present and git-ignored", True
     return "  warn  .env      present but not git-ignored: add it to .gitignore before a commit picks it up", True

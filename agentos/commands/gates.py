@@ -6,7 +6,6 @@ the run continues; `/agentos approve|reject` comments on the issue are the other
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from agentos import runs
@@ -28,7 +27,7 @@ def record_decision(opts: RunOptions, action: str, feedback: str | None) -> str:
     if action == "reject" and not (feedback or "").strip():
         raise UsageError("reject needs feedback for the next revision", 'add --feedback "what to change"')
     decision = {"gate": record.gate.get("gate"), "action": action, "feedback": feedback}
-    runs.decision_path(layout, record).write_text(json.dumps(decision))
+    runs.save_decision(layout, record, decision)
     return f"{action} recorded for gate {record.gate.get('gate')} of issue #{opts.issue}; continue with: orchestrate --issue {opts.issue}"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 from agentos import runs
 from agentos.errors import UsageError
+from agentos.files import read_jsonl
 from agentos.paths import RepoLayout, find_repo_root
 from agentos.workflows.orchestrator.state import STAGES
 
@@ -54,13 +54,7 @@ def checkpoint_values(layout: RepoLayout, thread_id: str) -> dict[str, Any]:
 def call_usage(path: Path) -> dict[str, dict[str, Any]]:
     """Stage → calls, tokens and cost, from the run's journal of paid calls."""
     out: dict[str, dict[str, Any]] = {}
-    if not path.exists():
-        return out
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
+    for record in read_jsonl(path):
         stage = record.get("purpose", "?").split(".")[0]
         usage = record["response"].get("usage", {})
         agg = out.setdefault(stage, {"calls": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0})
@@ -79,11 +73,7 @@ def _add_spend(usage: dict[str, dict[str, Any]], ledger: Path) -> None:
 
     spent = Budget(ledger).by_stage
     failed = {}
-    for line in ledger.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
+    for record in read_jsonl(ledger):
         if not record.get("ok", True):
             failed[record.get("stage", "")] = failed.get(record.get("stage", ""), 0) + 1
     for stage, cost in spent.items():

@@ -8,7 +8,6 @@ the sample repository's .agentos/scripted/, where a user can read (and edit) the
 from __future__ import annotations
 
 import shutil
-import subprocess
 from importlib import resources
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import yaml
 
 from agentos.demo.sample import FILES, ISSUE_BODY, ISSUE_TITLE
 from agentos.errors import ExitCode, UsageError
+from agentos.repo.git import Git
 
 MARKER = ".agentos/demo.marker"
 SCRIPTS = ("drafter", "reviewer", "implementer")
@@ -64,7 +64,7 @@ def _clear(target: Path) -> None:
 
 def _git(cwd: Path, *args: str) -> None:
     ident = ["-c", "user.name=agentos demo", "-c", "user.email=demo@agentos.invalid"]
-    subprocess.run(["git", *ident, *args], cwd=cwd, check=True, capture_output=True)
+    Git(cwd).run(*ident, *args)
 
 
 def run_demo(target: Path, plain: bool = False) -> str:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from agentos.errors import AgentosError, ConfigError, UsageError
 from agentos.forge.base import ForgeUnavailableError
+from agentos.repo.git import Git
 
 TOKEN_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
 TOKEN_HINT = "export GITHUB_TOKEN=<a token with write access to the repository> (or GH_TOKEN), or run `gh auth login`"
@@ -134,8 +135,7 @@ def find_token(host: str, env: Mapping[str, str], run: Callable[..., subprocess.
 
 def origin_url(repo_root: Path, remote: str) -> str | None:
     """The fetch URL of `remote` in the repository, or None when there is no such remote."""
-    proc = subprocess.run(["git", "remote", "get-url", remote], cwd=repo_root, capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL)
+    proc = Git(repo_root).call("remote", "get-url", remote)
     url = proc.stdout.strip() if proc.returncode == 0 else ""
     return url or None
 
@@ -152,6 +152,7 @@ class GitRemote:
                  attempts: int = 3, sleep: Callable[[float], None] = time.sleep, timeout_s: float = 600):
         self.root, self.remote, self.host, self.token = Path(repo_root), remote, host, token
         self.attempts, self.sleep, self.timeout_s = attempts, sleep, timeout_s
+        self.local = Git(self.root)
 
     def head_of(self, branch: str) -> str | None:
         """The sha of `branch` on the remote, or None when the remote has no such branch."""
@@ -172,7 +173,7 @@ class GitRemote:
         remote_sha = self.head_of(branch)
         if remote_sha is None:
             return
-        local_sha = self._local(f"refs/heads/{branch}")
+        local_sha = self.local.rev_parse(f"refs/heads/{branch}")
         if local_sha and (remote_sha == local_sha or self._is_ancestor(remote_sha, local_sha)):
             return
         what = ("this repository has no branch of that name" if not local_sha
@@ -182,18 +183,9 @@ class GitRemote:
             f"if it is an earlier agentos run from another clone: `git fetch {self.remote} {branch}:{branch}`; "
             f"otherwise delete it (`git push {self.remote} --delete {branch}`) or set orchestrator.branch_prefix")
 
-    def _local(self, ref: str) -> str | None:
-        proc = self._plain(["rev-parse", "--verify", "--quiet", ref])
-        sha = proc.stdout.strip() if proc.returncode == 0 else ""
-        return sha or None
-
     def _is_ancestor(self, old: str, new: str) -> bool:
-        known = self._plain(["cat-file", "-e", f"{old}^{{commit}}"]).returncode == 0
-        return known and self._plain(["merge-base", "--is-ancestor", old, new]).returncode == 0
-
-    def _plain(self, args: list[str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["git", *args], cwd=self.root, capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL)
+        known = self.local.ok("cat-file", "-e", f"{old}^{{commit}}")
+        return known and self.local.ok("merge-base", "--is-ancestor", old, new)
 
     def _git(self, args: list[str], what: str) -> str:
         """Run a remote git command; retry transient network failures; explain the rest."""
@@ -208,12 +200,7 @@ class GitRemote:
         raise AssertionError("unreachable")
 
     def _run(self, args: list[str]) -> subprocess.CompletedProcess[str]:
-        try:
-            return subprocess.run(["git", *args], cwd=self.root, env=self._env(), capture_output=True,
-                                  text=True, encoding="utf-8", errors="replace", stdin=subprocess.DEVNULL,
-                                  timeout=self.timeout_s)
-        except subprocess.TimeoutExpired:
-            return subprocess.CompletedProcess(args, 124, "", f"operation timed out after {self.timeout_s:.0f}s")
+        return Git(self.root, env=self._env(), timeout_s=self.timeout_s).call(*args)
 
     def _env(self) -> dict[str, str]:
         """The environment for git: no prompts, and our helper after clearing inherited ones."""

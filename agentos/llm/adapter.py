@@ -16,11 +16,11 @@ import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from agentos.config import ProviderConfig
 from agentos.errors import ProviderConfigError
 from agentos.llm.base import Message, Request, Response, Usage
 from agentos.llm.models import ModelInfo, model_info
 from agentos.llm.retry import Attempt, CallInfo, RetryPolicy, call_with_retries
+from agentos.llm.settings import ProviderConfig
 
 
 class ProviderBase:

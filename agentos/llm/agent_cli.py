@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from agentos.errors import ProviderConfigError
+from agentos.files import json_lines
 from agentos.llm.adapter import ProviderBase, json_object
 from agentos.llm.base import Request, Response, ToolCall, Usage
 from agentos.llm.clis import CLIS, Cli, TextCall
@@ -176,7 +177,7 @@ class CodexCli(AgentCli):
 
     def parse(self, out: str) -> Response | None:
         text, usage, thread, seen = "", Usage(), None, False
-        for event in _json_lines(out):
+        for event in json_lines(out):
             kind = event.get("type")
             if kind in ("turn.failed", "error"):
                 error = event.get("error") or {}
@@ -261,22 +262,10 @@ def _arguments(raw: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"_unparsed_arguments": raw}
 
 
-def _json_lines(out: str) -> list[dict[str, Any]]:
-    events = []
-    for line in out.splitlines():
-        try:
-            value = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            events.append(value)
-    return events
-
-
 def _last_json(out: str) -> dict[str, Any] | None:
     """The CLI's JSON document: the whole output, or its last JSON line (after any log noise)."""
     whole = json_object(out)
     if whole is not None:
         return whole
-    lines = _json_lines(out)
+    lines = json_lines(out)
     return lines[-1] if lines else None

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from agentos.errors import BudgetExhausted
+from agentos.files import append_line, read_jsonl
 from agentos.llm.base import Request
 from agentos.llm.models import Price, price_for
 
@@ -64,12 +64,11 @@ class Budget:
         return cls(ledger, config.budget_usd, caps)
 
     def _load(self, path: Path) -> None:
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for record in read_jsonl(path):
             try:
-                record = json.loads(line)
                 self._add(record["stage"], float(record["cost_usd"]))
             except (ValueError, KeyError, TypeError):
-                continue  # a line cut short by a kill
+                continue  # not a paid call's record
 
     def _add(self, stage: str, cost: float) -> None:
         self.by_stage[stage] = self.by_stage.get(stage, 0.0) + cost
@@ -104,9 +103,5 @@ class Budget:
         self._add(stage or "", cost_usd)
         if self.ledger is None:
             return
-        self.ledger.parent.mkdir(parents=True, exist_ok=True)
         record = {"stage": stage or "", "model": model_id, "purpose": purpose, "cost_usd": cost_usd, "ok": ok}
-        with self.ledger.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_line(self.ledger, json.dumps(record))

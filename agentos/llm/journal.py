@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
+from agentos.files import append_line, read_jsonl
 from agentos.llm.base import Request, Response
 
 
@@ -28,12 +28,11 @@ class CallJournal:
             self._load(path)
 
     def _load(self, path: Path) -> None:
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for record in read_jsonl(path):
             try:
-                record = json.loads(line)
                 self._done[record["key"]] = Response.model_validate(record["response"])
             except (ValueError, KeyError):
-                continue  # a line cut short by a kill: that call was not finished
+                continue  # not a finished call's record
 
     def total_cost(self) -> float:
         return sum(r.cost_usd for r in self._done.values())
@@ -45,7 +44,6 @@ class CallJournal:
         self._done[key] = response
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         record = {
             "key": key,
             "purpose": request.purpose,
@@ -53,7 +51,4 @@ class CallJournal:
             "request": request.model_dump(mode="json", exclude_defaults=True),
             "response": response.model_dump(mode="json"),
         }
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_line(self.path, json.dumps(record))

@@ -30,6 +30,7 @@ from typing import Any, Callable, Mapping
 import yaml
 
 from agentos.errors import ModelCallError, ProviderConfigError
+from agentos.files import append_line
 from agentos.llm.base import Request, Response, ToolCall, Usage
 
 Reply = Mapping[str, Any]
@@ -116,7 +117,6 @@ class ScriptedProvider:
     def _log(self, request: Request) -> None:
         if self.log_path is None:
             return
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         record = {
             "model": self.model_id,
             "purpose": request.purpose,
@@ -125,8 +125,7 @@ class ScriptedProvider:
             "system": request.system,
             "messages": [m.model_dump(exclude_defaults=True) for m in request.messages],
         }
-        with self.log_path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
+        append_line(self.log_path, json.dumps(record))
 
 
 def _script_path(name: str, repo_root: Path, must_exist: bool = True) -> Path:

@@ -12,9 +12,11 @@ import ast
 import json
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from agentos.files import write_atomic
+from agentos.repo.git import Git
 
 CACHE_VERSION = 1
 MAX_FILE_BYTES = 256_000
@@ -148,12 +150,11 @@ def symbol_names(entries: list[FileEntry]) -> set[str]:
 
 def tracked_files(root: Path) -> list[tuple[str, str]]:
     """(path, blob sha) of every file git tracks in the working tree at root."""
-    proc = subprocess.run(["git", "ls-files", "-s", "-z"], cwd=root, capture_output=True, check=True)
     out = []
-    for record in proc.stdout.split(b"\0"):
+    for record in Git(root).call("ls-files", "-s", "-z", check=True).stdout.split("\0"):
         if record:
-            meta, _, path = record.partition(b"\t")
-            out.append((path.decode(errors="replace"), meta.split()[1].decode()))
+            meta, _, path = record.partition("\t")
+            out.append((path, meta.split()[1]))
     return out
 
 
@@ -219,10 +220,7 @@ def _load_cache(cache_dir: Path | None) -> dict:
 
 
 def _save_cache(cache_dir: Path, blobs: dict) -> None:
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache_dir / "repomap.json.tmp"
-    tmp.write_text(json.dumps({"version": CACHE_VERSION, "blobs": blobs}))
-    os.replace(tmp, cache_dir / "repomap.json")
+    write_atomic(cache_dir / "repomap.json", json.dumps({"version": CACHE_VERSION, "blobs": blobs}))
 
 
 # -- rendering -------------------------------------------------------------------------------

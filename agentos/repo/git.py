@@ -1,6 +1,6 @@
 """A thin, typed wrapper over the `git` command line, and the issue worktree.
 
-Everything here runs `git` as a subprocess. Nothing writes git config (global or per
+`Git` is the one place agentos runs `git` as a subprocess. Nothing writes git config (global or per
 repository) and nothing touches the user's own checkout: work happens in linked
 worktrees that `ensure_worktree` creates or reuses.
 """
@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from agentos.errors import AgentosError, UsageError
+from agentos.files import write_atomic
 
 FALLBACK_NAME = "agentos"
 FALLBACK_EMAIL = "agentos@localhost"
@@ -36,33 +37,47 @@ class GitError(AgentosError):
 
 
 class Git:
-    """Runs git commands in one directory (a repository or one of its worktrees)."""
+    """Runs git commands in one directory (a repository or one of its worktrees).
 
-    def __init__(self, cwd: Path):
+    `env` replaces the inherited environment (e.g. to add a credential helper); git never
+    prompts either way. A command still running after `timeout_s` is stopped and reported as
+    exit 124.
+    """
+
+    def __init__(self, cwd: Path, env: Mapping[str, str] | None = None, timeout_s: float | None = None):
         self.cwd = Path(cwd)
+        self.env = env
+        self.timeout_s = timeout_s
 
     def run(self, *args: str, check: bool = True) -> str:
         """Run `git ARGS...`; stdout stripped. Raises GitError on failure when `check`."""
-        return self._run(list(args), check=check).stdout.strip()
+        return self.call(*args, check=check).stdout.strip()
 
-    def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    def call(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+        """Run `git ARGS...` and return the whole result (stdout unstripped, stderr, exit code).
+
+        Raises GitError when git cannot start, and on failure when `check`.
+        """
         command = ["git", *args]
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+        env = {**(os.environ if self.env is None else self.env), "GIT_TERMINAL_PROMPT": "0"}
         try:
             proc = subprocess.run(
-                command, cwd=self.cwd, env=env, stdin=subprocess.DEVNULL,
+                command, cwd=self.cwd, env=env, stdin=subprocess.DEVNULL, timeout=self.timeout_s,
                 capture_output=True, text=True, encoding="utf-8", errors="replace",
             )
         except FileNotFoundError as exc:
             missing = "git" if self.cwd.is_dir() else str(self.cwd)
             raise GitError(command, 127, f"{missing}: {exc.strerror}",
                            "install git and make sure it is on PATH") from None
+        except subprocess.TimeoutExpired:
+            proc = subprocess.CompletedProcess(command, 124, "", f"operation timed out after {self.timeout_s:.0f}s")
         if check and proc.returncode != 0:
             raise GitError(command, proc.returncode, proc.stderr)
         return proc
 
-    def _ok(self, *args: str) -> bool:
-        return self._run(list(args), check=False).returncode == 0
+    def ok(self, *args: str) -> bool:
+        """Whether `git ARGS...` succeeds (for questions git answers with its exit code)."""
+        return self.call(*args).returncode == 0
 
     # --- refs ---------------------------------------------------------------------------
 
@@ -74,17 +89,17 @@ class Git:
         """The sha `ref` names, or None when it names nothing."""
         if not ref or ref.startswith("-"):
             return None
-        proc = self._run(["rev-parse", "--verify", "--quiet", ref], check=False)
+        proc = self.call("rev-parse", "--verify", "--quiet", ref)
         return _output_if_ok(proc)
 
     def current_branch(self) -> str | None:
         """The checked-out branch, or None on a detached HEAD."""
-        proc = self._run(["symbolic-ref", "--quiet", "--short", "HEAD"], check=False)
+        proc = self.call("symbolic-ref", "--quiet", "--short", "HEAD")
         return _output_if_ok(proc)
 
     def branch_exists(self, name: str) -> bool:
         """Whether a local branch called `name` exists."""
-        return bool(name) and self._ok("show-ref", "--verify", "--quiet", f"refs/heads/{name}")
+        return bool(name) and self.ok("show-ref", "--verify", "--quiet", f"refs/heads/{name}")
 
     def default_branch(self) -> str:
         """The branch work should start from: origin's HEAD, else the main checkout's branch."""
@@ -112,13 +127,9 @@ class Git:
 
     # --- working tree -------------------------------------------------------------------
 
-    def is_dirty(self) -> bool:
-        """Whether there are staged, unstaged or untracked (not ignored) changes."""
-        return bool(self.dirty_paths())
-
     def dirty_paths(self) -> list[str]:
         """Paths with staged, unstaged or untracked (not ignored) changes."""
-        entries = self._run(["status", "--porcelain", "-z", "--untracked-files=all"]).stdout.split("\0")
+        entries = self.call("status", "--porcelain", "-z", "--untracked-files=all", check=True).stdout.split("\0")
         paths, skip = [], False
         for entry in entries:
             if skip or len(entry) < 4:
@@ -132,7 +143,7 @@ class Git:
         """Stage everything and commit; the new sha, or None when there was nothing to commit
         (unless `allow_empty`: then the commit records `message` on its own)."""
         self.run("add", "-A")
-        if not allow_empty and self._ok("diff", "--cached", "--quiet"):
+        if not allow_empty and self.ok("diff", "--cached", "--quiet"):
             return None
         self.run(*self._identity_args(), "commit", "--quiet", "--allow-empty", "-m", message)
         return self.head()
@@ -175,28 +186,24 @@ class Git:
 
     def show_file(self, ref: str, path: str) -> str | None:
         """The content of `path` (repository-relative) at `ref`, or None if it is not there."""
-        proc = self._run(["cat-file", "blob", f"{ref}:{path}"], check=False)
+        proc = self.call("cat-file", "blob", f"{ref}:{path}")
         return proc.stdout if proc.returncode == 0 else None
 
     def changed_files(self, base: str, head: str = "HEAD") -> list[str]:
         """Files changed on `head` since it forked from `base` (what a PR would show)."""
-        out = self._run(["diff", "--name-only", "-z", f"{base}...{head}"]).stdout
+        out = self.call("diff", "--name-only", "-z", f"{base}...{head}", check=True).stdout
         return [name for name in out.split("\0") if name]
-
-    def diff(self, base: str, head: str = "HEAD") -> str:
-        """The patch `head` adds since it forked from `base` (what a PR would show)."""
-        return self.run("diff", f"{base}...{head}")
 
     def changed_since(self, ref: str) -> list[str]:
         """Paths that differ between `ref` and the working tree: committed, staged, unstaged,
         deleted or untracked (ignored files excepted)."""
-        tracked = self._run(["diff", "--name-only", "--no-renames", "-z", ref]).stdout
-        untracked = self._run(["ls-files", "--others", "--exclude-standard", "-z"]).stdout
+        tracked = self.call("diff", "--name-only", "--no-renames", "-z", ref, check=True).stdout
+        untracked = self.call("ls-files", "--others", "--exclude-standard", "-z", check=True).stdout
         return sorted({name for name in (tracked + untracked).split("\0") if name})
 
     def merge_base(self, a: str, b: str) -> str | None:
         """The best common ancestor of `a` and `b`, or None when they share no history."""
-        return _output_if_ok(self._run(["merge-base", a, b], check=False))
+        return _output_if_ok(self.call("merge-base", a, b))
 
     def words_in(self, ref: str, words: list[str], exclude: list[str] = ()) -> set[str]:
         """Which of `words` occur as whole words in the tree of `ref`, outside the `exclude`
@@ -205,13 +212,12 @@ class Git:
             return set()
         patterns = [arg for word in words for arg in ("-e", word)]
         pathspecs = [f":(exclude,glob){glob}" for glob in exclude]
-        out = self._run(["grep", "--only-matching", "-h", "-w", "-F", *patterns, ref, "--", ".", *pathspecs],
-                        check=False)
+        out = self.call("grep", "--only-matching", "-h", "-w", "-F", *patterns, ref, "--", ".", *pathspecs)
         return set(out.stdout.splitlines()) & set(words)
 
     def messages(self, revisions: str) -> list[str]:
         """Full commit messages of `revisions` (e.g. `base..HEAD`), newest first."""
-        out = self._run(["log", "--format=%B%x00", revisions]).stdout
+        out = self.call("log", "--format=%B%x00", revisions, check=True).stdout
         return [m.strip() for m in out.split("\0") if m.strip()]
 
 
@@ -275,8 +281,8 @@ def ensure_worktree(repo_root: Path, path: Path, branch: str, base: str) -> Path
     else:
         start = _start_point(git, base)
         git.run(*add, "--no-track", "-b", branch, str(path), start)
-        _owner_record(path).write_text(json.dumps({"branch": branch, "base": base,
-                                                    "start": git.rev_parse(start)}) + "\n")
+        write_atomic(_owner_record(path), json.dumps({"branch": branch, "base": base,
+                                                       "start": git.rev_parse(start)}) + "\n")
     return path
 
 
@@ -299,7 +305,7 @@ def _check_made_by_us(path: Path, branch: str) -> None:
 
 
 def _check_branch_name(git: Git, branch: str) -> None:
-    if not branch or not git._ok("check-ref-format", "--branch", branch):
+    if not branch or not git.ok("check-ref-format", "--branch", branch):
         raise UsageError(f"{branch!r} is not a valid branch name",
                          "set orchestrator.branch_prefix to something like `agentos/issue-`")
 

@@ -158,6 +158,8 @@ def test_unquoted_timestamp_is_read_as_text(forge, repo):
     ("---\ntitle: 42\n---\n", "'title' must be text"),
     ("---\ntitle: T\nlabels: {a: 1}\n---\n", "'labels' must be a list"),
     ("---\nnumber: 8\ntitle: T\n---\n", "says number 8"),
+    ("---\nnumber:\ntitle: T\n---\n", "says number None"),
+    ("---\nnumber: true\ntitle: T\n---\n", "says number True"),
     ("---\ntitle: !!python/object/apply:os.system ['echo pwned']\n---\n", "invalid YAML"),
 ])
 def test_malformed_issue_file_raises_usage_error_naming_it(forge, repo, text, complaint):
@@ -169,6 +171,41 @@ def test_malformed_issue_file_raises_usage_error_naming_it(forge, repo, text, co
     assert ".agentos/issues/7.md" in caught.value.message
     assert complaint in caught.value.message
     assert caught.value.hint
+
+
+@pytest.mark.parametrize("text, complaint", [
+    ("---\ntitle: T\nbase: main\n---\n", "missing required key 'head'"),
+    ("---\ntitle: T\nhead: '  '\nbase: main\n---\n", "'head' is empty"),
+    ("---\ntitle: T\nhead: h\nbase: main\nstate: gone\n---\n", "'state' must be one of open, closed, merged"),
+    ("---\ntitle: T\nhead: h\nbase: main\ndraft: maybe\n---\n", "'draft' must be true or false"),
+])
+def test_malformed_pull_request_file_raises_usage_error_naming_it(forge, repo, text, complaint):
+    path = repo / ".agentos/pulls/4.md"
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    with pytest.raises(UsageError) as caught:
+        forge.list_prs()
+    assert ".agentos/pulls/4.md" in caught.value.message and complaint in caught.value.message
+    assert "a pull request file is" in caught.value.hint
+
+
+def test_front_matter_is_read_tolerantly(forge, repo):
+    """A lone label, an upper-case state and an empty optional key are what they plainly mean."""
+    _write_issue(repo, 1, "---\ntitle: '  T  '\nstate: CLOSED\nlabels: bug\ndraft:\n---\n")
+    issue = forge.get_issue(1)
+    assert (issue.title, issue.state, issue.labels) == ("T", "closed", ["bug"])
+
+
+@pytest.mark.parametrize("entry, complaint", [
+    ("- id: one\n", "a comment has id 'one'; ids must be integers"),
+    ("- id: 1\n  body: 5\n", "comment 1 has a body that is a number, not text"),
+    ("- just text\n", "each comment must be a mapping, found text"),
+])
+def test_malformed_comment_entries_are_explained(forge, repo, entry, complaint):
+    forge.create_issue("t", "b")
+    (repo / ".agentos/issues/1.comments.yaml").write_text(entry)
+    with pytest.raises(UsageError, match=complaint):
+        forge.get_issue(1)
 
 
 def test_malformed_comments_file_raises_usage_error_naming_it(forge, repo):

@@ -8,13 +8,14 @@ import os
 import pytest
 from pydantic import BaseModel
 
-from agentos.config import AgentosConfig, ProviderConfig
+from agentos.config import AgentosConfig
 from agentos.errors import ProviderConfigError
 from agentos.llm.agent_cli import ClaudeCli, CodexCli, GeminiCli
 from agentos.llm.base import Message, Usage
 from agentos.llm.models import model_info, price_for
 from agentos.llm.registry import ProviderContext, readiness, resolve, split_model_id
 from agentos.llm.retry import ModelCallFailed
+from agentos.llm.settings import ProviderConfig
 from tests.llm.conftest import READ_FILE, ask
 from tests.llm.fakes.cli import FakeCli, alive, claude_result, codex_events, gemini_result
 

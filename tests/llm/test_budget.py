@@ -85,6 +85,9 @@ def test_failed_calls_are_charged_and_the_ledger_survives_a_restart(tmp_path):
     assert reloaded.spent("triage") == pytest.approx(0.07)
     records = [json.loads(line) for line in ledger.read_text().splitlines()[:2]]
     assert [r["ok"] for r in records] == [False, True]
+    reloaded.charge("triage", "m", "triage.draft", 0.01, True)  # a resumed run's next call
+    assert Budget(ledger).spent("triage") == pytest.approx(0.08)
+    assert json.loads(ledger.read_text().splitlines()[-1])["cost_usd"] == 0.01
 
 
 def test_unparseable_answers_count_like_any_other(tmp_path):

@@ -7,13 +7,13 @@ import base64
 import pytest
 from pydantic import BaseModel
 
-from agentos.config import ProviderConfig
 from agentos.errors import ProviderConfigError
 from agentos.llm.base import Message, Usage
 from agentos.llm.gemini_api import GeminiProvider
 from agentos.llm.models import model_info
 from agentos.llm.registry import ProviderContext, resolve
 from agentos.llm.retry import ContextTooLongError
+from agentos.llm.settings import ProviderConfig
 from tests.llm.conftest import READ_FILE, ask
 from tests.llm.fakes import gemini as fake
 

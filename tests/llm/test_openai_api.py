@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from agentos.config import ProviderConfig
 from agentos.errors import ProviderConfigError
 from agentos.llm.base import Message, Usage
 from agentos.llm.models import model_info
 from agentos.llm.openai_api import OllamaProvider, OpenAICompatibleProvider, OpenAIProvider, VllmProvider, strict
 from agentos.llm.registry import ProviderContext, resolve
 from agentos.llm.retry import ContextTooLongError, ModelCallFailed
+from agentos.llm.settings import ProviderConfig
 from tests.llm.conftest import READ_FILE, ask
 from tests.llm.fakes import openai as fake
 

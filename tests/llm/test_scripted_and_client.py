@@ -78,6 +78,8 @@ def test_journal_ignores_a_line_cut_by_a_kill(tmp_path):
     with path.open("a") as fh:
         fh.write('{"key": "abc", "respo')
     assert len(CallJournal(path)._done) == 1
+    ModelClient(ScriptedProvider("scripted:t", {"b": [{"text": "next"}]}), CallJournal(path)).complete(_req("b"))
+    assert len(CallJournal(path)._done) == 2  # the call after the torn line is not glued to it
 
 
 def test_structured_retries_once_quoting_the_error_then_fails():

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agentos.errors import MissingArtifactError
+from agentos.files import append_line
 from agentos.redact import redact
 from agentos.repo.git import Git
 from agentos.repo.testcmd import detect_test_command, expand_command, run_tests
@@ -79,9 +80,7 @@ class StageWorktree:
 
     def append(self, name: str, record: dict[str, Any]) -> None:
         """One JSON line more in the run folder's `impl/<name>`, secrets redacted."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with (self.folder / name).open("a", encoding="utf-8") as fh:
-            fh.write(redact(json.dumps(record)) + "\n")
+        append_line(self.folder / name, redact(json.dumps(record)))
 
     def documents(self, issue: int) -> tuple[str, str | None]:
         """(spec, LLD or None): what the implementer works from."""

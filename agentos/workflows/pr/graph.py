@@ -13,6 +13,7 @@ from typing import Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
+from agentos.files import read_jsonl
 from agentos.forge.markdown import code
 from agentos.redact import redact
 from agentos.workflows.pr.body import PRFacts, build_body, find_template
@@ -55,7 +56,7 @@ def _models(services: Services) -> list[tuple[str, str, int, float]]:
     ids = {"triage": [stages.triage.drafter, stages.triage.reviewer], "lld": [stages.lld.drafter, stages.lld.reviewer],
            "spec": [stages.spec.drafter, stages.spec.reviewer], "impl": [stages.implementation.implementer]}
     usage: dict[str, list[float]] = {}
-    for record in _jsonl(services.run_dir / "calls.jsonl"):
+    for record in read_jsonl(services.run_dir / "calls.jsonl"):
         stage = str(record.get("purpose") or "").split(".")[0]
         if stage in ids:
             calls_cost = usage.setdefault(stage, [0, 0.0])
@@ -71,21 +72,6 @@ def _json(path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def _jsonl(path) -> list[dict[str, Any]]:
-    """The records of a JSONL file; a line cut short by a kill is skipped."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    records = []
-    for line in lines:
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            continue
-    return records
 
 
 def build_body_for(services: Services, state: PRState) -> str:

@@ -1,0 +1,93 @@
+"""Durable files: whole-file writes that are atomic, and JSONL logs that survive a crash.
+
+A process can be killed at any instant. `write_atomic` leaves either the old file or the new
+one, never half of either. `append_line` makes each record durable before returning, and
+`read_jsonl` skips the one record a kill can cut short, so every log stays readable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` (UTF-8, newlines as given), durably and all at once.
+
+    The text goes to a temporary file beside `path`, is flushed and fsynced, then renamed over
+    `path`; the directory is fsynced so the rename itself survives a power cut. On any failure
+    the temporary file is removed and `path` keeps its old content.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename in `directory` durable; a no-op where directories cannot be opened (Windows)."""
+    if os.name != "posix":  # pragma: no cover - Windows
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append `line` and a newline to `path` (created with its folders), fsynced before returning.
+
+    A file that ends mid-line holds a record cut short by a crash: a newline is written first,
+    so the new record starts on a line of its own instead of being glued to the torn one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as handle:  # "a": every write goes to the end, whatever the position
+        torn = handle.seek(0, os.SEEK_END) > 0 and _last_byte(handle) != b"\n"
+        handle.write((("\n" if torn else "") + line + "\n").encode("utf-8"))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _last_byte(handle) -> bytes:
+    handle.seek(-1, os.SEEK_END)
+    return handle.read(1)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL file, in order; none when the file does not exist.
+
+    Lines that are not a JSON object are skipped: a process killed mid-write leaves a torn
+    last line, and after a resume appends to the same log that fragment sits mid-file.
+    """
+    try:
+        return json_lines(path.read_text(encoding="utf-8", errors="replace"))
+    except FileNotFoundError:
+        return []
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The lines of `text` that are JSON objects, parsed, in order; any other line is skipped."""
+    records = []
+    for line in text.split("\n"):  # not splitlines(): JSON text may hold U+2028 and friends
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
