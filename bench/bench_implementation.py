@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from agentos.config import ImplementationStageConfig  # noqa: E402
 from agentos.demo import create_sample  # noqa: E402
 from agentos.progress.events import Event  # noqa: E402
-from agentos.repo.git import ensure_worktree  # noqa: E402
+from agentos.repo.worktrees import ensure_worktree  # noqa: E402
 from agentos.workflows.implementation.environment import TestEnvironment  # noqa: E402
 
 UNITTEST = "{python} -m unittest discover -s tests -t ."
@@ -153,11 +153,11 @@ def patched(timers: Timers):
     from agentos.workflows.orchestrator import run as runner
 
     saved = (worktree.run_tests, TestEnvironment.ensure, ModelClient.complete, runner.build_services,
-             Git._run, SqliteSaver.put, SqliteSaver.put_writes)
+             Git.call, SqliteSaver.put, SqliteSaver.put_writes)
     timers.wrap(worktree, "run_tests", "tests")
     timers.wrap(TestEnvironment, "ensure", "setup")
     timers.wrap(ModelClient, "complete", "model")
-    timers.wrap(Git, "_run", "git")
+    timers.wrap(Git, "call", "git")
     timers.wrap(SqliteSaver, "put", "checkpoints")
     timers.wrap(SqliteSaver, "put_writes", "checkpoints")
 
@@ -171,7 +171,7 @@ def patched(timers: Timers):
         yield
     finally:
         (worktree.run_tests, TestEnvironment.ensure, ModelClient.complete, runner.build_services,
-         Git._run, SqliteSaver.put, SqliteSaver.put_writes) = saved
+         Git.call, SqliteSaver.put, SqliteSaver.put_writes) = saved
 
 
 def with_model_latency(repo: Path, seconds: float) -> None:

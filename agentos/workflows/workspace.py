@@ -15,7 +15,8 @@ from pathlib import Path
 from agentos.config import OrchestratorConfig
 from agentos.paths import RepoLayout
 from agentos.redact import redact
-from agentos.repo.git import Git, ensure_worktree
+from agentos.repo.git import Checkout, Git
+from agentos.repo.worktrees import default_branch, ensure_worktree
 
 DOC_FILES = {"triage": "brief.md", "lld": "lld.md", "spec": "spec.md"}
 APPROVED_MARK = re.compile(r"^Status:\s*APPROVED\b", re.MULTILINE)
@@ -33,7 +34,7 @@ class Workspace:
     def for_issue(cls, layout: RepoLayout, config: OrchestratorConfig, issue: int) -> Workspace:
         ws = cls(layout, issue, f"{config.branch_prefix}{issue}", config.base_branch or "", config.docs_dir)
         if not ws.base:
-            ws.base = ws.repo.default_branch()
+            ws.base = default_branch(ws.repo)
         return ws
 
     @property
@@ -48,9 +49,9 @@ class Workspace:
         return self.path
 
     @property
-    def git(self) -> Git:
+    def git(self) -> Checkout:
         """Git in the issue's worktree (created when missing): every stage's git goes through it."""
-        return Git(self.ensure())
+        return Checkout(self.ensure())
 
     @cached_property
     def repo(self) -> Git:

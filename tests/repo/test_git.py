@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from agentos.errors import UsageError
-from agentos.repo.git import Git, GitError, checked_out_at, ensure_worktree, fork_point
+from agentos.repo.git import Checkout, Git, GitError
+from agentos.repo.worktrees import checked_out_at, default_branch, ensure_worktree, fork_point
 
 BRANCH = "agentos/issue-1"
 
@@ -70,14 +71,14 @@ def test_new_worktree_and_commits_leave_the_main_checkout_untouched(repo: Path, 
 
     assert ensure_worktree(repo, wt, BRANCH, "main") == wt
     (wt / "feature.py").write_text("x = 1\n")
-    sha = Git(wt).commit_all("add feature")
+    sha = Checkout(wt).commit_all("add feature")
     (wt / "README.md").write_text("changed on the branch\n")
-    Git(wt).commit_all("change readme")
+    Checkout(wt).commit_all("change readme")
 
     assert main_checkout_state(repo) == before
     assert (repo / "README.md").read_text() == "user's own edit\n"
     assert not (repo / "feature.py").exists()
-    assert Git(wt).current_branch() == BRANCH
+    assert Checkout(wt).current_branch() == BRANCH
     assert sha is not None and Git(repo).rev_parse(f"{BRANCH}~1") == sha
     assert Git(repo).rev_parse(f"{BRANCH}~2") == before[0]
 
@@ -91,25 +92,25 @@ def test_reuse_keeps_uncommitted_work(repo: Path, tmp_path: Path):
 
     assert (wt / "half-done.py").read_text() == "work in progress\n"
     assert (wt / "README.md").read_text() == "edited, not committed\n"
-    assert Git(wt).dirty_paths()
+    assert Checkout(wt).dirty_paths()
 
 
 def test_worktree_deleted_by_hand_is_recreated_on_the_existing_branch(repo: Path, tmp_path: Path):
     wt = ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
     (wt / "kept.txt").write_text("committed\n")
-    sha = Git(wt).commit_all("keep")
+    sha = Checkout(wt).commit_all("keep")
     shutil.rmtree(wt)
 
     ensure_worktree(repo, wt, BRANCH, "main")
 
-    assert Git(wt).head() == sha
+    assert Checkout(wt).head() == sha
     assert (wt / "kept.txt").read_text() == "committed\n"
 
 
 def test_our_branch_is_checked_out_again_in_a_new_worktree(repo: Path, tmp_path: Path):
     wt = ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
     (wt / "work.txt").write_text("x\n")
-    branch_sha = Git(wt).commit_all("work")
+    branch_sha = Checkout(wt).commit_all("work")
     sh_git(repo, "worktree", "remove", str(wt))
     (repo / "later.txt").write_text("x\n")
     sh_git(repo, "add", "-A")
@@ -117,7 +118,7 @@ def test_our_branch_is_checked_out_again_in_a_new_worktree(repo: Path, tmp_path:
 
     wt = ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
 
-    assert Git(wt).head() == branch_sha != Git(repo).head()
+    assert Checkout(wt).head() == branch_sha != Git(repo).head()
 
 
 def test_refuses_a_same_named_branch_it_did_not_make(repo: Path, tmp_path: Path):
@@ -135,34 +136,34 @@ def test_refuses_a_same_named_branch_it_did_not_make(repo: Path, tmp_path: Path)
 def test_checked_out_at_returns_to_the_branch_and_drops_what_the_block_made(repo: Path, tmp_path: Path):
     wt = ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
     (wt / "feature.py").write_text("x = 1\n")
-    head = Git(wt).commit_all("feature")
-    base = fork_point(Git(wt), "main")
+    head = Checkout(wt).commit_all("feature")
+    base = fork_point(Checkout(wt), "main")
 
-    with checked_out_at(Git(wt), base, BRANCH):
-        assert not (wt / "feature.py").exists() and Git(wt).current_branch() is None
+    with checked_out_at(Checkout(wt), base, BRANCH):
+        assert not (wt / "feature.py").exists() and Checkout(wt).current_branch() is None
         (wt / "made-by-a-test-run.txt").write_text("junk\n")
         (wt / "README.md").write_text("scribbled\n")
 
-    assert Git(wt).current_branch() == BRANCH and Git(wt).head() == head
-    assert not (wt / "made-by-a-test-run.txt").exists() and Git(wt).dirty_paths() == []
+    assert Checkout(wt).current_branch() == BRANCH and Checkout(wt).head() == head
+    assert not (wt / "made-by-a-test-run.txt").exists() and Checkout(wt).dirty_paths() == []
     assert base == Git(repo).head()
 
 
 def test_changed_since_sees_commits_edits_deletions_and_new_files(repo: Path, tmp_path: Path):
     wt = ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
-    start = Git(wt).head()
+    start = Checkout(wt).head()
     (wt / "committed.txt").write_text("c\n")
-    Git(wt).commit_all("c")
+    Checkout(wt).commit_all("c")
     (wt / "README.md").unlink()
     (wt / "new dir").mkdir()
     (wt / "new dir" / "n.txt").write_text("n\n")
     (wt / ".gitignore").write_text("ignored.txt\n")
     (wt / "ignored.txt").write_text("i\n")
 
-    assert Git(wt).changed_since(start) == [".gitignore", "README.md", "committed.txt", "new dir/n.txt"]
-    assert Git(wt).words_in("main", ["hello", "hell", "nowhere"]) == {"hello"}
-    assert Git(wt).words_in("main", ["hello"], exclude=["**/*.md"]) == set()
-    assert Git(wt).messages(f"{start}..HEAD") == ["c"]
+    assert Checkout(wt).changed_since(start) == [".gitignore", "README.md", "committed.txt", "new dir/n.txt"]
+    assert Checkout(wt).words_in("main", ["hello", "hell", "nowhere"]) == {"hello"}
+    assert Checkout(wt).words_in("main", ["hello"], exclude=["**/*.md"]) == set()
+    assert Checkout(wt).messages(f"{start}..HEAD") == ["c"]
 
 
 def test_new_branch_can_start_from_origin_when_base_is_only_remote(repo: Path, tmp_path: Path):
@@ -173,8 +174,8 @@ def test_new_branch_can_start_from_origin_when_base_is_only_remote(repo: Path, t
 
     wt = ensure_worktree(clone, tmp_path / "wt", BRANCH, "main")
 
-    assert Git(wt).head() == Git(repo).head()
-    assert Git(wt).run("config", "--get", f"branch.{BRANCH}.merge", check=False) == ""
+    assert Checkout(wt).head() == Git(repo).head()
+    assert Checkout(wt).run("config", "--get", f"branch.{BRANCH}.merge", check=False) == ""
 
 
 def test_refuses_a_path_that_is_not_a_worktree(repo: Path, tmp_path: Path):
@@ -236,7 +237,7 @@ def test_refuses_a_missing_base(repo: Path, tmp_path: Path):
 
 
 def test_commit_all_returns_none_when_there_is_nothing_to_commit(repo: Path):
-    git = Git(repo)
+    git = Checkout(repo)
     head = git.head()
 
     assert git.commit_all("nothing") is None
@@ -256,7 +257,7 @@ def test_commit_without_any_identity_uses_the_fallback_and_writes_no_config(
     config_before = (root / ".git" / "config").read_text()
     (root / "a.txt").write_text("a\n")
 
-    sha = Git(root).commit_all("anonymous commit")
+    sha = Checkout(root).commit_all("anonymous commit")
 
     assert sha is not None
     who = sh_git(root, "log", "-1", "--format=%an <%ae>|%cn <%ce>")
@@ -270,14 +271,14 @@ def test_commit_keeps_the_configured_name_when_only_email_is_missing(tmp_path: P
     sh_git(root, "config", "user.name", "Ada")
     (root / "a.txt").write_text("a\n")
 
-    Git(root).commit_all("half identity")
+    Checkout(root).commit_all("half identity")
 
     assert sh_git(root, "log", "-1", "--format=%an <%ae>") == "Ada <agentos@localhost>"
 
 
 def test_configured_identity_is_used(repo: Path):
     (repo / "a.txt").write_text("a\n")
-    Git(repo).commit_all("mine")
+    Checkout(repo).commit_all("mine")
     assert sh_git(repo, "log", "-1", "--format=%an <%ae>") == "Test User <test@example.invalid>"
 
 
@@ -288,8 +289,8 @@ def test_default_branch_is_the_main_checkouts_branch(tmp_path: Path):
     root = make_repo(tmp_path / "trunk-repo", branch="trunk")
     wt = ensure_worktree(root, tmp_path / "wt", BRANCH, "trunk")
 
-    assert Git(root).default_branch() == "trunk"
-    assert Git(wt).default_branch() == "trunk"  # not the worktree's own branch
+    assert default_branch(Git(root)) == "trunk"
+    assert default_branch(Checkout(wt)) == "trunk"  # not the worktree's own branch
 
 
 def test_default_branch_follows_origin_head(repo: Path, tmp_path: Path):
@@ -297,7 +298,7 @@ def test_default_branch_follows_origin_head(repo: Path, tmp_path: Path):
     sh_git(tmp_path, "clone", "-q", str(repo), str(clone))
     sh_git(clone, "switch", "-q", "-c", "elsewhere")
 
-    assert Git(clone).default_branch() == "main"
+    assert default_branch(Git(clone)) == "main"
     assert Git(clone).remotes() == {"origin": str(repo)}
 
 
@@ -306,15 +307,15 @@ def test_default_branch_on_a_detached_head_falls_back_to_master(tmp_path: Path):
     sh_git(root, "switch", "-q", "--detach")
 
     assert Git(root).current_branch() is None
-    assert Git(root).default_branch() == "master"
+    assert default_branch(Git(root)) == "master"
 
 
 def test_show_file_reads_a_ref_and_returns_none_when_absent(repo: Path, tmp_path: Path):
     wt = ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
     (wt / "docs").mkdir()
     (wt / "docs" / "lld.md").write_text("# design\n")
-    Git(wt).commit_all("design")
-    git = Git(repo)
+    Checkout(wt).commit_all("design")
+    git = Checkout(repo)
 
     assert git.show_file(BRANCH, "docs/lld.md") == "# design\n"
     assert git.show_file("main", "docs/lld.md") is None
@@ -328,19 +329,19 @@ def test_changed_files_show_what_the_branch_adds(repo: Path, tmp_path: Path):
     (wt / "README.md").write_text("hello\nnew line\n")
     (wt / "src dir").mkdir()
     (wt / "src dir" / "naïve.py").write_text("pass\n")
-    Git(wt).commit_all("work")
+    Checkout(wt).commit_all("work")
     # main moving on afterwards must not show up as a change of the branch
     (repo / "main-only.txt").write_text("x\n")
     sh_git(repo, "add", "-A")
     sh_git(repo, "commit", "-q", "-m", "main moves")
 
-    git = Git(wt)
+    git = Checkout(wt)
     assert sorted(git.changed_files("main")) == ["README.md", "src dir/naïve.py"]
     assert git.changed_files("HEAD") == []
 
 
 def test_ref_queries(repo: Path):
-    git = Git(repo)
+    git = Checkout(repo)
     head = git.head()
 
     assert git.rev_parse("main") == head
@@ -353,7 +354,7 @@ def test_ref_queries(repo: Path):
 
 
 def test_dirty_paths_counts_untracked_files(repo: Path):
-    git = Git(repo)
+    git = Checkout(repo)
     assert git.dirty_paths() == []
     (repo / "sub").mkdir()
     (repo / "sub" / "untracked.txt").write_text("x\n")
@@ -363,12 +364,12 @@ def test_dirty_paths_counts_untracked_files(repo: Path):
 def test_reset_hard_in_a_worktree(repo: Path, tmp_path: Path):
     wt = ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
     (wt / "a.txt").write_text("a\n")
-    Git(wt).commit_all("a")
+    Checkout(wt).commit_all("a")
     (wt / "README.md").write_text("dirty\n")
 
-    Git(wt).reset_hard("main")
+    Checkout(wt).reset_hard("main")
 
-    assert Git(wt).head() == Git(repo).head()
+    assert Checkout(wt).head() == Git(repo).head()
     assert (wt / "README.md").read_text() == "hello\n"
     assert not (wt / "a.txt").exists()
 
@@ -386,7 +387,7 @@ def test_failures_raise_git_error_with_details(repo: Path):
 
 
 def test_dirty_paths_lists_every_kind_of_change(repo: Path):
-    git = Git(repo)
+    git = Checkout(repo)
     assert git.dirty_paths() == []
     (repo / "README.md").write_text("changed\n")
     (repo / "new file.txt").write_text("n\n")
@@ -414,6 +415,6 @@ def test_a_command_past_its_timeout_is_stopped_and_reported_as_exit_124(repo: Pa
 
 
 def test_call_keeps_the_whole_output_and_ok_answers_with_the_exit_code(repo: Path):
-    git = Git(repo)
+    git = Checkout(repo)
     assert git.call("ls-files", "-z").stdout == "README.md\0"
     assert git.ok("rev-parse", "--verify", "HEAD") and not git.ok("rev-parse", "--verify", "nope")

@@ -21,7 +21,7 @@ from agentos.errors import ProviderConfigError
 from agentos.llm.clis import CLIS, AgentCall, Cli, cli_name
 from agentos.process import run_bounded
 from agentos.redact import redact
-from agentos.repo.git import Git
+from agentos.repo.git import Checkout
 from agentos.workflows.implementation.tools import write_refusal
 
 SCRATCH = (".aider*",)
@@ -89,7 +89,7 @@ def run_agent(model_id: str, task: str, worktree: Path, timeout_s: float, log_di
     return AgentRun(argv, run.exit_code, run.timed_out, run.duration_s, output)
 
 
-def remove_scratch(worktree: Path, git: Git) -> list[str]:
+def remove_scratch(worktree: Path, git: Checkout) -> list[str]:
     """Delete the untracked state files agent CLIs leave in the repository root."""
     tops = {rel.split("/", 1)[0] for rel in git.dirty_paths()}
     removed = []
@@ -118,7 +118,7 @@ def refused_changes(worktree: Path, changed: list[str], allowed: list[str], guar
     return refused
 
 
-def put_back(git: Git, worktree: Path, ref: str, paths: list[str]) -> None:
+def put_back(git: Checkout, worktree: Path, ref: str, paths: list[str]) -> None:
     """Return `paths` to their state at `ref`: restored when they existed there, else removed."""
     existing = [p for p in paths if git.show_file(ref, p) is not None]
     git.checkout_paths(ref, existing)
@@ -133,7 +133,7 @@ class GitAdminGuard:
     restores whatever it changed there (a hook or an alias would run the next time the user
     runs git)."""
 
-    def __init__(self, git: Git):
+    def __init__(self, git: Checkout):
         self.common = Path(git.run("rev-parse", "--path-format=absolute", "--git-common-dir"))
         self.own = Path(git.run("rev-parse", "--path-format=absolute", "--git-dir"))
         self.before = {path: path.read_bytes() for path in self._watched()}

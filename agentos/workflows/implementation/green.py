@@ -12,7 +12,7 @@ import dataclasses
 import re
 from typing import Any
 
-from agentos.repo.git import checked_out_at
+from agentos.repo.worktrees import checked_out_at
 from agentos.repo.testreport import TestRun
 from agentos.workflows.implementation import docs, prompts, report
 from agentos.workflows.implementation.state import ImplState, new_round, say

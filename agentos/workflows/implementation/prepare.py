@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from agentos.llm.base import Message
-from agentos.repo.git import back_on_branch, checked_out_at, fork_point
+from agentos.repo.worktrees import back_on_branch, checked_out_at, fork_point
 from agentos.repo.testcmd import detect_test_command
 from agentos.workflows.implementation import docs, prompts, report
 from agentos.workflows.implementation.state import ImplState, new_round

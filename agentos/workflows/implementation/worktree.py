@@ -15,7 +15,7 @@ from typing import Any
 from agentos.errors import MissingArtifactError
 from agentos.files import append_line
 from agentos.redact import redact
-from agentos.repo.git import Git
+from agentos.repo.git import Checkout
 from agentos.repo.testcmd import detect_test_command, expand_command, run_tests
 from agentos.repo.testreport import TestRun
 from agentos.workflows.implementation import external, report
@@ -37,7 +37,7 @@ class StageWorktree:
         """Where this stage's records go in the run folder."""
 
     @property
-    def git(self) -> Git:
+    def git(self) -> Checkout:
         return self.workspace.git
 
     @property
