@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from agentos.markdown.parse import sections
+from agentos.workflows.review_loop.documents import FileChange, criteria_of, files_changed
 from agentos.workflows.review_loop.edits import Edit, apply_edits
 from agentos.workflows.review_loop.kinds import LLD, SPEC, TRIAGE, required_sections, validate
-from agentos.workflows.review_loop.validators import ValidationContext, criteria_of, sections, table
+from agentos.workflows.review_loop.validators import ValidationContext
 
 BRIEF = """# Brief
 
@@ -168,9 +170,13 @@ None.
     assert not any("'src/my module.py'" in p for p in problems)
 
 
-def test_table_parsing_handles_escaped_pipes_and_backticks():
-    rows = table("| Path | Why |\n|---|---|\n| `a b.py` | x \\| y |\n")
-    assert rows == [{"path": "a b.py", "why": "x \\| y"}]
+def test_files_changed_table_reads_quoted_paths_escaped_pipes_and_several_paths_per_cell():
+    lld = ("## Files changed\n| Path | Change | Why |\n|---|---|---|\n| `a b.py` | `modify` | x \\| y |\n"
+           "| ./c.py, `d e.py` | add | two |\n| f.py<br>g.py | delete | |\n")
+    assert files_changed(lld) == ([FileChange("a b.py", "modify"), FileChange("c.py", "add"),
+                                   FileChange("d e.py", "add"), FileChange("f.py", "delete"),
+                                   FileChange("g.py", "delete")], None)
+    assert files_changed("## Goal\nx\n") == ([], None)
 
 
 def test_apply_edits_all_or_nothing():
