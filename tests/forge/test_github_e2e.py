@@ -23,23 +23,16 @@ from agentos.demo.sample import ISSUE_BODY, ISSUE_TITLE
 from agentos.forge.reporting import LABELS, MARKER
 from agentos.workflows.orchestrator.run import orchestrate
 from agentos.workflows.orchestrator.session import RunOptions
-from tests.conftest import edit_config, git
 from tests.forge.fake_github import FakeGitHub
+from tests.helpers.repos import git
+from tests.helpers.sample import edit_config
 
 TOKEN = "ghp_e2e-test-token"
 
 
 @pytest.fixture
-def origin(tmp_path: Path) -> Path:
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(tmp_path / "origin.git")], check=True)
-    return tmp_path / "origin.git"
-
-
-@pytest.fixture
-def fake(origin: Path):
-    with FakeGitHub(owner="acme", name="textkit", token=TOKEN, origin=origin) as server:
-        yield server
-    assert server.problems == []
+def fake(fake_github):
+    return fake_github(owner="acme", name="textkit", token=TOKEN)
 
 
 @pytest.fixture
