@@ -18,7 +18,7 @@ from agentos.forge.github import GitHubForge
 from agentos.forge.remote import RepoSlug, Token
 from tests.forge.conformance import *  # noqa: F401,F403
 from tests.forge.fake_github import API_VERSION, FakeGitHub
-from tests.helpers.repos import git, make_repo
+from tests.helpers.repos import git, make_repo, rev
 
 TOKEN = "ghp_test-token-value"
 SLUG = RepoSlug("acme", "widgets")
@@ -57,10 +57,17 @@ def seed_issue(fake: FakeGitHub):
 @pytest.fixture
 def make_branch(repo: Path):
     """A local branch with one commit of its own (GitHub refuses a PR with no commits)."""
-    def make(name: str) -> None:
+    def make(name: str) -> str:
         sha = git(repo, "commit-tree", "main^{tree}", "-p", "main", "-m", f"work on {name}").strip()
         git(repo, "branch", name, sha)
+        return sha
     return make
+
+
+@pytest.fixture
+def branch_on_forge(origin: Path):
+    """GitHub's side of a branch: the fake's repository, `origin`."""
+    return lambda name: rev(origin, name)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import agentos
 from agentos.errors import UnknownIssueError, UsageError
 from agentos.forge.local import LocalForge
 from tests.forge.conformance import *  # noqa: F401,F403
-from tests.helpers.repos import git, make_repo
+from tests.helpers.repos import git, make_repo, rev
 
 
 @pytest.fixture
@@ -37,9 +37,16 @@ def seed_issue(forge: LocalForge):
 
 @pytest.fixture
 def make_branch(repo: Path):
-    def make(name: str) -> None:
+    def make(name: str) -> str:
         git(repo, "branch", name)
+        return rev(repo, name)
     return make
+
+
+@pytest.fixture
+def branch_on_forge(repo: Path):
+    """The local forge keeps branches in the repository itself."""
+    return lambda name: rev(repo, name)
 
 
 def _issue_file(repo: Path, number: int) -> Path:

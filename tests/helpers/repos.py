@@ -12,9 +12,11 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
-def rev(cwd: Path, ref: str) -> str:
-    """The commit `ref` names in the repository at `cwd` (a bare one too)."""
-    return git(cwd, "rev-parse", "--verify", f"{ref}^{{commit}}").strip()
+def rev(cwd: Path, ref: str) -> str | None:
+    """The commit `ref` names in the repository at `cwd` (a bare one too), or None if none."""
+    proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=cwd,
+                          capture_output=True, text=True)
+    return proc.stdout.strip() or None
 
 
 def make_repo(root: Path, files: dict[str, str] | None = None, branch: str = "main", message: str = "initial") -> Path:
