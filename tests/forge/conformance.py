@@ -200,10 +200,13 @@ def test_pull_request_number_is_not_an_issue(forge, seed_issue, make_branch, bas
     assert "pull request" in str(caught.value)
 
 
-def test_check_push_accepts_a_new_and_a_pushed_branch(forge, make_branch):
-    """Before any model runs: a branch not yet on the forge, or one we pushed, may be pushed."""
+def test_check_push_accepts_a_new_and_a_pushed_branch(forge, make_branch, branch_on_forge):
+    """Before any model runs: a branch not yet on the forge, or one we pushed, may be pushed;
+    checking pushes nothing."""
     make_branch("agentos/check-me")
+    before = branch_on_forge("agentos/check-me")
     forge.check_push("agentos/check-me")
+    assert branch_on_forge("agentos/check-me") == before
     forge.push_branch("agentos/check-me")
     forge.check_push("agentos/check-me")
 
