@@ -18,7 +18,7 @@ from agentos.forge.github import GitHubForge
 from agentos.forge.remote import RepoSlug, Token
 from tests.forge.conformance import *  # noqa: F401,F403
 from tests.forge.fake_github import API_VERSION, FakeGitHub
-from tests.helpers.repos import git, make_repo, rev
+from tests.helpers.repos import git, make_repo, push_from_another_clone, rev
 
 TOKEN = "ghp_test-token-value"
 SLUG = RepoSlug("acme", "widgets")
@@ -185,11 +185,7 @@ def test_check_push_for_unknown_repository(repo, fake):
 
 
 def test_remote_branch_with_other_commits_is_refused(forge, fake, repo, origin, tmp_path, make_branch):
-    other = tmp_path / "other"
-    git(tmp_path, "clone", "-q", str(origin), str(other))
-    git(other, "switch", "-q", "-c", "agentos/issue-1")
-    git(other, "commit", "-q", "--allow-empty", "-m", "someone else's work")
-    git(other, "push", "-q", "origin", "agentos/issue-1")
+    other = push_from_another_clone(origin, "agentos/issue-1", tmp_path / "other")
     for action in (forge.check_push, forge.push_branch):
         with pytest.raises(UsageError) as caught:
             action("agentos/issue-1")

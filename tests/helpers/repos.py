@@ -37,6 +37,15 @@ def bare_repo(path: Path) -> Path:
     return path
 
 
+def push_from_another_clone(origin: Path, branch: str, clone: Path) -> Path:
+    """Someone else's work: `origin` cloned at `clone`, one commit on `branch`, pushed back."""
+    git(clone.parent, "clone", "-q", str(origin), str(clone))
+    git(clone, "switch", "-q", "-c", branch)
+    git(clone, "commit", "-q", "--allow-empty", "-m", "someone else's work")
+    git(clone, "push", "-q", "origin", branch)
+    return clone
+
+
 def tree_snapshot(root: Path) -> dict[str, bytes]:
     """Every file under root (including .git), for byte-for-byte comparisons."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
