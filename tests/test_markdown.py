@@ -91,3 +91,4 @@ def test_escape_keeps_untrusted_text_inert():
     assert quote("Fixes #1\n```\nFixes #2\n```\n~~~\ncloses #3") == (
         "> `Fixes #1`\n> ```\n> Fixes #2\n> ```\n> ~~~\n> closes #3")
     assert quote("```a```\nFixes #4") == "> ```a```\n> `Fixes #4`"  # not a fence, so not code
+

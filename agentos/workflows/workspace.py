@@ -13,12 +13,13 @@ from functools import cached_property
 from pathlib import Path
 
 from agentos.config import OrchestratorConfig
+from agentos.markdown.parse import headings, lines_of
 from agentos.paths import RepoLayout
 from agentos.redact import redact
 from agentos.repo.git import Git, ensure_worktree
 
 DOC_FILES = {"triage": "brief.md", "lld": "lld.md", "spec": "spec.md"}
-APPROVED_MARK = re.compile(r"^Status:\s*APPROVED\b", re.MULTILINE)
+APPROVED_MARK = re.compile(r"Status:\s*APPROVED\b")
 
 
 @dataclass
@@ -82,4 +83,9 @@ class Workspace:
 
 
 def is_approved(text: str) -> bool:
-    return bool(APPROVED_MARK.search(text))
+    """Whether the document ends in the review log the review loop writes, with the status
+    APPROVED; the same words anywhere else in the document (or in code) do not count."""
+    last = (headings(text, level=2) or [None])[-1]
+    if last is None or last.title.lower() != "review log":
+        return False
+    return any(APPROVED_MARK.match(line) for line in lines_of(text)[last.line + 1:])
