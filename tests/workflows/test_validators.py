@@ -131,8 +131,9 @@ def test_test_plan_must_cover_every_criterion():
 
 
 def test_code_fence_comments_are_not_headings():
-    assert "# not a heading" not in {k for k in sections(LLD_DOC)}
-    assert sections(LLD_DOC)["logic flow"].startswith("```python")
+    assert not [k for k in sections(LLD_DOC) if "not a heading" in k]
+    assert sections(LLD_DOC)["logic flow"].startswith("```python\n# Not a heading: a comment in code")
+    assert sections(LLD_DOC)["logic flow"].endswith("```") and "alternatives considered" in sections(LLD_DOC)
 
 
 def test_spec_symbols_and_changed_files_must_be_known():
@@ -172,10 +173,10 @@ None.
 
 def test_files_changed_table_reads_quoted_paths_escaped_pipes_and_several_paths_per_cell():
     lld = ("## Files changed\n| Path | Change | Why |\n|---|---|---|\n| `a b.py` | `modify` | x \\| y |\n"
-           "| ./c.py, `d e.py` | add | two |\n| f.py<br>g.py | delete | |\n")
+           "| ./c.py, `d e.py` | add | two |\n| f.py<br>g.py | delete | |\n| `odd\\|name.py` | add | |\n")
     assert files_changed(lld) == ([FileChange("a b.py", "modify"), FileChange("c.py", "add"),
                                    FileChange("d e.py", "add"), FileChange("f.py", "delete"),
-                                   FileChange("g.py", "delete")], None)
+                                   FileChange("g.py", "delete"), FileChange("odd|name.py", "add")], None)
     assert files_changed("## Goal\nx\n") == ([], None)
 
 
