@@ -7,19 +7,16 @@ then on the base branch.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from agentos.config import OrchestratorConfig
-from agentos.markdown.parse import headings, lines_of
 from agentos.paths import RepoLayout
 from agentos.redact import redact
 from agentos.repo.git import Git, ensure_worktree
 
 DOC_FILES = {"triage": "brief.md", "lld": "lld.md", "spec": "spec.md"}
-APPROVED_MARK = re.compile(r"Status:\s*APPROVED\b")
 
 
 @dataclass
@@ -81,11 +78,3 @@ class Workspace:
         self.git.commit_all(message)
         return rel
 
-
-def is_approved(text: str) -> bool:
-    """Whether the document ends in the review log the review loop writes, with the status
-    APPROVED; the same words anywhere else in the document (or in code) do not count."""
-    last = (headings(text, level=2) or [None])[-1]
-    if last is None or last.title.lower() != "review log":
-        return False
-    return any(APPROVED_MARK.match(line) for line in lines_of(text)[last.line + 1:])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agentos.markdown.parse import sections
-from agentos.workflows.review_loop.documents import FileChange, criteria_of, files_changed
+from agentos.workflows.review_loop.documents import criteria_of
 from agentos.workflows.review_loop.edits import Edit, apply_edits
 from agentos.workflows.review_loop.kinds import LLD, SPEC, TRIAGE, required_sections, validate
 from agentos.workflows.review_loop.validators import ValidationContext
@@ -169,15 +169,6 @@ None.
     assert not any("`slugify`" in p or "`collapse`" in p for p in problems)
     assert any("'src/unlisted.py'" in p for p in problems)
     assert not any("'src/my module.py'" in p for p in problems)
-
-
-def test_files_changed_table_reads_quoted_paths_escaped_pipes_and_several_paths_per_cell():
-    lld = ("## Files changed\n| Path | Change | Why |\n|---|---|---|\n| `a b.py` | `modify` | x \\| y |\n"
-           "| ./c.py, `d e.py` | add | two |\n| f.py<br>g.py | delete | |\n| `odd\\|name.py` | add | |\n")
-    assert files_changed(lld) == ([FileChange("a b.py", "modify"), FileChange("c.py", "add"),
-                                   FileChange("d e.py", "add"), FileChange("f.py", "delete"),
-                                   FileChange("g.py", "delete"), FileChange("odd|name.py", "add")], None)
-    assert files_changed("## Goal\nx\n") == ([], None)
 
 
 def test_apply_edits_all_or_nothing():

@@ -1,15 +1,17 @@
 """The facts later steps read from the documents the review loop writes: the brief's acceptance
-criteria and kind, and the LLD's files-changed table. The checks and the implementation stage
-both read them here, so a document means the same thing to both."""
+criteria and kind, the LLD's files-changed table, and the review log at a document's end. The
+checks, the orchestrator and the implementation stage all read them here, so a document means
+the same thing to each."""
 
 from __future__ import annotations
 
 import re
 from typing import NamedTuple
 
-from agentos.markdown.parse import code_spans, column, sections, table, unquoted
+from agentos.markdown.parse import code_spans, column, headings, lines_of, sections, table, unquoted
 
 CHANGES = ("add", "modify", "delete")
+_APPROVED = re.compile(r"Status:\s*APPROVED\b")
 _BREAK = re.compile(r"<br\s*/?>")
 _PIECE = re.compile(r"(?:`+[^`]*`+|[^,;`])+")  # split at commas and semicolons outside code spans
 
@@ -56,3 +58,23 @@ def paths(cell: str) -> list[str]:
     span is the span (`my file.py` (new) → my file.py); a leading ./ is dropped."""
     pieces = [(code_spans(piece) or [piece])[0].strip() for piece in _PIECE.findall(_BREAK.sub(",", cell))]
     return [p.removeprefix("./") for p in pieces if p]
+
+
+def is_approved(doc: str) -> bool:
+    """Whether the document ends in the review log the review loop writes, with the status
+    APPROVED; the same words anywhere else in the document (or in code) do not count."""
+    start = _review_log_line(doc)
+    return start is not None and any(_APPROVED.match(line) for line in lines_of(doc)[start + 1:])
+
+
+def without_review_log(doc: str) -> str:
+    """The document without the review log at its end (for a revision of it)."""
+    start = _review_log_line(doc)
+    lines = lines_of(doc) if start is None else lines_of(doc)[:start]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _review_log_line(doc: str) -> int | None:
+    """The line of the '## Review log' heading when that is the document's last section."""
+    last = (headings(doc, level=2) or [None])[-1]
+    return last.line if last is not None and last.title.lower() == "review log" else None
