@@ -97,7 +97,7 @@ def main() -> None:
             p90 = ms[int(len(ms) * 0.9) - 1]
             print(f"  {name:<10} {label:<17} median {statistics.median(ms):6.2f} ms   p90 {p90:6.2f} ms")
     from agentos.demo import create_sample
-    from tests.conftest import edit_config
+    from tests.helpers.sample import edit_config
 
     with tempfile.TemporaryDirectory() as tmp:
         repo = create_sample(Path(tmp) / "repo")

@@ -7,7 +7,7 @@ from agentos.cli.main import app
 from agentos.config import OrchestratorConfig, flatten, json_schema, load_config
 from agentos.errors import ConfigError
 
-from tests.conftest import git
+from tests.helpers.repos import git
 
 
 def _repo(tmp_path: Path, config: str | None = None) -> Path:

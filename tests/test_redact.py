@@ -13,7 +13,7 @@ from agentos.llm.journal import CallJournal
 from agentos.progress.events import Progress
 from agentos.progress.log import JsonlSink
 from agentos.workflows.services import provider_env
-from tests.llm.conftest import ask
+from tests.helpers.llm import Waits, ask
 
 KEY = "sk-ant-api03-planted-secret-value"
 
@@ -75,8 +75,6 @@ def test_a_key_inside_an_sdk_exception_is_redacted_from_the_error(monkeypatch):
         raise APIConnectionError("could not reach https://proxy/?key=sk-proj-inside-an-exception")
 
     info = CallInfo("openai:gpt-5", "spec.review", "check OPENAI_API_KEY", "providers.openai")
-    from tests.llm.conftest import Waits
-
     with pytest.raises(Exception) as caught:
         call_with_retries(attempt, ask(), Waits().policy(max_attempts=1), info, lambda u: 0.0)
     assert "sk-proj-inside-an-exception" not in str(caught.value)

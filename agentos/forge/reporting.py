@@ -18,7 +18,7 @@ from pathlib import Path
 
 from agentos.errors import AgentosError
 from agentos.forge.base import Forge
-from agentos.forge.markdown import code, inline
+from agentos.markdown.escape import code, inline
 from agentos.progress.events import Event
 from agentos.redact import redact
 

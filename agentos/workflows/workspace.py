@@ -7,7 +7,6 @@ then on the base branch.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -19,7 +18,6 @@ from agentos.repo.git import Checkout, Git
 from agentos.repo.worktrees import default_branch, ensure_worktree
 
 DOC_FILES = {"triage": "brief.md", "lld": "lld.md", "spec": "spec.md"}
-APPROVED_MARK = re.compile(r"^Status:\s*APPROVED\b", re.MULTILINE)
 
 
 @dataclass
@@ -81,6 +79,3 @@ class Workspace:
         self.git.commit_all(message)
         return rel
 
-
-def is_approved(text: str) -> bool:
-    return bool(APPROVED_MARK.search(text))

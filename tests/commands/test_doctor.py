@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 
 from agentos.cli.main import app
 from agentos.commands.doctor import run_doctor
-from tests.conftest import edit_config, git
+from tests.helpers.repos import git
+from tests.helpers.sample import edit_config
 from tests.llm.fakes import anthropic as fake
 
 

@@ -2,11 +2,14 @@
 
     from tests.forge.conformance import *  # noqa: F401,F403
 
-and define three fixtures there:
+and define four fixtures there:
 
     forge        a fresh forge with no issues or pull requests
     seed_issue   seed_issue(title, body, labels) -> int: create an issue, return its number
-    make_branch  make_branch(name): create a local branch that `forge.push_branch` can push
+    make_branch  make_branch(name) -> str: create a local branch that `forge.push_branch` can
+                 push; return its commit
+    branch_on_forge  branch_on_forge(name) -> str | None: the commit the forge's side holds
+                 for that branch, None when it has no such branch
 
 Optionally override `base_branch` (default "main"): the branch pull requests target, and
 `writer` (default "you"): a user the forge says may write to the repository.
@@ -168,11 +171,13 @@ def test_update_pr_body_and_draft(forge, make_branch, base_branch):
     assert forge.update_pr(pr.number, draft=False).draft is False
 
 
-def test_push_branch_of_existing_branch(forge, make_branch):
-    """Pushing a committed local branch succeeds, and again (idempotent)."""
-    make_branch("agentos/push-me")
+def test_push_branch_of_existing_branch(forge, make_branch, branch_on_forge):
+    """Pushing a committed local branch puts that commit on the forge, and again (idempotent)."""
+    commit = make_branch("agentos/push-me")
     forge.push_branch("agentos/push-me")
+    assert branch_on_forge("agentos/push-me") == commit
     forge.push_branch("agentos/push-me")
+    assert branch_on_forge("agentos/push-me") == commit
 
 
 def test_comments_come_back_in_order_with_authors(forge, seed_issue):
@@ -195,10 +200,13 @@ def test_pull_request_number_is_not_an_issue(forge, seed_issue, make_branch, bas
     assert "pull request" in str(caught.value)
 
 
-def test_check_push_accepts_a_new_and_a_pushed_branch(forge, make_branch):
-    """Before any model runs: a branch not yet on the forge, or one we pushed, may be pushed."""
+def test_check_push_accepts_a_new_and_a_pushed_branch(forge, make_branch, branch_on_forge):
+    """Before any model runs: a branch not yet on the forge, or one we pushed, may be pushed;
+    checking pushes nothing."""
     make_branch("agentos/check-me")
+    before = branch_on_forge("agentos/check-me")
     forge.check_push("agentos/check-me")
+    assert branch_on_forge("agentos/check-me") == before
     forge.push_branch("agentos/check-me")
     forge.check_push("agentos/check-me")
 

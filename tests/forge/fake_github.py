@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.helpers.loopback import LoopbackServer, QuietHandler
+from tests.helpers.repos import rev
 
 API_VERSION = "2022-11-28"
 
@@ -66,22 +66,16 @@ class FakeGitHub:
         self._number = 0
         self._comment_id = 1000
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
+        self._http = LoopbackServer(type("Handler", (_Handler,), {"fake": self}), name="fake-github")
 
     # ---------------------------------------------------------------- lifecycle
 
     def start(self) -> "FakeGitHub":
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-github", daemon=True).start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._http.stop()
 
     def __enter__(self) -> "FakeGitHub":
         return self.start()
@@ -91,8 +85,7 @@ class FakeGitHub:
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+        return f"{self._http.url}/"
 
     @property
     def web(self) -> str:
@@ -286,7 +279,7 @@ class FakeGitHub:
         """GitHub's checks: both branches exist on the repository, and head has commits over base."""
         if self.origin is None:
             return None
-        shas = {name: _rev_parse(self.origin, name) for name in (head, base)}
+        shas = {name: rev(self.origin, f"refs/heads/{name}") for name in (head, base)}
         for name, sha in shas.items():
             if sha is None:
                 return {"resource": "PullRequest", "field": "head" if name == head else "base", "code": "invalid"}
@@ -341,28 +334,12 @@ ROUTES = [
 ]
 
 
-def _rev_parse(bare: Path, branch: str) -> str | None:
-    proc = subprocess.run(["git", "--git-dir", str(bare), "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
-                          capture_output=True, text=True)
-    return proc.stdout.strip() or None
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     fake: FakeGitHub
-    protocol_version = "HTTP/1.1"
-
-    def setup(self) -> None:
-        super().setup()  # headers and body go out in two writes: without this, Nagle stalls keep-alive 40 ms
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-        pass
 
     def _serve(self) -> None:
         parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
+        raw, headers = self.read_body()
         body: Any = None
         if raw:
             if "application/json" not in headers.get("content-type", ""):

@@ -23,23 +23,16 @@ from agentos.demo.sample import ISSUE_BODY, ISSUE_TITLE
 from agentos.forge.reporting import LABELS, MARKER
 from agentos.workflows.orchestrator.run import orchestrate
 from agentos.workflows.orchestrator.session import RunOptions
-from tests.conftest import edit_config, git
 from tests.forge.fake_github import FakeGitHub
+from tests.helpers.repos import git, push_from_another_clone
+from tests.helpers.sample import edit_config
 
 TOKEN = "ghp_e2e-test-token"
 
 
 @pytest.fixture
-def origin(tmp_path: Path) -> Path:
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(tmp_path / "origin.git")], check=True)
-    return tmp_path / "origin.git"
-
-
-@pytest.fixture
-def fake(origin: Path):
-    with FakeGitHub(owner="acme", name="textkit", token=TOKEN, origin=origin) as server:
-        yield server
-    assert server.problems == []
+def fake(fake_github):
+    return fake_github(owner="acme", name="textkit", token=TOKEN)
 
 
 @pytest.fixture
@@ -161,11 +154,7 @@ def test_closed_issue_with_allow_closed(repo, fake):
 
 
 def test_remote_branch_with_other_commits_is_refused_before_any_model(repo, fake, origin, tmp_path):
-    other = tmp_path / "other"
-    git(tmp_path, "clone", "-q", str(origin), str(other))
-    git(other, "switch", "-q", "-c", "agentos/issue-1")
-    git(other, "commit", "-q", "--allow-empty", "-m", "not ours")
-    git(other, "push", "-q", "origin", "agentos/issue-1")
+    push_from_another_clone(origin, "agentos/issue-1", tmp_path / "other")
     result = _cli(orchestrate_app, "--issue", "1", "--repo", str(repo), "--plain")
     assert result.exit_code == 2, result.output
     assert "already has a branch 'agentos/issue-1'" in result.output and "git push origin --delete" in result.output

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -19,42 +18,25 @@ from agentos.forge.github import GitHubForge
 from agentos.forge.remote import RepoSlug, Token
 from tests.forge.conformance import *  # noqa: F401,F403
 from tests.forge.fake_github import API_VERSION, FakeGitHub
+from tests.helpers.repos import git, make_repo, push_from_another_clone, rev
 
 TOKEN = "ghp_test-token-value"
 SLUG = RepoSlug("acme", "widgets")
 NOW = 1_800_000_000.0
 
 
-def git(cwd: Path, *args: str) -> str:
-    ident = ["-c", "user.name=t", "-c", "user.email=t@t.invalid", "-c", "commit.gpgsign=false"]
-    return subprocess.run(["git", *ident, *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
-@pytest.fixture
-def origin(tmp_path: Path) -> Path:
-    """The GitHub repository's git side: a bare repository on disk."""
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", "origin.git")
-    return tmp_path / "origin.git"
-
-
 @pytest.fixture
 def repo(tmp_path: Path, origin: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    (root / "README.md").write_text("demo\n")
-    git(root, "add", "README.md")
-    git(root, "commit", "-q", "-m", "initial")
+    """A clone's view: a repository on main whose origin is the fake GitHub's bare repository."""
+    root = make_repo(tmp_path / "repo")
     git(root, "remote", "add", "origin", str(origin))
     git(root, "push", "-q", "origin", "main")
     return root
 
 
 @pytest.fixture
-def fake(origin: Path):
-    with FakeGitHub(token=TOKEN, origin=origin) as server:
-        yield server
-    assert server.problems == [], "requests GitHub would not accept in that shape"
+def fake(fake_github):
+    return fake_github(token=TOKEN)
 
 
 @pytest.fixture
@@ -75,11 +57,17 @@ def seed_issue(fake: FakeGitHub):
 @pytest.fixture
 def make_branch(repo: Path):
     """A local branch with one commit of its own (GitHub refuses a PR with no commits)."""
-    def make(name: str) -> None:
-        tree = git(repo, "rev-parse", "main^{tree}")
-        sha = git(repo, "commit-tree", tree, "-p", "main", "-m", f"work on {name}")
+    def make(name: str) -> str:
+        sha = git(repo, "commit-tree", "main^{tree}", "-p", "main", "-m", f"work on {name}").strip()
         git(repo, "branch", name, sha)
+        return sha
     return make
+
+
+@pytest.fixture
+def branch_on_forge(origin: Path):
+    """GitHub's side of a branch: the fake's repository, `origin`."""
+    return lambda name: rev(origin, name)
 
 
 @pytest.fixture
@@ -197,11 +185,7 @@ def test_check_push_for_unknown_repository(repo, fake):
 
 
 def test_remote_branch_with_other_commits_is_refused(forge, fake, repo, origin, tmp_path, make_branch):
-    other = tmp_path / "other"
-    git(tmp_path, "clone", "-q", str(origin), str(other))
-    git(other, "switch", "-q", "-c", "agentos/issue-1")
-    git(other, "commit", "-q", "--allow-empty", "-m", "someone else's work")
-    git(other, "push", "-q", "origin", "agentos/issue-1")
+    other = push_from_another_clone(origin, "agentos/issue-1", tmp_path / "other")
     for action in (forge.check_push, forge.push_branch):
         with pytest.raises(UsageError) as caught:
             action("agentos/issue-1")

@@ -14,28 +14,13 @@ import agentos
 from agentos.errors import UnknownIssueError, UsageError
 from agentos.forge.local import LocalForge
 from tests.forge.conformance import *  # noqa: F401,F403
-
-
-def _git(repo: Path, *args: str) -> str:
-    """Run git in `repo` with signing off, so global config cannot break the fixture."""
-    proc = subprocess.run(["git", "-c", "commit.gpgsign=false", *args], cwd=repo,
-                          capture_output=True, text=True, check=True)
-    return proc.stdout
+from tests.helpers.repos import git, make_repo, rev
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A real git repository on branch `main` with one commit."""
-    root = tmp_path / "repo"
-    root.mkdir()
-    _git(root, "init", "-q")
-    _git(root, "config", "user.name", "agentos test")
-    _git(root, "config", "user.email", "agentos-test@example.invalid")
-    (root / "README.md").write_text("demo\n")
-    _git(root, "add", "README.md")
-    _git(root, "commit", "-q", "-m", "initial")
-    _git(root, "branch", "-M", "main")
-    return root
+    return make_repo(tmp_path / "repo")
 
 
 @pytest.fixture
@@ -52,9 +37,16 @@ def seed_issue(forge: LocalForge):
 
 @pytest.fixture
 def make_branch(repo: Path):
-    def make(name: str) -> None:
-        _git(repo, "branch", name)
+    def make(name: str) -> str:
+        git(repo, "branch", name)
+        return rev(repo, name)
     return make
+
+
+@pytest.fixture
+def branch_on_forge(repo: Path):
+    """The local forge keeps branches in the repository itself."""
+    return lambda name: rev(repo, name)
 
 
 def _issue_file(repo: Path, number: int) -> Path:
@@ -347,10 +339,10 @@ def test_comment_on_unknown_issue_raises(forge):
 
 
 def test_push_missing_branch_is_a_usage_error_and_changes_nothing(forge, repo):
-    before = _git(repo, "for-each-ref")
+    before = git(repo, "for-each-ref")
     with pytest.raises(UsageError, match="'nope' does not exist"):
         forge.push_branch("nope")
-    assert _git(repo, "for-each-ref") == before
+    assert git(repo, "for-each-ref") == before
     assert not (repo / ".agentos").exists()
 
 

@@ -17,6 +17,7 @@ from agentos.forge.factory import make_forge
 from agentos.forge.remote import (GitRemote, RemoteRef, RepoSlug, Token, api_url_for, find_token, host_of_api,
                                   parse_remote, parse_slug)
 from agentos.paths import RepoLayout
+from tests.helpers.repos import git
 
 
 @pytest.mark.parametrize("url, host, slug", [
@@ -93,7 +94,7 @@ def _credential(env: dict[str, str], host: str, cwd: Path) -> subprocess.Complet
 
 
 def test_credential_helper_gives_the_token_to_the_github_host_only(tmp_path):
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    git(tmp_path, "init", "-q")
     remote = GitRemote(tmp_path, "origin", "github.com", Token("ghp_secret", "GITHUB_TOKEN"))
     env = remote._env()
     answer = _credential(env, "github.com", tmp_path)
@@ -110,8 +111,8 @@ def test_git_errors_are_scrubbed_of_the_token_and_url_credentials(tmp_path):
 
 
 def test_transient_git_failures_are_retried_then_explained(tmp_path):
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    subprocess.run(["git", "remote", "add", "origin", "https://127.0.0.1:9/acme/x.git"], cwd=tmp_path, check=True)
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "remote", "add", "origin", "https://127.0.0.1:9/acme/x.git")
     waits: list[float] = []
     remote = GitRemote(tmp_path, "origin", "127.0.0.1:9", None, sleep=waits.append)
     with pytest.raises(Exception) as caught:
@@ -126,9 +127,9 @@ def test_transient_git_failures_are_retried_then_explained(tmp_path):
 def _repo(tmp_path: Path, remote: str | None) -> RepoLayout:
     root = tmp_path / "repo"
     root.mkdir()
-    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    git(root, "init", "-q")
     if remote:
-        subprocess.run(["git", "remote", "add", "origin", remote], cwd=root, check=True)
+        git(root, "remote", "add", "origin", remote)
     return RepoLayout(root)
 
 

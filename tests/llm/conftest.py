@@ -4,27 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from agentos.llm.base import Message, Request, ToolSpec
-from agentos.llm.retry import RetryPolicy
-
-
-class Waits(list):
-    """Every wait the retry layer asked for, in seconds (no real sleeping)."""
-
-    def policy(self, **kw) -> RetryPolicy:
-        settings = {"max_attempts": 3, "timeout_s": 30.0, "idle_timeout_s": 10.0, "max_wait_s": 60.0,
-                    "sleep": self.append, "jitter": lambda: 0.5, **kw}
-        return RetryPolicy(**settings)
+from tests.helpers.llm import Waits
 
 
 @pytest.fixture
 def waits() -> Waits:
     return Waits()
-
-
-def ask(text: str = "hello", purpose: str = "lld.draft", **kw) -> Request:
-    return Request(system="You are careful.", messages=[Message(role="user", content=text)], purpose=purpose, **kw)
-
-
-READ_FILE = ToolSpec(name="read_file", description="Read a file.",
-                     parameters={"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]})

@@ -16,7 +16,7 @@ from agentos.llm.models import model_info, price_for
 from agentos.llm.registry import ProviderContext, readiness, resolve, split_model_id
 from agentos.llm.retry import ModelCallFailed
 from agentos.llm.settings import ProviderConfig
-from tests.llm.conftest import READ_FILE, ask
+from tests.helpers.llm import READ_FILE, ask
 from tests.llm.fakes.cli import FakeCli, alive, claude_result, codex_events, gemini_result
 
 

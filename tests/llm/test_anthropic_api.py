@@ -12,7 +12,7 @@ from agentos.llm.models import model_info
 from agentos.llm.registry import ProviderContext, resolve
 from agentos.llm.retry import ContextTooLongError, ModelCallFailed
 from agentos.llm.settings import ProviderConfig
-from tests.llm.conftest import READ_FILE, ask
+from tests.helpers.llm import READ_FILE, ask
 from tests.llm.fakes import anthropic as fake
 
 

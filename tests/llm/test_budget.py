@@ -15,7 +15,7 @@ from agentos.llm.client import ModelClient
 from agentos.llm.journal import CallJournal
 from agentos.llm.models import price_for
 from agentos.llm.retry import ModelCallFailed
-from tests.llm.conftest import ask
+from tests.helpers.llm import ask
 
 
 class PricedModel:

@@ -13,7 +13,8 @@ from agentos.paths import RepoLayout
 from agentos.commands.status import run_status
 from agentos.workflows.orchestrator.run import orchestrate
 from agentos.workflows.orchestrator.session import RunOptions
-from tests.conftest import edit_config, git, script_replies
+from tests.helpers.repos import git
+from tests.helpers.sample import edit_config, script_replies
 from tests.llm.fakes import anthropic as fake
 
 

@@ -21,7 +21,7 @@ def test_help_imports_no_sdk(tmp_path):
 
 
 def test_dry_run_with_real_providers_configured_imports_no_sdk(sample_repo):
-    from tests.conftest import edit_config
+    from tests.helpers.sample import edit_config
 
     edit_config(sample_repo, stages={"lld": {"drafter": "claude:opus-4.5", "reviewer": "gemini:3-pro-preview"},
                                      "spec": {"drafter": "openai:gpt-5", "reviewer": "ollama:qwen3"},

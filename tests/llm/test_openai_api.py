@@ -13,7 +13,7 @@ from agentos.llm.openai_api import OllamaProvider, OpenAICompatibleProvider, Ope
 from agentos.llm.registry import ProviderContext, resolve
 from agentos.llm.retry import ContextTooLongError, ModelCallFailed
 from agentos.llm.settings import ProviderConfig
-from tests.llm.conftest import READ_FILE, ask
+from tests.helpers.llm import READ_FILE, ask
 from tests.llm.fakes import openai as fake
 
 

@@ -10,7 +10,7 @@ import pytest
 from agentos.errors import ProviderConfigError
 from agentos.llm.base import Response, Usage
 from agentos.llm.retry import CallInfo, ContextTooLongError, ModelCallFailed, call_with_retries, classify, retry_after
-from tests.llm.conftest import ask
+from tests.helpers.llm import ask
 
 INFO = CallInfo("claude:opus-4.5", "lld.review", "check ANTHROPIC_API_KEY", "providers.anthropic")
 

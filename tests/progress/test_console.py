@@ -188,15 +188,24 @@ def test_live_sink_handle_survives_malformed_events() -> None:
 
 
 def test_live_sink_survives_a_rendering_error() -> None:
+    """A frame that fails to render leaves the previous one on screen; events still count, and
+    the next good frame shows them."""
     console, buf = terminal()
     sink = LiveSink(console=console)
+    sink.handle(ev("run_started", 0, data={"issue": 7, "title": "Drawn before", "stages": ["triage"]}))
+    sink._live.refresh()  # draw now rather than on the refresh thread's next tick
+    drawn = final_frame(buf)
 
     def broken(now: datetime | None = None) -> None:
         raise RuntimeError("render failed")
 
     sink.render = broken  # type: ignore[method-assign]
-    sink.handle(ev("note", 0, message="hello"))
+    sink.handle(ev("stage_started", 1, stage="triage", attempt=1))
+    sink._live.refresh()  # a redraw while rendering fails
+    assert final_frame(buf).rstrip() == drawn.rstrip() and "Drawn before" in drawn and "pending" in drawn
+    del sink.render  # rendering works again
     sink.close()
+    assert "running" in final_frame(buf) and "Drawn before" in final_frame(buf)
 
 
 def test_live_sink_ignores_events_after_close_and_close_twice() -> None:
@@ -223,13 +232,6 @@ def test_make_console_sink_picks_live_only_for_a_real_terminal(monkeypatch: pyte
 
 
 def test_live_sink_suspends_for_a_prompt_and_restarts_on_the_next_event():
-    import io
-
-    from rich.console import Console
-
-    from agentos.progress.console import LiveSink
-    from agentos.progress.events import Event
-
     buf = io.StringIO()
     sink = LiveSink(console=Console(file=buf, force_terminal=True, width=100))
     sink.handle(Event(kind="run_started", data={"stages": ["lld"]}))

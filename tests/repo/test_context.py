@@ -7,7 +7,7 @@ import pytest
 from agentos.repo import context
 from agentos.repo.context import RepoIndex, repo_context, terms_of
 
-from tests.conftest import git
+from tests.helpers.repos import git, make_repo
 
 FILES = {
     "src/slug.py": "import re\n\ndef slugify(text, sep='-'):\n    return text\n\nclass Slugger:\n    def run(self):\n        pass\n",
@@ -21,13 +21,7 @@ FILES = {
 
 @pytest.fixture
 def repo(tmp_path):
-    for rel, text in FILES.items():
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(text)
-    git(tmp_path, "init", "-q")
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "commit", "-qm", "x")
-    return tmp_path
+    return make_repo(tmp_path, FILES)
 
 
 def test_symbols_per_language(repo):

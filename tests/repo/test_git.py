@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,28 +11,26 @@ import pytest
 from agentos.errors import UsageError
 from agentos.repo.git import Checkout, Git, GitError
 from agentos.repo.worktrees import checked_out_at, default_branch, ensure_worktree, fork_point
+from tests.helpers.repos import git
 
 BRANCH = "agentos/issue-1"
 
 
 def sh_git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    """git's output, trimmed (these tests name `Git` objects `git`)."""
+    return git(cwd, *args).strip()
 
 
 @pytest.fixture(autouse=True)
 def no_git_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty global git config and HOME: these tests decide the identity themselves."""
+    """An empty global git config and HOME instead of the session's test identity: these tests
+    decide the identity themselves (the rest of the hermetic settings still apply)."""
     home = tmp_path / "home"
     home.mkdir()
     global_config = home / ".gitconfig"
     global_config.write_text("")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(global_config))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
-                "GIT_COMMITTER_EMAIL", "EMAIL", "GIT_DIR", "GIT_WORK_TREE"):
-        monkeypatch.delenv(var, raising=False)
     return global_config
 
 
@@ -393,7 +390,7 @@ def test_dirty_paths_lists_every_kind_of_change(repo: Path):
     (repo / "new file.txt").write_text("n\n")
     (repo / "a.txt").write_text("a\n")
     sh_git(repo, "add", "a.txt")
-    sh_git(repo, "-c", "user.name=s", "-c", "user.email=s@x.invalid", "commit", "-q", "-m", "a")
+    sh_git(repo, "commit", "-q", "-m", "a")
     sh_git(repo, "mv", "a.txt", "b.txt")
 
     assert sorted(git.dirty_paths()) == ["README.md", "b.txt", "new file.txt"]

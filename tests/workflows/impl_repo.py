@@ -8,7 +8,6 @@ implementer at a scripted model whose replies the test provides per phase.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from agentos.forge.local import LocalForge
 from agentos.workflows.orchestrator.driver import RunResult
 from agentos.workflows.orchestrator.run import run_workflow
 from agentos.workflows.orchestrator.session import RunOptions
+from tests.helpers.repos import make_repo
 
 OPS = '''def add(a, b):
     return a + b
@@ -58,11 +58,6 @@ def test_clamp_rejects_swapped_bounds():
 '''
 
 
-def git(cwd: Path, *args: str) -> str:
-    ident = ["-c", "user.name=t", "-c", "user.email=t@t.invalid"]
-    return subprocess.run(["git", *ident, *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
 def spec(tests: list[str]) -> str:
     rows = "\n".join(f"| AC{i} | {t} |" for i, t in enumerate(tests, 1))
     return ("# Implementation spec: clamp ignores its upper bound\n\n## Overview\nMake clamp honour hi.\n\n"
@@ -83,18 +78,10 @@ BRIEF = "# Brief\n\n## Kind\nbug\n\n## Review log\nStatus: APPROVED after 1 revi
 def make_target(root: Path, *, files: dict[str, str] | None = None, tests: list[str] | None = None,
                 lld_files: list[str] | None = None, implementation: dict[str, Any] | None = None) -> Path:
     """A git repository on `main` with the package, approved docs, issue #1 and a config."""
-    root.mkdir(parents=True)
-    for rel, text in {**FILES, **(files or {})}.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    docs = root / "docs" / "agentos" / "issue-1"
-    docs.mkdir(parents=True)
-    (docs / "brief.md").write_text(BRIEF)
-    (docs / "lld.md").write_text(lld(lld_files or ["calc/ops.py", "tests/test_ops.py"]))
-    (docs / "spec.md").write_text(spec(NEW_TESTS if tests is None else tests))
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "calc")
+    docs = {"docs/agentos/issue-1/brief.md": BRIEF,
+            "docs/agentos/issue-1/lld.md": lld(lld_files or ["calc/ops.py", "tests/test_ops.py"]),
+            "docs/agentos/issue-1/spec.md": spec(NEW_TESTS if tests is None else tests)}
+    make_repo(root, {**FILES, **(files or {}), **docs}, message="calc")
     impl = {"implementer": "scripted:.agentos/scripted/implementer.yaml", "test_command": PYTEST,
             "python_venv": False, "max_test_retries": 2, "test_timeout_s": 60, **(implementation or {})}
     config = {"orchestrator": {"stages": {"implementation": impl}, "gates": {"before_pr": False}}}

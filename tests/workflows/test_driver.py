@@ -20,7 +20,7 @@ from agentos.workflows.orchestrator.driver import RunContext, drive, graph_confi
 from agentos.workflows.orchestrator.run import execute, run_workflow
 from agentos.workflows.orchestrator.session import RunOptions, open_session
 
-from tests.conftest import edit_script
+from tests.helpers.sample import edit_script
 
 
 class GateState(TypedDict, total=False):

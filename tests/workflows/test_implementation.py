@@ -15,7 +15,8 @@ from agentos.workflows.implementation.tools import WorktreeTools
 from agentos.workflows.orchestrator.run import orchestrate
 from agentos.workflows.orchestrator.session import RunOptions
 
-from tests.conftest import edit_config, edit_script, git, script_replies
+from tests.helpers.repos import git
+from tests.helpers.sample import edit_config, edit_script, script_replies
 from tests.workflows.impl_repo import (
     BUGGY_LINE, FINISH, PYTEST, WRITE_RED_TESTS, call, implement, make_target, prompts_sent, replace, reply,
     report, run_folder, script, tool_calls, worktree,

@@ -15,7 +15,8 @@ from agentos.cli.main import app as agentos_app
 from agentos.config import ImplementationStageConfig
 from agentos.errors import TestCommandError
 from agentos.workflows.implementation.environment import TestEnvironment, python_install_args
-from tests.conftest import edit_config, git
+from tests.helpers.repos import git
+from tests.helpers.sample import edit_config
 from tests.workflows.impl_repo import FINISH, make_target, script
 
 UNITTEST = "{python} -m unittest discover -v -s tests -t ."

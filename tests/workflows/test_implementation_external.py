@@ -12,8 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from agentos.cli.orchestrate import app as orchestrate_app
+from tests.helpers.repos import git
 from tests.workflows.impl_repo import (
-    BUGGY_LINE, NEW_TESTS, OPS, RED_TESTS, git, implement, make_target, report, run_folder, worktree,
+    BUGGY_LINE, NEW_TESTS, OPS, RED_TESTS, implement, make_target, report, run_folder, worktree,
 )
 
 FIXED_OPS = OPS.replace(BUGGY_LINE, "    if lo > hi:\n        raise ValueError('lo > hi')\n    return max(lo, min(x, hi))")

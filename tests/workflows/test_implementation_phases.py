@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
+from tests.helpers.repos import git
 from tests.workflows.impl_repo import (
-    BUGGY_LINE, FINISH, NEW_TESTS, RED_TESTS, TESTS, WRITE_RED_TESTS, call, git, implement, make_target,
+    BUGGY_LINE, FINISH, NEW_TESTS, RED_TESTS, TESTS, WRITE_RED_TESTS, call, implement, make_target,
     prompts_sent, replace, reply, report, run_folder, script, tool_calls, worktree,
 )
 

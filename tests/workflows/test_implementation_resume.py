@@ -12,8 +12,9 @@ from pathlib import Path
 
 from agentos.workflows.orchestrator.run import orchestrate
 from agentos.workflows.orchestrator.session import RunOptions
+from tests.helpers.repos import git
 from tests.workflows.impl_repo import (
-    BUGGY_LINE, FINISH, RED_TESTS, WRITE_RED_TESTS, git, make_target, replace, report, script, worktree,
+    BUGGY_LINE, FINISH, RED_TESTS, WRITE_RED_TESTS, make_target, replace, report, script, worktree,
 )
 
 FIXED = "    if lo > hi:\n        raise ValueError('lo > hi')\n    return max(lo, min(x, hi))"

@@ -16,7 +16,8 @@ from agentos.demo import run_demo
 from agentos.workflows.orchestrator.run import orchestrate
 from agentos.workflows.orchestrator.session import RunOptions
 
-from tests.conftest import edit_config, edit_script, git, script_replies, tree_snapshot
+from tests.helpers.repos import git, tree_snapshot
+from tests.helpers.sample import edit_config, edit_script, script_replies
 
 
 def _run(repo: Path, **kw):

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from agentos.workflows.pr.body import PRFacts, build_body, find_template, template_headings
+from agentos.markdown.parse import headings
+from agentos.workflows.pr.body import PRFacts, build_body, find_template
 
 REPORT = {
     "final": {"command": "/home/ana/repo/.agentos/worktrees/3/.venv/bin/python -m pytest -q", "summary": "5 passed in 0.2s",
@@ -96,7 +97,7 @@ def test_template_headings_are_followed(tmp_path: Path):
     (tmp_path / ".github").mkdir()
     (tmp_path / ".github" / "PULL_REQUEST_TEMPLATE.md").write_text(TEMPLATE)
     template = find_template(tmp_path)
-    assert [t for _, t in template_headings(template)] == ["Description", "Type of change",
+    assert [h.title for h in headings(template)] == ["Description", "Type of change",
                                                            "How has this been tested?", "Related issues"]
     body = build_body(_facts(), template)
     html = _html(body)

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import edit_script, script_replies
+from tests.helpers.sample import edit_script, script_replies
 
 
 def _scripted_calls(repo: Path) -> list[dict]:

@@ -7,7 +7,7 @@ import json
 from agentos.workflows.orchestrator.run import run_workflow
 from agentos.workflows.orchestrator.session import RunOptions
 
-from tests.conftest import edit_config, edit_script, script_replies
+from tests.helpers.sample import edit_config, edit_script, script_replies
 
 REVISE_F1 = {"data": {"verdict": "REVISE", "summary": "logic gap", "findings": [
     {"id": "F1", "section": "Logic flow", "severity": "blocking", "text": "Nothing strips the edge dashes."}]}}

@@ -8,7 +8,8 @@ from agentos.config import OrchestratorConfig
 from agentos.errors import MissingArtifactError, UsageError
 from agentos.workflows.orchestrator.config import skips_existing
 from agentos.workflows.orchestrator.state import STAGES
-from agentos.workflows.workspace import Workspace, is_approved
+from agentos.workflows.review_loop.documents import is_approved
+from agentos.workflows.workspace import Workspace
 
 DOC_STAGES = ("triage", "lld", "spec")
 ARTIFACT_FIELD = {"triage": "issue_brief_path", "lld": "lld_path", "spec": "spec_path"}

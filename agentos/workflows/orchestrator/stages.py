@@ -6,7 +6,6 @@ stage's and a killed run resumes inside the workflow, not at its start.
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any, Callable
 
@@ -18,12 +17,12 @@ from agentos.workflows.lld.graph import build_graph as build_lld
 from agentos.workflows.orchestrator.plan import ARTIFACT_FIELD
 from agentos.workflows.orchestrator.state import STAGES, OrchestrationState
 from agentos.workflows.pr.graph import build_graph as build_pr
+from agentos.workflows.review_loop.documents import without_review_log
 from agentos.workflows.services import Services
 from agentos.workflows.spec.graph import build_graph as build_spec
 from agentos.workflows.triage.graph import build_graph as build_triage
 
 BUILDERS = {"triage": build_triage, "lld": build_lld, "spec": build_spec, "impl": build_impl, "pr": build_pr}
-REVIEW_LOG = re.compile(r"\n## Review log\n.*\Z", re.DOTALL)
 
 StageRunner = Callable[[OrchestrationState, int], dict[str, Any]]
 
@@ -37,7 +36,7 @@ def document_runner(stage: str, services: Services) -> StageRunner:
         previous = (state.get("stage_results") or {}).get(stage) or {}
         existing = services.workspace.read_doc(stage)
         if feedback and existing:  # a rejected gate: revise the document we have, with the feedback
-            inputs.update(draft=REVIEW_LOG.sub("\n", existing[0]).rstrip() + "\n", human_feedback=feedback,
+            inputs.update(draft=without_review_log(existing[0]), human_feedback=feedback,
                           rounds=previous.get("rounds", 0), revisions=previous.get("revisions", 0),
                           history=previous.get("history", []))
         out = graph.invoke(inputs)

@@ -7,7 +7,7 @@ cost, and `Closes #N`. When the repository has a pull request template, the body
 headings: each of ours goes under the template heading that asks for it, the template's other
 headings keep their own text, and what has no place is appended.
 
-Every text that came from the issue, a model or a reviewer goes through `agentos.forge.markdown`,
+Every text that came from the issue, a model or a reviewer goes through `agentos.markdown.escape`,
 so it cannot break the body's structure, close other issues or mention people. No local path
 reaches the body: commands are shown relative to the worktree.
 """
@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentos.forge.markdown import code, inline, quote
+from agentos.markdown.escape import code, inline, quote
+from agentos.markdown.parse import headings, lines_of
 
 TEMPLATE_NAMES = ("pull_request_template.md",)
 TEMPLATE_DIRS = (".github", "", "docs")
@@ -46,8 +47,6 @@ HEADING_KEYS = [
     ("closes", r"related|\bissues?\b|ticket|closes|fixes|\blinks?\b"),
     ("summary", r"summar|descri|what|why|motivat|context|overview|purpose|background|proposed|^changes?$"),
 ]
-_HEADING = re.compile(r" {0,3}(#{1,6})\s+(.*?)\s*#*\s*")
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 
 
 @dataclass
@@ -72,7 +71,7 @@ class PRFacts:
 
 def build_body(facts: PRFacts, template: str | None = None) -> str:
     parts = {key: render(facts) for key, render in RENDERERS.items()}
-    body = follow_template(template, parts) if template and template_headings(template) else _default(parts)
+    body = follow_template(template, parts) if template and headings(template) else _default(parts)
     return body.rstrip("\n") + "\n"
 
 
@@ -207,25 +206,13 @@ def find_template(root: Path) -> str | None:
     return None
 
 
-def template_headings(template: str) -> list[tuple[int, str]]:
-    """(line index, heading text) of the template's ATX headings outside code fences."""
-    found, fence = [], None
-    for i, line in enumerate(template.replace("\r\n", "\n").split("\n")):
-        opener = _FENCE.match(line)
-        if opener and (fence is None or opener.group(1)[0] == fence[0]):
-            fence = None if fence else opener.group(1)
-        elif fence is None and (m := _HEADING.fullmatch(line)) and m.group(2):
-            found.append((i, m.group(2)))
-    return found
-
-
 def follow_template(template: str, parts: dict[str, list[str]]) -> str:
     """The template with our sections under its matching headings; the rest appended."""
-    lines = template.replace("\r\n", "\n").rstrip("\n").split("\n")
-    heads = template_headings(template)
-    out, used = lines[: heads[0][0]], set()
-    for n, (start, title) in enumerate(heads):
-        end = heads[n + 1][0] if n + 1 < len(heads) else len(lines)
+    lines = lines_of(template.rstrip("\r\n"))
+    heads = headings(template)
+    out, used = lines[: heads[0].line], set()
+    for n, (start, _, title) in enumerate(heads):
+        end = heads[n + 1].line if n + 1 < len(heads) else len(lines)
         key = _section_for(title, used)
         out.append(lines[start])
         out += ["", *parts[key], ""] if key else lines[start + 1:end]

@@ -14,10 +14,10 @@ from typing import Any, Literal, TypedDict
 from langgraph.graph import END, START, StateGraph
 
 from agentos.files import read_jsonl
-from agentos.forge.markdown import code
+from agentos.markdown.escape import code
+from agentos.markdown.parse import sections
 from agentos.redact import redact
 from agentos.workflows.pr.body import PRFacts, build_body, find_template
-from agentos.workflows.review_loop.kinds import sections
 from agentos.workflows.services import Services
 
 DOC_NAMES = {"triage": "Issue brief", "lld": "Low-level design", "spec": "Implementation spec"}

@@ -12,8 +12,9 @@ from functools import cached_property
 from agentos.llm.base import Message, Request
 from agentos.repo.context import RepoIndex, repo_context
 from agentos.workflows.prompts import UNTRUSTED_NOTE, data_block
+from agentos.workflows.review_loop.documents import criteria_of
 from agentos.workflows.review_loop.kinds import DocKind
-from agentos.workflows.review_loop.validators import ValidationContext, criteria_of
+from agentos.workflows.review_loop.validators import ValidationContext
 from agentos.workflows.services import Services
 
 ROLE_DRAFTER = (

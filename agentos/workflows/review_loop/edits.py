@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from agentos.workflows.review_loop.validators import headings
+from agentos.markdown.parse import headings
 
 
 class Edit(BaseModel):
@@ -36,8 +36,13 @@ def apply_edits(draft: str, edits: list[Edit], required: list[str]) -> tuple[str
         text = text.replace(edit.search, edit.replace, 1)
     if problems:
         return draft, problems
-    before = {h.lower() for h in headings(draft)}
-    lost = [r for r in required if r.lower() in before and r.lower() not in {h.lower() for h in headings(text)}]
+    before, after = _titles(draft), _titles(text)
+    lost = [r for r in required if r.lower() in before and r.lower() not in after]
     if lost:
         return draft, [f"the edits remove the required section '## {name}'" for name in lost]
     return text, []
+
+
+def _titles(text: str) -> set[str]:
+    """The document's section titles (level 2), lower-case."""
+    return {h.title.lower() for h in headings(text, level=2)}

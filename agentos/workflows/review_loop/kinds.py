@@ -10,17 +10,16 @@ from typing import Callable
 from jinja2.sandbox import SandboxedEnvironment
 
 from agentos.errors import ConfigError
+from agentos.markdown.parse import headings
 from agentos.workflows.review_loop.validators import (
     ValidationContext,
     check_brief,
     check_lld,
     check_spec,
     check_structure,
-    headings,
-    sections,
 )
 
-__all__ = ["DocKind", "KINDS", "LLD", "SPEC", "TRIAGE", "required_sections", "sections", "validate"]
+__all__ = ["DocKind", "KINDS", "LLD", "SPEC", "TRIAGE", "required_sections", "validate"]
 
 Check = Callable[[str, ValidationContext], list[str]]
 
@@ -55,7 +54,7 @@ class DocKind:
 
 def required_sections(template: str) -> list[str]:
     """A document must have every level-2 heading its template has."""
-    return headings(template, level=2)
+    return [h.title for h in headings(template, level=2)]
 
 
 def validate(kind: DocKind, text: str, template: str, ctx: ValidationContext) -> list[str]:

@@ -13,9 +13,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import urlsplit
+
+from tests.helpers.loopback import LoopbackServer, QuietHandler
 
 
 @dataclass
@@ -58,14 +59,11 @@ class FakeServer:
         self.requests: list[Recorded] = []
         self.release = threading.Event()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._http = LoopbackServer(_handler(self), name="fake-model-api")
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._http.url
 
     def push(self, *replies: Reply) -> FakeServer:
         with self._lock:
@@ -73,14 +71,12 @@ class FakeServer:
         return self
 
     def start(self) -> FakeServer:
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self.release.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        self.release.set()  # ends the replies that play an idle stream
+        self._http.stop()
 
     def __enter__(self) -> FakeServer:
         return self.start()
@@ -99,22 +95,17 @@ class FakeServer:
             return self.replies.pop(0)
 
 
-def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: object) -> None:  # keep test output clean
-            pass
-
+def _handler(server: FakeServer) -> type[QuietHandler]:
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             started = time.perf_counter()
-            raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+            raw, headers = self.read_body()
             parts = urlsplit(self.path)
             try:
                 body = json.loads(raw) if raw else None
             except ValueError:
                 body = raw.decode(errors="replace")
-            request = Recorded("POST", parts.path, parts.query, {k.lower(): v for k, v in self.headers.items()}, body)
+            request = Recorded("POST", parts.path, parts.query, headers, body)
             reply = server.next_reply(request)
             try:
                 self._send(reply)

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import re
 
+from agentos.markdown.parse import in_code, lines_of
+
 _KEYWORD = r"(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)"
 _INERT = re.compile(
     rf"\b{_KEYWORD}\b:?\s+(?:[\w.-]+/[\w.-]+#\d+|#\d+|GH-\d+|https?://\S+/(?:issues|pull)/\d+)"
     r"|(?<![\w`/@.])@[A-Za-z0-9][A-Za-z0-9-]*(?:/[A-Za-z0-9_.-]+)?",
     re.IGNORECASE)
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 
 
 def code(text: str) -> str:
@@ -45,17 +46,10 @@ def quote(text: str, limit: int = 6000) -> str:
     body = str(text or "").replace("\r\n", "\n").strip("\n")
     if len(body) > limit:
         body = body[: limit - 1].rstrip() + "…"
-    lines, fence = [], None
-    for line in body.split("\n"):
-        opener = _FENCE.match(line)
-        if fence is None and opener:
-            fence = opener.group(1)
-        elif fence is not None and opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence):
-            fence = None
-        elif fence is None:  # GitHub does not act on references inside code blocks
-            line = _neutralise(line, lambda part: part)
-        lines.append(f"> {line}" if line.strip() else ">")
-    return "\n".join(lines)
+    lines = lines_of(body)
+    # GitHub does not act on references inside code blocks, so those lines stay as they are
+    shown = [line if fenced else _neutralise(line, lambda part: part) for line, fenced in zip(lines, in_code(lines))]
+    return "\n".join(f"> {line}" if line.strip() else ">" for line in shown)
 
 
 def _neutralise(text: str, escape) -> str:

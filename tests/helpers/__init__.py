@@ -1,0 +1,1 @@
+"""Helpers the tests share: git repositories, the sample repository's settings, loopback servers."""
