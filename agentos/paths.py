@@ -36,10 +36,6 @@ class RepoLayout:
         return self.root / ".agentos"
 
     @property
-    def config_path(self) -> Path:
-        return self.agentos_dir / "config.yaml"
-
-    @property
     def state_db(self) -> Path:
         return self.agentos_dir / "state.db"
 

@@ -14,9 +14,6 @@ from pathlib import Path
 from agentos.files import write_atomic
 from agentos.paths import RepoLayout
 
-STATUSES = ("running", "paused", "blocked", "done", "budget", "failed")
-
-
 @dataclass
 class RunRecord:
     run_id: str
@@ -33,10 +30,6 @@ class RunRecord:
     @property
     def thread_id(self) -> str:
         return self.run_id
-
-
-def run_dir(layout: RepoLayout, run_id: str) -> Path:
-    return layout.run_dir(run_id)
 
 
 def new_run(layout: RepoLayout, issue: int, kind: str) -> RunRecord:

@@ -7,7 +7,7 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from agentos.markdown.escape import code, inline, quote
+from agentos.markdown.escape import cell, code, fenced, inline, quote
 from agentos.markdown.parse import (Heading, cells, code_spans, column, headings, in_code, sections, table, tables,
                                    unquoted)
 
@@ -92,3 +92,19 @@ def test_escape_keeps_untrusted_text_inert():
         "> `Fixes #1`\n> ```\n> Fixes #2\n> ```\n> ~~~\n> closes #3")
     assert quote("```a```\nFixes #4") == "> ```a```\n> `Fixes #4`"  # not a fence, so not code
 
+
+
+def test_a_fenced_block_cannot_be_closed_by_the_text_it_holds():
+    text = "before\n```\nnot the end\n````python\nstill inside\n"
+    block = fenced(text)
+    fence = block.splitlines()[0]
+    assert fence == "`````" and block.endswith("\n" + fence)
+    assert [h.title for h in headings(f"{block}\n## After\n")] == ["After"]
+    assert sections(f"## Code\n{fenced('## not a heading')}\n")["code"].count("not a heading") == 1
+
+
+def test_a_table_cell_holds_pipes_and_backticks():
+    rows = table(f"| test | status |\n|---|---|\n| {cell('t.py::test_a[x|y]')} | failed |\n"
+                 f"| {cell('`odd`')} | passed |\n")
+    assert [r["test"] for r in rows] == ["`t.py::test_a[x|y]`", "`` `odd` ``"]
+    assert [r["status"] for r in rows] == ["failed", "passed"]

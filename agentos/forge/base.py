@@ -18,8 +18,6 @@ class ForgeUnavailableError(AgentosError):
     Nothing is lost: the run keeps its checkpoint, and the same command continues it.
     """
 
-    exit_code = 1
-
 
 class Comment(BaseModel):
     id: int

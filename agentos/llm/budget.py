@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from agentos.errors import BudgetExhausted
@@ -24,8 +25,13 @@ from agentos.llm.models import Price, price_for
 CHARS_PER_TOKEN = 3
 """Generous: English prose is about 4 characters a token, code and JSON fewer."""
 
-STAGE_KEYS = {"triage": "stages.triage", "lld": "stages.lld", "spec": "stages.spec", "impl": "stages.implementation"}
-"""A model client's stage name → where its cap lives in the config."""
+
+@dataclass(frozen=True)
+class StageCap:
+    """A stage's spending cap, and the setting that raises it (named when the cap is hit)."""
+
+    usd: float
+    setting: str
 
 
 def estimate_input_tokens(request: Request) -> int:
@@ -48,20 +54,13 @@ def worst_case_usd(request: Request, price: Price | None) -> float:
 
 class Budget:
     def __init__(self, ledger: Path | None = None, run_cap: float | None = None,
-                 stage_caps: Mapping[str, float | None] | None = None):
+                 stage_caps: Mapping[str, StageCap] | None = None):
         self.ledger = ledger
         self.run_cap = run_cap
-        self.stage_caps = {k: v for k, v in (stage_caps or {}).items() if v is not None}
+        self.stage_caps = dict(stage_caps or {})
         self.by_stage: dict[str, float] = {}
         if ledger is not None and ledger.exists():
             self._load(ledger)
-
-    @classmethod
-    def for_config(cls, ledger: Path | None, config) -> Budget:
-        stages = config.stages
-        caps = {"triage": stages.triage.budget_usd, "lld": stages.lld.budget_usd,
-                "spec": stages.spec.budget_usd, "impl": stages.implementation.budget_usd}
-        return cls(ledger, config.budget_usd, caps)
 
     def _load(self, path: Path) -> None:
         for record in read_jsonl(path):
@@ -83,8 +82,7 @@ class Budget:
             self._check(self.spent(), self.run_cap, worst, "the run", "budget_usd", model_id, request)
         cap = self.stage_caps.get(stage or "")
         if cap is not None:
-            key = f"{STAGE_KEYS.get(stage or '', 'stages.' + str(stage))}.budget_usd"
-            self._check(self.spent(stage), cap, worst, f"stage {stage}", key, model_id, request)
+            self._check(self.spent(stage), cap.usd, worst, f"stage {stage}", cap.setting, model_id, request)
         return worst
 
     def _check(self, spent: float, cap: float, worst: float, scope: str, key: str, model_id: str,

@@ -7,7 +7,9 @@ Text that came from an issue, a model or a reviewer is shown, never taken as our
   it ends where the quote ends instead of swallowing the rest of the body.
 - Both put closing keywords (`Fixes #12` would close that issue when the PR merges) and
   @mentions (they would notify people) inside code spans, where GitHub does not act on them.
-- `code(text)`: a code span that holds any text, whatever backticks it contains.
+- `code(text)`: a code span that holds any text, whatever backticks it contains; `cell(text)`
+  the same inside a table cell (pipes escaped).
+- `fenced(text)`: a fenced code block that no line of `text` can close early.
 """
 
 from __future__ import annotations
@@ -31,6 +33,18 @@ def code(text: str) -> str:
     fence = "`" * (run + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def cell(text: str) -> str:
+    """`text` as a code span in a table cell: a pipe in it would otherwise end the cell."""
+    return code(text).replace("|", "\\|")
+
+
+def fenced(text: str, info: str = "") -> str:
+    """`text` in a fenced code block whose fence is longer than any backtick run in it."""
+    run = max((len(m) for m in re.findall(r"`{3,}", text)), default=2)
+    fence = "`" * (run + 1)
+    return f"{fence}{info}\n{text.rstrip(chr(10))}\n{fence}"
 
 
 def inline(text: str, limit: int = 300) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentos.files import write_atomic
+from agentos.markdown.escape import fenced
 from agentos.repo.git import Git
 
 CACHE_VERSION = 1
@@ -236,7 +237,7 @@ def repo_context(index: RepoIndex, root: Path, query: str, budget_tokens: int) -
         if room < 400:
             break
         body = _read(root / entry.path, room - 100)
-        block = f"### {entry.path}\n```\n{body}\n```"
+        block = f"### {entry.path}\n{fenced(body)}"
         parts.append(block)
         used += len(block)
     if len(parts) > 1:

@@ -22,8 +22,6 @@ FALLBACK_EMAIL = "agentos@localhost"
 class GitError(AgentosError):
     """A git command failed; carries the command, its exit code and its stderr."""
 
-    exit_code = 1
-
     def __init__(self, command: list[str], returncode: int, stderr: str, hint: str | None = None):
         detail = stderr.strip().splitlines()
         shown = "\n".join(detail[-5:]) if detail else "(no error output)"

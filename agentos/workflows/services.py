@@ -16,6 +16,7 @@ from agentos.llm.journal import CallJournal
 from agentos.llm.registry import ProviderContext, resolve
 from agentos.paths import RepoLayout
 from agentos.progress.events import Progress
+from agentos.workflows.orchestrator.config import stage_caps
 from agentos.workflows.workspace import Workspace
 
 
@@ -57,7 +58,7 @@ def build_models(layout: RepoLayout, run_dir: Path, progress: Progress,
                  config: OrchestratorConfig | None = None) -> Models:
     config = config or OrchestratorConfig()
     ctx = provider_context(layout.root, config, run_dir)
-    budget = Budget.for_config(run_dir / "spend.jsonl", config)
+    budget = Budget(run_dir / "spend.jsonl", config.budget_usd, stage_caps(config))
     return Models(ctx, CallJournal(run_dir / "calls.jsonl"), progress, budget=budget)
 
 

@@ -15,6 +15,7 @@ from agentos.llm.client import ModelClient
 from agentos.llm.journal import CallJournal
 from agentos.llm.models import price_for
 from agentos.llm.retry import ModelCallFailed
+from agentos.workflows.orchestrator.config import stage_caps
 from tests.helpers.llm import ask
 
 
@@ -66,7 +67,7 @@ def test_a_replayed_call_is_free_and_not_checked(tmp_path):
 
 def test_stage_caps_name_their_config_key(tmp_path):
     config = OrchestratorConfig.model_validate({"stages": {"implementation": {"budget_usd": 0.05}}})
-    budget = Budget.for_config(tmp_path / "spend.jsonl", config)
+    budget = Budget(tmp_path / "spend.jsonl", config.budget_usd, stage_caps(config))
     ModelClient(PricedModel(), stage="lld", budget=budget).complete(ask(max_tokens=1000))  # other stages: no cap
     with pytest.raises(BudgetExhausted, match="stage impl") as info:
         ModelClient(PricedModel(), stage="impl", budget=budget).complete(ask(max_tokens=4000))

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from agentos.markdown.escape import cell
 from agentos.redact import redact
 from agentos.workflows.implementation.verdict import Judgement
 
@@ -81,7 +82,7 @@ def markdown(record: dict[str, Any]) -> str:
 def _table(title: str, rows: dict[str, str]) -> list[str]:
     if not rows:
         return []
-    return ["", f"## {title}", "", "| test | status |", "|---|---|", *(f"| `{t}` | {s} |" for t, s in rows.items())]
+    return ["", f"## {title}", "", "| test | status |", "|---|---|", *(f"| {cell(t)} | {s} |" for t, s in rows.items())]
 
 
 def _bullets(title: str, items: list[str] | None) -> list[str]:

@@ -7,6 +7,7 @@ the dry run, readiness checks and `agentos doctor` agree on which model serves w
 from __future__ import annotations
 
 from agentos.config import ImplementationStageConfig, OrchestratorConfig, ReviewStageConfig
+from agentos.llm.budget import StageCap
 
 GATES: dict[str, str] = {
     "after_triage": "triage",
@@ -54,3 +55,10 @@ def stage_models(config: OrchestratorConfig, stage: str) -> list[str]:
 def skips_existing(config: OrchestratorConfig, stage: str) -> bool:
     """Whether an approved existing document lets this document stage be skipped."""
     return getattr(config, SKIP_EXISTING[stage])
+
+
+def stage_caps(config: OrchestratorConfig) -> dict[str, StageCap]:
+    """Stage → its spending cap, for the stages whose section sets `budget_usd`."""
+    caps = {stage: stage_config(config, stage).budget_usd for stage in SECTIONS}
+    return {stage: StageCap(usd, f"stages.{SECTIONS[stage]}.budget_usd") for stage, usd in caps.items()
+            if usd is not None}
