@@ -18,6 +18,7 @@ import dataclasses
 import json
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,7 +26,8 @@ from typing import Any, ClassVar
 
 from agentos.errors import ProviderConfigError
 from agentos.files import json_lines
-from agentos.llm.adapter import ProviderBase, json_object
+from agentos.llm.adapter import ProviderBase
+from agentos.llm.answers import json_object
 from agentos.llm.base import Request, Response, ToolCall, Usage
 from agentos.llm.clis import CLIS, Cli, TextCall
 from agentos.llm.openai_api import strict
@@ -78,6 +80,10 @@ class AgentCli(ProviderBase):
     def call_info(self, request: Request) -> CallInfo:
         hint = f"log the CLI in: run `{self.command}` once in a terminal"
         return dataclasses.replace(super().call_info(request), auth_hint=hint)
+
+    def max_tokens(self, request: Request) -> int:
+        """None is sent: a CLI has no such flag, so only the answer's size bounds it (in the client)."""
+        return sys.maxsize
 
     @property
     def command(self) -> str:
@@ -249,7 +255,8 @@ def finish(response: Response, request: Request, schema: dict | None) -> Respons
                       arguments=_arguments(c.get("arguments"))) for i, c in enumerate(asked)]
     text = (obj or {}).get("text", response.text if obj is None else "")
     return response.model_copy(update={"data": None, "text": text, "tool_calls": calls,
-                                       "stop_reason": "tool_use" if calls else response.stop_reason})
+                                       "stop_reason": "tool_use" if calls else response.stop_reason,
+                                       "finish": "tool_calls" if calls else response.finish})
 
 
 def _arguments(raw: Any) -> dict[str, Any]:

@@ -1,0 +1,203 @@
+"""Answers as real models give them: the JSON object inside prose or code fences, and answers that
+cannot be used as they are (cut off at max_tokens, refused, or longer than the request allowed).
+
+The model client judges every answer here before it is used or journalled. A refusal is named as
+one, with the model's words; a truncated answer is named as truncated (the client asks once more
+with twice the room, up to the model's output limit); an answer bigger than its `max_tokens` could
+hold is refused as such, whatever it says. Structured answers are found, never repaired: each JSON
+object in the answer (the whole answer, each fenced block, each bare object in the prose) is
+validated as it is, and the answer is the one distinct object that validates.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from agentos.errors import ModelOutputError
+from agentos.llm.base import Request, Response
+
+T = TypeVar("T", bound=BaseModel)
+
+CHARS_PER_TOKEN = 8
+"""Generous: no tokenizer packs more characters than this into a token of text, code or JSON."""
+SLACK_CHARS = 256
+"""Allowed on top, so a request for a handful of tokens is not judged to the character."""
+FENCE = re.compile(r"```[\w+-]*[ \t]*\n(.*?)\n?[ \t]*```", re.DOTALL)
+
+
+class AnswerRefused(ModelOutputError):
+    """An answer that cannot be used as it is; `cost_usd` is what the call still cost."""
+
+    def __init__(self, message: str, hint: str | None = None, cost_usd: float = 0.0):
+        super().__init__(message, hint)
+        self.cost_usd = cost_usd
+
+
+class ModelRefusal(AnswerRefused):
+    """The model (or the provider's safety filter) declined to answer."""
+
+
+class AnswerTruncated(AnswerRefused):
+    """The answer was cut off at its token limit."""
+
+
+class AnswerTooLong(AnswerRefused):
+    """The answer is longer than the request's `max_tokens` could hold."""
+
+
+def max_chars(request: Request) -> int:
+    return request.max_tokens * CHARS_PER_TOKEN + SLACK_CHARS
+
+
+def answer_chars(response: Response) -> int:
+    """The answer's size: its text (or its structured object), and its tool calls' arguments."""
+    data = len(json.dumps(response.data)) if response.data is not None else 0
+    return max(len(response.text), data) + sum(len(json.dumps(c.arguments)) for c in response.tool_calls)
+
+
+def too_long(request: Request, response: Response, model_id: str) -> AnswerTooLong | None:
+    """The error for an answer more characters long than `max_tokens` allow, or None."""
+    size = answer_chars(response)
+    if size <= max_chars(request):
+        return None
+    return AnswerTooLong(
+        f"{model_id} sent a {size:,}-character answer to {request.purpose}, more than its max_tokens "
+        f"({request.max_tokens:,}) can hold; the answer was not used",
+        "the provider or server is misbehaving (or is not the model it claims to be); check its base_url")
+
+
+def over_reported_tokens(request: Request, output_tokens: int, sent_max: int, model_id: str,
+                         cost_usd: float) -> AnswerTooLong | None:
+    """The error for an answer the provider itself counts as longer than the limit it was sent."""
+    if output_tokens <= sent_max:
+        return None
+    return AnswerTooLong(
+        f"{model_id} reported {output_tokens:,} output tokens for {request.purpose}, more than the "
+        f"{sent_max:,} it was allowed; the answer was not used",
+        "the provider or server ignores max_tokens; check its base_url and model", cost_usd)
+
+
+def refusal(request: Request, response: Response, model_id: str) -> ModelRefusal | None:
+    """The error for a refused (or safety-blocked) answer, quoting the model's words, or None."""
+    if response.finish != "refusal":
+        return None
+    words = " ".join(response.text.split())[:600] or "(no words given)"
+    said = f" ({response.stop_reason})" if response.stop_reason else ""
+    return ModelRefusal(
+        f"{model_id} refused to answer {request.purpose}{said}: {words}",
+        "read its reason: rephrase the issue or documents it was given, or use another model; "
+        "run the same command again to ask once more")
+
+
+def truncated(request: Request, response: Response, model_id: str, cap: int, retried: bool) -> AnswerTruncated:
+    """The error for an answer cut off at its token limit, naming what raises the limit."""
+    sent = min(request.max_tokens, cap)
+    again = " even after a retry with twice the room" if retried else ""
+    setting = f"providers.{model_id.partition(':')[0]}.max_output_tokens"
+    hint = (f"{model_id} may write at most {cap:,} tokens in one answer; if the model allows longer answers, "
+            f"raise {setting}; otherwise use a model with a larger output limit"
+            if sent >= cap else "ask for less in one call, or use a model that answers more briefly")
+    return AnswerTruncated(f"{model_id}: the answer to {request.purpose} was cut off at {sent:,} tokens"
+                           f"{again} (finish reason {response.stop_reason or 'length'})", hint)
+
+
+def with_more_room(request: Request, cap: int) -> Request | None:
+    """The same request allowed twice the tokens (up to `cap`), or None when it already had the most."""
+    if request.max_tokens >= cap:
+        return None
+    return request.model_copy(update={"max_tokens": min(cap, request.max_tokens * 2),
+                                      "purpose": f"{request.purpose}.longer"})
+
+
+def parse(schema: type[T], response: Response) -> T:
+    """The one distinct object in the answer that validates against `schema`.
+
+    An object that is the whole answer is validated as it is (as before); one found inside prose
+    or among several fences counts only when it has at least one of the schema's fields and no
+    field the schema lacks, so an example or a fragment is never mistaken for the answer. Raises
+    ValueError (a ValidationError when an object was found but none validates), for the caller
+    to quote back to the model.
+    """
+    found = list(candidates(response))
+    if not found:
+        raise ValueError("the answer holds no JSON object")
+    valid: list[T] = []
+    first_error: ValueError | None = None
+    for obj, whole in found:
+        try:
+            parsed = _validate(schema, obj, whole)
+        except ValueError as exc:
+            first_error = first_error or exc
+            continue
+        if parsed not in valid:
+            valid.append(parsed)
+    if len(valid) > 1:
+        raise ValueError(f"the answer holds {len(valid)} different JSON objects that match the schema; send one")
+    if valid:
+        return valid[0]
+    assert first_error is not None
+    raise first_error
+
+
+def _validate(schema: type[T], obj: dict[str, Any], whole: bool) -> T:
+    if not whole:
+        names = set(schema.model_fields) | {f.alias for f in schema.model_fields.values() if f.alias}
+        if not obj or not set(obj) <= names:
+            raise ValueError(f"the JSON object in the answer has fields {sorted(obj)}, not the schema's {sorted(names)}")
+    return schema.model_validate(obj)
+
+
+def candidates(response: Response) -> Iterator[tuple[dict[str, Any], bool]]:
+    """Each distinct JSON object in the answer, and whether it is the whole answer."""
+    seen: list[dict[str, Any]] = []
+    whole = response.data if response.data is not None else json_object(response.text)
+    if whole is not None:
+        seen.append(whole)
+        yield whole, True
+    for obj in objects_in(response.text):
+        if obj not in seen:
+            seen.append(obj)
+            yield obj, False
+
+
+def objects_in(text: str) -> Iterator[dict[str, Any]]:
+    """JSON objects inside a model's text: each fenced block, then each top-level bare object."""
+    for block in FENCE.findall(text):
+        obj = _load(block.strip())
+        if obj is not None:
+            yield obj
+    yield from _bare_objects(text)
+
+
+def json_object(text: str) -> dict[str, Any] | None:
+    """The JSON object that is the whole answer (bare, or alone in a code fence), or None."""
+    body = text.strip()
+    match = FENCE.fullmatch(body)
+    return _load((match.group(1) if match else body).strip())
+
+
+def _bare_objects(text: str) -> Iterator[dict[str, Any]]:
+    decoder = json.JSONDecoder()
+    at = text.find("{")
+    while at != -1:
+        try:
+            value, end = decoder.raw_decode(text, at)
+        except ValueError:
+            at = text.find("{", at + 1)
+            continue
+        if isinstance(value, dict):
+            yield value
+        at = text.find("{", end)
+
+
+def _load(body: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
