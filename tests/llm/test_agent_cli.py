@@ -69,7 +69,7 @@ def test_tool_calls_are_asked_for_as_json_and_normalised(tmp_path, env, waits):
     request = ask(tools=[READ_FILE], purpose="impl.step", turn=1).model_copy(update={"messages": history})
     r = make(ClaudeCli, "claude-code:opus-4.5", env, waits).complete(request)
     assert [(c.id, c.name, c.arguments) for c in r.tool_calls] == [("cli-1-0", "read_file", {"path": "a.py"})]
-    assert r.text == "Reading it." and r.stop_reason == "tool_use"
+    assert r.text == "Reading it." and r.stop_reason == "tool_use" and r.finish == "tool_calls"
     stdin = cli.calls()[0]["stdin"]
     assert "[called tool read_file (id cli-0-0)" in stdin and "Result of tool call cli-0-0" in stdin
     assert "read_file: Read a file." in stdin
