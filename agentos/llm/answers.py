@@ -60,15 +60,15 @@ def answer_chars(response: Response) -> int:
     return max(len(response.text), data) + sum(len(json.dumps(c.arguments)) for c in response.tool_calls)
 
 
-def too_long(request: Request, response: Response, model_id: str) -> AnswerTooLong | None:
-    """The error for an answer more characters long than `max_tokens` allow, or None."""
-    size = answer_chars(response)
+def too_long(request: Request, size: int, model_id: str, cost_usd: float = 0.0) -> AnswerTooLong | None:
+    """The error for an answer of `size` characters when its max_tokens cannot hold that many, or None."""
     if size <= max_chars(request):
         return None
     return AnswerTooLong(
-        f"{model_id} sent a {size:,}-character answer to {request.purpose}, more than its max_tokens "
-        f"({request.max_tokens:,}) can hold; the answer was not used",
-        "the provider or server is misbehaving (or is not the model it claims to be); check its base_url")
+        f"{model_id}'s answer to {request.purpose} ran to {size:,} characters, more than its max_tokens "
+        f"({request.max_tokens:,}) can hold; it was not used",
+        "the provider or server is misbehaving (or is not the model it claims to be); check its base_url",
+        cost_usd)
 
 
 def over_reported_tokens(request: Request, output_tokens: int, sent_max: int, model_id: str,
@@ -115,54 +115,51 @@ def with_more_room(request: Request, cap: int) -> Request | None:
 
 
 def parse(schema: type[T], response: Response) -> T:
-    """The one distinct object in the answer that validates against `schema`.
+    """The answer's object, validated against `schema`.
 
-    An object that is the whole answer is validated as it is (as before); one found inside prose
-    or among several fences counts only when it has at least one of the schema's fields and no
-    field the schema lacks, so an example or a fragment is never mistaken for the answer. Raises
-    ValueError (a ValidationError when an object was found but none validates), for the caller
-    to quote back to the model.
+    An object that is the whole answer (or the provider's structured data) is validated as it is,
+    as before. Otherwise the objects inside the prose and its fences are tried: one counts only
+    when it has at least one of the schema's fields and none the schema lacks (so an example or a
+    fragment is never mistaken for the answer), and exactly one distinct object must validate.
+    Raises ValueError (the first validation error, when an object was found) for the caller to
+    quote back to the model.
     """
-    found = list(candidates(response))
-    if not found:
-        raise ValueError("the answer holds no JSON object")
-    valid: list[T] = []
-    first_error: ValueError | None = None
-    for obj, whole in found:
+    whole = response.data if response.data is not None else json_object(response.text)
+    errors: list[ValueError] = []
+    if whole is not None:
         try:
-            parsed = _validate(schema, obj, whole)
-        except ValueError as exc:
-            first_error = first_error or exc
-            continue
-        if parsed not in valid:
-            valid.append(parsed)
+            return schema.model_validate(whole)
+        except ValidationError as exc:
+            errors.append(exc)
+    valid = _valid_inside(schema, response.text, whole, errors)
     if len(valid) > 1:
         raise ValueError(f"the answer holds {len(valid)} different JSON objects that match the schema; send one")
     if valid:
         return valid[0]
-    assert first_error is not None
-    raise first_error
+    raise errors[0] if errors else ValueError("the answer holds no JSON object")
 
 
-def _validate(schema: type[T], obj: dict[str, Any], whole: bool) -> T:
-    if not whole:
-        names = set(schema.model_fields) | {f.alias for f in schema.model_fields.values() if f.alias}
+def _valid_inside(schema: type[T], text: str, whole: dict[str, Any] | None, errors: list[ValueError]) -> list[T]:
+    """The distinct objects inside `text` (other than `whole`) that validate; the others' errors to `errors`."""
+    names = set(schema.model_fields) | {f.alias for f in schema.model_fields.values() if f.alias}
+    seen: list[dict[str, Any]] = [whole] if whole is not None else []
+    valid: list[T] = []
+    for obj in objects_in(text):
+        if obj in seen:
+            continue
+        seen.append(obj)
         if not obj or not set(obj) <= names:
-            raise ValueError(f"the JSON object in the answer has fields {sorted(obj)}, not the schema's {sorted(names)}")
-    return schema.model_validate(obj)
-
-
-def candidates(response: Response) -> Iterator[tuple[dict[str, Any], bool]]:
-    """Each distinct JSON object in the answer, and whether it is the whole answer."""
-    seen: list[dict[str, Any]] = []
-    whole = response.data if response.data is not None else json_object(response.text)
-    if whole is not None:
-        seen.append(whole)
-        yield whole, True
-    for obj in objects_in(response.text):
-        if obj not in seen:
-            seen.append(obj)
-            yield obj, False
+            errors.append(ValueError(f"the JSON object in the answer has fields {sorted(obj)}, "
+                                     f"not the schema's {sorted(names)}"))
+            continue
+        try:
+            parsed = schema.model_validate(obj)
+        except ValidationError as exc:
+            errors.append(exc)
+            continue
+        if parsed not in valid:
+            valid.append(parsed)
+    return valid
 
 
 def objects_in(text: str) -> Iterator[dict[str, Any]]:

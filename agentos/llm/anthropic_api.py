@@ -43,7 +43,8 @@ class AnthropicProvider(ProviderBase):
                 if event.type == "message_start":
                     attempt.usage = usage_of(event.message.usage)
                 elif event.type == "content_block_delta":
-                    attempt.answered_chars += len(getattr(event.delta, "text", "") or "")
+                    delta = event.delta
+                    attempt.answered_chars += len(getattr(delta, "text", None) or getattr(delta, "partial_json", None) or "")
             message = stream.get_final_message()
             return self.response(request, message, stream.request_id)
 

@@ -87,7 +87,7 @@ class ModelClient:
         except Exception as exc:  # a failed call still counts: what its attempts cost is charged
             self.budget.charge(self.stage, self.model_id, request.purpose, getattr(exc, "cost_usd", 0.0), ok=False)
             raise
-        unusable: answers.AnswerRefused | None = answers.too_long(request, response, self.model_id)
+        unusable: answers.AnswerRefused | None = answers.too_long(request, answers.answer_chars(response), self.model_id)
         if unusable is None:
             response = scrub(response)
             unusable = answers.refusal(request, response, self.model_id)

@@ -54,7 +54,7 @@ class OpenAIProvider(ProviderBase):
                 attempt.accepted = True
                 attempt.check()
                 answer.add(chunk)
-                attempt.answered_chars = len(answer.text)
+                attempt.answered_chars = answer.chars()
             request_id = stream.response.headers.get("x-request-id")
         return answer.response(request, request_id)
 
@@ -177,6 +177,9 @@ class _Answer:
                 if delta.function is not None:
                     call["name"] = delta.function.name or call["name"]
                     call["arguments"] += delta.function.arguments or ""
+
+    def chars(self) -> int:
+        return len(self.text) + len(self.refusal) + sum(len(c["arguments"]) for c in self.calls.values())
 
     def response(self, request: Request, request_id: str | None) -> Response:
         calls = [ToolCall(id=c["id"] or f"call_{i}", name=c["name"], arguments=_arguments(c["arguments"]))

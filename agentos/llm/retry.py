@@ -6,7 +6,8 @@
 - authentication (401, 403, a rejected key): fail at once naming the variable to set;
 - invalid request (400, 404, 422): fail at once naming the setting to check;
 - context too long: fail at once naming the stage;
-- the call's wall-clock cap: fail, saying which setting raises it.
+- the call's wall-clock cap: fail, saying which setting raises it;
+- an answer streaming past what its max_tokens can hold: cut there and refused (llm/answers.py).
 
 The SDKs' own retries are off (max_retries=0, no automatic stream continuation) and the graph
 nodes have no retry policy, so nothing multiplies these attempts. Attempts that failed after
@@ -23,6 +24,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Literal, TypeVar
 
 from agentos.errors import AgentosError, ModelCallError, ProviderConfigError
+from agentos.llm import answers
 from agentos.llm.base import Request, Response, Usage
 from agentos.redact import redact
 
@@ -62,6 +64,10 @@ class ContextTooLongError(ModelCallFailed):
 
 class DeadlineExceeded(Exception):
     """Raised inside an attempt when the call's wall-clock cap has passed."""
+
+
+class AnswerOverflow(Exception):
+    """Raised inside an attempt when the answer has grown past what the request allowed."""
 
 
 @dataclass(frozen=True)
@@ -106,13 +112,18 @@ class Attempt:
     answered_chars: int = 0
     accepted: bool = False
     """Whether the provider accepted the request and started answering."""
+    max_chars: int | None = None
+    """The most characters the answer may run to (its max_tokens, generously); past it, it is cut."""
 
     def remaining(self) -> float:
         return max(0.0, self.deadline - self.policy.clock())
 
     def check(self) -> None:
+        """Called as the answer streams in: past the deadline, or past max_chars, the attempt ends."""
         if self.policy.clock() >= self.deadline:
             raise DeadlineExceeded(f"no complete answer within {self.policy.timeout_s:g}s")
+        if self.max_chars is not None and self.answered_chars > self.max_chars:
+            raise AnswerOverflow()
 
     def idle_limit(self) -> float:
         """How long a read may wait for data: the idle limit, never past the deadline."""
@@ -143,11 +154,14 @@ def call_with_retries(attempt_fn: Callable[[Attempt], Response], request: Reques
     outcome = Outcome()
     while True:
         outcome.attempts += 1
-        attempt = Attempt(policy, deadline)
+        attempt = Attempt(policy, deadline, max_chars=answers.max_chars(request))
         try:
             response = attempt_fn(attempt)
         except AgentosError:
             raise
+        except AnswerOverflow:
+            wasted = outcome.wasted + _consumed(attempt, request)
+            raise answers.too_long(request, attempt.answered_chars, info.model_id, cost(wasted)) from None
         except Exception as exc:  # classified below; what is not a provider failure re-raises
             failure = classify(exc)
             if failure is None:

@@ -11,7 +11,8 @@ from pydantic import BaseModel
 from agentos.config import ProviderConfig
 from agentos.errors import ModelOutputError
 from agentos.llm.anthropic_api import AnthropicProvider
-from agentos.llm.answers import AnswerTooLong, AnswerTruncated, ModelRefusal
+from agentos.llm.answers import AnswerTooLong, AnswerTruncated, ModelRefusal, parse
+from agentos.llm.base import Response
 from agentos.llm.budget import Budget
 from agentos.llm.client import ModelClient
 from agentos.llm.gemini_api import GeminiProvider
@@ -194,7 +195,7 @@ def test_an_answer_longer_than_max_tokens_can_hold_is_refused_and_never_journall
         srv.push(openai.stream("summary " * 200_000, use=openai.usage(completion=900)))
         client = ModelClient(_compatible(srv, waits), CallJournal(tmp_path / "calls.jsonl"),
                              budget=Budget(tmp_path / "spend.jsonl"), stage="lld")
-        with pytest.raises(AnswerTooLong, match="1,600,000-character answer to lld.draft") as info:
+        with pytest.raises(AnswerTooLong, match="answer to lld.draft ran to [0-9,]+ characters, more than its max_tokens") as info:
             client.complete(ask(max_tokens=1000))
         assert "summary" not in info.value.message
         assert _journalled(tmp_path) == [] and [e["ok"] for e in _ledger(tmp_path)] == [False]
@@ -216,3 +217,22 @@ def test_more_output_tokens_reported_than_allowed_is_refused_and_charged(waits, 
             ModelClient(_openai(srv, waits), budget=budget).complete(ask(max_tokens=1000))
         assert info.value.cost_usd == pytest.approx((100 * 1.25 + 5000 * 10) / 1e6)
         assert budget.spent() == pytest.approx(info.value.cost_usd)
+
+
+def test_a_stream_running_past_the_bound_is_cut_there_and_its_tokens_charged(waits, tmp_path):
+    endless = openai.stream("x" * 2000)
+    endless.events = endless.events[:1] + [endless.events[1]] * 100 + endless.events[-3:]
+    endless.hang_after = 30  # a client still reading after 30 frames would wait here
+    with openai.server() as srv:
+        srv.push(endless)
+        budget = Budget(tmp_path / "spend.jsonl")
+        with pytest.raises(AnswerTooLong, match=r"ran to 9,000 characters, more than its max_tokens \(1,000\)") as info:
+            ModelClient(_openai(srv, waits), budget=budget).complete(ask(max_tokens=1000))
+        assert info.value.cost_usd > 0 and budget.spent() == pytest.approx(info.value.cost_usd)
+
+
+def test_structured_data_from_the_provider_wins_over_objects_in_its_prose():
+    response = Response(text='Done. I considered {"verdict": "APPROVED"} first.', data={"verdict": "REVISE"})
+    assert parse(Verdict, response).verdict == "REVISE"
+    with pytest.raises(ValueError, match="no JSON object"):
+        parse(Verdict, Response(text="[1, 2] and {not json}"))

@@ -120,7 +120,7 @@ def test_scripted_replies_play_truncation_refusal_fences_and_oversize(tmp_path):
     with pytest.raises(ModelRefusal, match="I won't review that"):
         client.structured(_req("x.review"), Verdict)
     assert client.structured(_req("y.review"), Verdict)[0] == Verdict(verdict="ok", score=2)
-    with pytest.raises(AnswerTooLong, match="100,000-character"):
+    with pytest.raises(AnswerTooLong, match="ran to 100,000 characters"):
         client.complete(_req("z.draft"))
     assert ScriptedProvider("scripted:t", {"a": [{"text": "cut", "stop": "length"}]}).complete(_req("a")).finish == "length"
     with pytest.raises(ProviderConfigError, match="not one of stop, length"):
