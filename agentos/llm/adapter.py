@@ -4,8 +4,8 @@ A provider subclass declares its facts as class attributes (names, key variables
 needs) and implements `_attempt(request, attempt)`: one try at the call. Everything else (the
 retry layer, the wall-clock cap, usage of failed tries, cost from the price table, latency)
 happens here, once, and so does the bound on an answer the provider counts as longer than the
-`max_tokens` it was sent (refused, never used). Nothing in this module imports an SDK: `--dry-run` and `doctor` ask the
-classes whether they are ready without paying for that.
+`max_tokens` it was sent (refused, never used). Nothing in this module imports an SDK:
+`--dry-run` and `doctor` ask the classes whether they are ready without paying for that.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ import json
 import pytest
 from pydantic import BaseModel
 
-from agentos.config import ProviderConfig
 from agentos.errors import ModelOutputError
 from agentos.llm.anthropic_api import AnthropicProvider
 from agentos.llm.answers import AnswerTooLong, AnswerTruncated, ModelRefusal, parse
@@ -19,6 +18,7 @@ from agentos.llm.gemini_api import GeminiProvider
 from agentos.llm.journal import CallJournal
 from agentos.llm.models import model_info
 from agentos.llm.openai_api import OpenAICompatibleProvider, OpenAIProvider
+from agentos.llm.settings import ProviderConfig
 from tests.llm.conftest import READ_FILE, ask
 from tests.llm.fakes import anthropic, gemini, openai
 
