@@ -86,10 +86,9 @@ def refusal(request: Request, response: Response, model_id: str) -> ModelRefusal
     """The error for a refused (or safety-blocked) answer, quoting the model's words, or None."""
     if response.finish != "refusal":
         return None
-    words = " ".join(response.text.split())[:600] or "(no words given)"
-    said = f" ({response.stop_reason})" if response.stop_reason else ""
+    words = " ".join(response.text.split())[:600] or f"(no words given; finish reason {response.stop_reason})"
     return ModelRefusal(
-        f"{model_id} refused to answer {request.purpose}{said}: {words}",
+        f"{model_id} refused to answer {request.purpose}: {words}",
         "read its reason: rephrase the issue or documents it was given, or use another model; "
         "run the same command again to ask once more")
 

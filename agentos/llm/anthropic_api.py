@@ -44,7 +44,8 @@ class AnthropicProvider(ProviderBase):
                     attempt.usage = usage_of(event.message.usage)
                 elif event.type == "content_block_delta":
                     delta = event.delta
-                    attempt.answered_chars += len(getattr(delta, "text", None) or getattr(delta, "partial_json", None) or "")
+                    said = getattr(delta, "text", None) or getattr(delta, "partial_json", None)
+                    attempt.answered_chars += len(said or "")
             message = stream.get_final_message()
             return self.response(request, message, stream.request_id)
 

@@ -85,7 +85,8 @@ class ModelClient:
         try:
             response = self.provider.complete(request)
         except Exception as exc:  # a failed call still counts: what its attempts cost is charged
-            self.budget.charge(self.stage, self.model_id, request.purpose, getattr(exc, "cost_usd", 0.0), ok=False)
+            self.budget.charge(self.stage, self.model_id, request.purpose, getattr(exc, "cost_usd", 0.0),
+                               ok=False)
             raise
         unusable: answers.AnswerRefused | None = answers.too_long(request, answers.answer_chars(response), self.model_id)
         if unusable is None:

@@ -133,7 +133,8 @@ class _Answer:
         feedback = chunk.prompt_feedback
         if feedback is not None and feedback.block_reason is not None:  # the prompt itself was blocked
             self.finish = _name(feedback.block_reason)
-            self.text += feedback.block_reason_message or ""
+            said = f": {feedback.block_reason_message}" if feedback.block_reason_message else ""
+            self.text += f"the prompt was blocked ({self.finish}){said}"
         for candidate in chunk.candidates or []:
             self.finish = _name(candidate.finish_reason) or self.finish
             for part in (candidate.content.parts if candidate.content else None) or []:

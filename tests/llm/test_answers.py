@@ -109,7 +109,8 @@ def test_json_in_prose_or_fences_is_found_without_a_retry(text, waits):
     ('```json\n{"verdict": "REVISE", "findings": [{"id": "F1", "note": "x"}]}\n``` or maybe '
      '```json\n{"verdict": "APPROVED"}\n```', "2 different JSON objects"),
     ('Almost: {"verdict": "REVISE", "findings": [{"id": "F1"}], "score": 3}', "not the schema's"),
-    ('{"verdict": "REVISE", "findings": [{"note": "no id"}]', "not the schema's"),  # cut short: the inner one is not taken
+    # cut short: the object inside it is not taken for the answer
+    ('{"verdict": "REVISE", "findings": [{"note": "no id"}]', "not the schema's"),
 ])
 def test_an_answer_without_one_valid_object_is_quoted_back_once_then_fails(text, error, waits):
     with openai.server() as srv:
@@ -166,9 +167,11 @@ REFUSALS = [
     ("anthropic", lambda: anthropic.stream("I can't help with exploiting that system.", stop_reason="refusal"),
      "exploiting that system"),
     ("openai", lambda: openai.stream(refusal="I'm sorry, I cannot assist with that request."), "cannot assist"),
-    ("openai", lambda: openai.stream("", finish="content_filter"), "content_filter"),
-    ("gemini", lambda: gemini.stream("", finish="SAFETY"), "SAFETY"),
-    ("gemini", lambda: gemini.blocked("PROHIBITED_CONTENT", "The prompt was blocked."), "The prompt was blocked."),
+    ("openai", lambda: openai.stream("", finish="content_filter"), "no words given; finish reason content_filter"),
+    ("gemini", lambda: gemini.stream("", finish="SAFETY"), "no words given; finish reason SAFETY"),
+    ("gemini", lambda: gemini.blocked("PROHIBITED_CONTENT", "Policy 4."),
+     "the prompt was blocked (PROHIBITED_CONTENT): Policy 4."),
+    ("gemini", lambda: gemini.blocked("SAFETY"), "the prompt was blocked (SAFETY)"),
 ]
 
 
@@ -195,7 +198,7 @@ def test_an_answer_longer_than_max_tokens_can_hold_is_refused_and_never_journall
         srv.push(openai.stream("summary " * 200_000, use=openai.usage(completion=900)))
         client = ModelClient(_compatible(srv, waits), CallJournal(tmp_path / "calls.jsonl"),
                              budget=Budget(tmp_path / "spend.jsonl"), stage="lld")
-        with pytest.raises(AnswerTooLong, match="answer to lld.draft ran to [0-9,]+ characters, more than its max_tokens") as info:
+        with pytest.raises(AnswerTooLong, match="lld.draft ran to [0-9,]+ characters, more than its max_tokens") as info:
             client.complete(ask(max_tokens=1000))
         assert "summary" not in info.value.message
         assert _journalled(tmp_path) == [] and [e["ok"] for e in _ledger(tmp_path)] == [False]
