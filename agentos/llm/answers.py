@@ -4,9 +4,10 @@ cannot be used as they are (cut off at max_tokens, refused, or longer than the r
 The model client judges every answer here before it is used or journalled. A refusal is named as
 one, with the model's words; a truncated answer is named as truncated (the client asks once more
 with twice the room, up to the model's output limit); an answer bigger than its `max_tokens` could
-hold is refused as such, whatever it says. Structured answers are found, never repaired: each JSON
-object in the answer (the whole answer, each fenced block, each bare object in the prose) is
-validated as it is, and the answer is the one distinct object that validates.
+hold is refused as such, whatever it says. Structured answers are found, never repaired: an
+answer that is one JSON object (bare or fenced) is validated as it is; otherwise the objects in
+its fenced blocks and its prose are, and the answer is the one distinct object that validates
+with none but the schema's fields.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from agentos.llm.base import Request, Response
 T = TypeVar("T", bound=BaseModel)
 
 CHARS_PER_TOKEN = 8
-"""Generous: no tokenizer packs more characters than this into a token of text, code or JSON."""
+"""Generous: text, code and JSON average 3-4 characters a token; whitespace-heavy code stays well under 8."""
 SLACK_CHARS = 256
 """Allowed on top, so a request for a handful of tokens is not judged to the character."""
 FENCE = re.compile(r"```[\w+-]*[ \t]*\n(.*?)\n?[ \t]*```", re.DOTALL)
@@ -51,6 +52,7 @@ class AnswerTooLong(AnswerRefused):
 
 
 def max_chars(request: Request) -> int:
+    """The most characters an answer within the request's max_tokens can plausibly run to."""
     return request.max_tokens * CHARS_PER_TOKEN + SLACK_CHARS
 
 
