@@ -137,7 +137,8 @@ class ModelClient:
             data={"latency_s": response.latency_s, "cached": cached_call, "turn": request.turn,
                   "cache_read_tokens": response.usage.cache_read_tokens,
                   "cache_write_tokens": response.usage.cache_write_tokens,
-                  "request_id": response.request_id, "spent_usd": round(self.budget.spent(), 6)},
+                  "request_id": response.request_id, "finish": response.finish,
+                  "spent_usd": round(self.budget.spent(), 6)},
         )
 
 

@@ -19,6 +19,7 @@ from agentos.llm.journal import CallJournal
 from agentos.llm.models import model_info
 from agentos.llm.openai_api import OpenAICompatibleProvider, OpenAIProvider
 from agentos.llm.settings import ProviderConfig
+from agentos.progress.events import MemorySink, Progress
 from tests.llm.conftest import READ_FILE, ask
 from tests.llm.fakes import anthropic, gemini, openai
 
@@ -155,8 +156,11 @@ def test_a_retry_is_capped_at_the_models_limit_and_a_second_cut_fails(waits):
 def test_a_resumed_run_replays_the_truncated_answer_and_its_retry_without_paying(waits, tmp_path):
     with openai.server() as srv:
         srv.push(openai.stream("cut", finish="length"), openai.stream("whole answer"))
-        first = ModelClient(_openai(srv, waits), CallJournal(tmp_path / "calls.jsonl"))
+        sink = MemorySink()
+        first = ModelClient(_openai(srv, waits), CallJournal(tmp_path / "calls.jsonl"), Progress("r", [sink]))
         assert first.complete(ask()).text == "whole answer"
+        assert [(e.purpose, e.data["finish"]) for e in sink.events] == [
+            ("lld.draft", "length"), ("lld.draft.longer", "stop")]
         again = ModelClient(_openai(srv, waits), CallJournal(tmp_path / "calls.jsonl")).complete(ask())
         assert again.text == "whole answer" and len(srv.requests) == 2
 
