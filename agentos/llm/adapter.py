@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from agentos.errors import ProviderConfigError
-from agentos.llm.answers import over_reported_tokens
+from agentos.llm import answers
 from agentos.llm.base import Message, Request, Response, Usage
 from agentos.llm.models import ModelInfo, model_info
-from agentos.llm.retry import Attempt, CallInfo, RetryPolicy, call_with_retries
+from agentos.llm.retry import AnswerOverflow, Attempt, CallInfo, RetryPolicy, call_with_retries
 from agentos.llm.settings import ProviderConfig
 
 
@@ -84,6 +84,7 @@ class ProviderBase:
         return min(request.max_tokens, self.max_output)
 
     def complete(self, request: Request) -> Response:
+        """One call through the retry layer, its answer bounded in size, with its cost and latency."""
         started = time.perf_counter()
         answered: list[Response] = []
 
@@ -91,10 +92,14 @@ class ProviderBase:
             answered.append(self._attempt(request, a))
             return answered[-1]
 
-        response = call_with_retries(attempt, request, self.policy, self.call_info(request), self.cost)
+        try:
+            response = call_with_retries(attempt, request, self.policy, self.call_info(request), self.cost,
+                                         answers.max_chars(request))
+        except AnswerOverflow as overflow:
+            raise answers.too_long(request, overflow.chars, self.model_id, overflow.cost_usd) from None
         cost = self.cost(response.usage) if self.info.price else response.cost_usd
-        too_long = over_reported_tokens(request, answered[-1].usage.output_tokens, self.max_tokens(request),
-                                        self.model_id, cost)
+        too_long = answers.over_reported_tokens(request, answered[-1].usage.output_tokens, self.max_tokens(request),
+                                                self.model_id, cost)
         if too_long is not None:
             raise too_long
         return response.model_copy(update={"cost_usd": cost, "latency_s": round(time.perf_counter() - started, 4)})

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from agentos.errors import ModelOutputError
 from agentos.llm.base import Request, Response
+from agentos.llm.retry import ModelCallFailed
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -31,12 +32,10 @@ SLACK_CHARS = 256
 FENCE = re.compile(r"```[\w+-]*[ \t]*\n(.*?)\n?[ \t]*```", re.DOTALL)
 
 
-class AnswerRefused(ModelOutputError):
-    """An answer that cannot be used as it is; `cost_usd` is what the call still cost."""
-
-    def __init__(self, message: str, hint: str | None = None, cost_usd: float = 0.0):
-        super().__init__(message, hint)
-        self.cost_usd = cost_usd
+class AnswerRefused(ModelCallFailed, ModelOutputError):
+    """An answer that cannot be used as it is. Final, like a provider that gave up: asking again at
+    once would get the same, so the run stops resumably (the same command asks again) rather than
+    re-running the stage; `cost_usd` is what the call still cost."""
 
 
 class ModelRefusal(AnswerRefused):

@@ -7,7 +7,7 @@
 - invalid request (400, 404, 422): fail at once naming the setting to check;
 - context too long: fail at once naming the stage;
 - the call's wall-clock cap: fail, saying which setting raises it;
-- an answer streaming past what its max_tokens can hold: cut there and refused (llm/answers.py).
+- an answer streaming past what its max_tokens can hold: cut there (refused by the provider base).
 
 The SDKs' own retries are off (max_retries=0, no automatic stream continuation) and the graph
 nodes have no retry policy, so nothing multiplies these attempts. Attempts that failed after
@@ -24,7 +24,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Literal, TypeVar
 
 from agentos.errors import AgentosError, ModelCallError, ProviderConfigError
-from agentos.llm import answers
 from agentos.llm.base import Request, Response, Usage
 from agentos.redact import redact
 
@@ -67,7 +66,12 @@ class DeadlineExceeded(Exception):
 
 
 class AnswerOverflow(Exception):
-    """Raised inside an attempt when the answer has grown past what the request allowed."""
+    """Raised inside an attempt when the answer has grown past `max_chars`; carries what it cost."""
+
+    def __init__(self, chars: int):
+        super().__init__(f"the answer ran to {chars} characters")
+        self.chars = chars
+        self.cost_usd = 0.0
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,7 @@ class Attempt:
         if self.policy.clock() >= self.deadline:
             raise DeadlineExceeded(f"no complete answer within {self.policy.timeout_s:g}s")
         if self.max_chars is not None and self.answered_chars > self.max_chars:
-            raise AnswerOverflow()
+            raise AnswerOverflow(self.answered_chars)
 
     def idle_limit(self) -> float:
         """How long a read may wait for data: the idle limit, never past the deadline."""
@@ -148,20 +152,23 @@ class Outcome:
 
 
 def call_with_retries(attempt_fn: Callable[[Attempt], Response], request: Request, policy: RetryPolicy,
-                      info: CallInfo, cost: Callable[[Usage], float]) -> Response:
-    """Run attempts until one answers or a failure is final; the answer's usage includes waste."""
+                      info: CallInfo, cost: Callable[[Usage], float], max_chars: int | None = None) -> Response:
+    """Run attempts until one answers or a failure is final; the answer's usage includes waste.
+
+    An answer streaming past `max_chars` is cut there (AnswerOverflow, with what the call cost).
+    """
     deadline = policy.clock() + policy.timeout_s
     outcome = Outcome()
     while True:
         outcome.attempts += 1
-        attempt = Attempt(policy, deadline, max_chars=answers.max_chars(request))
+        attempt = Attempt(policy, deadline, max_chars=max_chars)
         try:
             response = attempt_fn(attempt)
         except AgentosError:
             raise
-        except AnswerOverflow:
-            wasted = outcome.wasted + _consumed(attempt, request)
-            raise answers.too_long(request, attempt.answered_chars, info.model_id, cost(wasted)) from None
+        except AnswerOverflow as overflow:
+            overflow.cost_usd = cost(outcome.wasted + _consumed(attempt, request))
+            raise
         except Exception as exc:  # classified below; what is not a provider failure re-raises
             failure = classify(exc)
             if failure is None:
