@@ -91,7 +91,7 @@ def refusal(request: Request, response: Response, model_id: str) -> ModelRefusal
     return ModelRefusal(
         f"{model_id} refused to answer {request.purpose}: {words}",
         "read its reason: rephrase the issue or documents it was given, or use another model; "
-        "run the same command again to ask once more")
+        "run the same command again to ask once more", response.cost_usd)
 
 
 def truncated(request: Request, response: Response, model_id: str, cap: int, retried: bool) -> AnswerTruncated:
@@ -103,7 +103,7 @@ def truncated(request: Request, response: Response, model_id: str, cap: int, ret
             f"raise {setting}; otherwise use a model with a larger output limit"
             if sent >= cap else "ask for less in one call, or use a model that answers more briefly")
     return AnswerTruncated(f"{model_id}: the answer to {request.purpose} was cut off at {sent:,} tokens"
-                           f"{again} (finish reason {response.stop_reason or 'length'})", hint)
+                           f"{again} (finish reason {response.stop_reason or 'length'})", hint, response.cost_usd)
 
 
 def with_more_room(request: Request, cap: int) -> Request | None:

@@ -88,7 +88,8 @@ class ModelClient:
             self.budget.charge(self.stage, self.model_id, request.purpose, getattr(exc, "cost_usd", 0.0),
                                ok=False)
             raise
-        unusable: answers.AnswerRefused | None = answers.too_long(request, answers.answer_chars(response), self.model_id)
+        size = answers.answer_chars(response)
+        unusable: answers.AnswerRefused | None = answers.too_long(request, size, self.model_id, response.cost_usd)
         if unusable is None:
             response = scrub(response)
             unusable = answers.refusal(request, response, self.model_id)
