@@ -20,7 +20,7 @@ from agentos.llm.models import model_info
 from agentos.llm.openai_api import OpenAICompatibleProvider, OpenAIProvider
 from agentos.llm.settings import ProviderConfig
 from agentos.progress.events import MemorySink, Progress
-from tests.llm.conftest import READ_FILE, ask
+from tests.helpers.llm import READ_FILE, ask
 from tests.llm.fakes import anthropic, gemini, openai
 
 
