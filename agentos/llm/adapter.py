@@ -3,23 +3,24 @@
 A provider subclass declares its facts as class attributes (names, key variables, the SDK it
 needs) and implements `_attempt(request, attempt)`: one try at the call. Everything else (the
 retry layer, the wall-clock cap, usage of failed tries, cost from the price table, latency)
-happens here, once. Nothing in this module imports an SDK: `--dry-run` and `doctor` ask the
-classes whether they are ready without paying for that.
+happens here, once, and so does the bound on an answer the provider counts as longer than the
+`max_tokens` it was sent (refused, never used). Nothing in this module imports an SDK:
+`--dry-run` and `doctor` ask the classes whether they are ready without paying for that.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from agentos.errors import ProviderConfigError
+from agentos.llm import answers
 from agentos.llm.base import Message, Request, Response, Usage
 from agentos.llm.models import ModelInfo, model_info
-from agentos.llm.retry import Attempt, CallInfo, RetryPolicy, call_with_retries
+from agentos.llm.retry import AnswerOverflow, Attempt, CallInfo, RetryPolicy, call_with_retries
 from agentos.llm.settings import ProviderConfig
 
 
@@ -73,11 +74,34 @@ class ProviderBase:
         return (settings.api_key_env,) if settings.api_key_env else cls.key_envs
 
     # -- calling ----------------------------------------------------------------------------
+    @property
+    def max_output(self) -> int:
+        """The model's output limit: the `max_output_tokens` setting, else what the model table says."""
+        return self.settings.max_output_tokens or self.info.max_output
+
+    def max_tokens(self, request: Request) -> int:
+        """The output limit sent with the request: what it asks for, within the model's limit."""
+        return min(request.max_tokens, self.max_output)
+
     def complete(self, request: Request) -> Response:
+        """One call through the retry layer, its answer bounded in size, with its cost and latency."""
         started = time.perf_counter()
-        response = call_with_retries(lambda attempt: self._attempt(request, attempt), request,
-                                     self.policy, self.call_info(request), self.cost)
+        answered: list[Response] = []
+
+        def attempt(a: Attempt) -> Response:
+            answered.append(self._attempt(request, a))
+            return answered[-1]
+
+        try:
+            response = call_with_retries(attempt, request, self.policy, self.call_info(request), self.cost,
+                                         answers.max_chars(request))
+        except AnswerOverflow as overflow:
+            raise answers.too_long(request, overflow.chars, self.model_id, overflow.cost_usd) from None
         cost = self.cost(response.usage) if self.info.price else response.cost_usd
+        too_long = answers.over_reported_tokens(request, answered[-1].usage.output_tokens, self.max_tokens(request),
+                                                self.model_id, cost)
+        if too_long is not None:
+            raise too_long
         return response.model_copy(update={"cost_usd": cost, "latency_s": round(time.perf_counter() - started, 4)})
 
     def _attempt(self, request: Request, attempt: Attempt) -> Response:
@@ -131,16 +155,3 @@ def http_timeout(attempt: Attempt) -> Any:
 def tool_names(messages: list[Message]) -> dict[str, str]:
     """Tool-call id → tool name, for APIs whose tool results must name the tool."""
     return {call.id: call.name for m in messages for call in m.tool_calls}
-
-
-def json_object(text: str) -> dict[str, Any] | None:
-    """The JSON object in an answer (fenced or bare), or None when there is none."""
-    body = text.strip()
-    if body.startswith("```"):
-        body = body.split("\n", 1)[1] if "\n" in body else ""
-        body = body.rsplit("```", 1)[0]
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None

@@ -18,14 +18,19 @@ import dataclasses
 import json
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pydantic import BaseModel, Field
+
 from agentos.errors import ProviderConfigError
 from agentos.files import json_lines
-from agentos.llm.adapter import ProviderBase, json_object
+from agentos.llm import answers
+from agentos.llm.adapter import ProviderBase
+from agentos.llm.answers import json_object
 from agentos.llm.base import Request, Response, ToolCall, Usage
 from agentos.llm.clis import CLIS, Cli, TextCall
 from agentos.llm.openai_api import strict
@@ -78,6 +83,10 @@ class AgentCli(ProviderBase):
     def call_info(self, request: Request) -> CallInfo:
         hint = f"log the CLI in: run `{self.command}` once in a terminal"
         return dataclasses.replace(super().call_info(request), auth_hint=hint)
+
+    def max_tokens(self, request: Request) -> int:
+        """None is sent: a CLI has no such flag, so only the answer's size bounds it (in the client)."""
+        return sys.maxsize
 
     @property
     def command(self) -> str:
@@ -237,6 +246,13 @@ def _how_to_answer(request: Request, schema: dict | None, schema_flag: bool) -> 
     return "# Your answer\n\nAnswer as the assistant."
 
 
+class ToolAnswer(BaseModel):
+    """What a CLI is asked to answer with when tools are offered (found in prose or fences too)."""
+
+    text: str = ""
+    tool_calls: list[Any] = Field(default_factory=list)
+
+
 def finish(response: Response, request: Request, schema: dict | None) -> Response:
     """Put the CLI's JSON answer into data, or into tool calls when tools were offered."""
     if schema is None:
@@ -244,12 +260,16 @@ def finish(response: Response, request: Request, schema: dict | None) -> Respons
     obj = response.data or json_object(response.text)
     if not request.tools:
         return response.model_copy(update={"data": obj, "text": response.text or json.dumps(obj or {})})
-    asked = [c for c in (obj or {}).get("tool_calls") or [] if isinstance(c, dict)]
+    try:
+        answer = answers.parse(ToolAnswer, response.model_copy(update={"data": obj}))
+    except ValueError:
+        answer = ToolAnswer(text=response.text)
+    asked = [c for c in answer.tool_calls if isinstance(c, dict)]
     calls = [ToolCall(id=f"cli-{request.turn}-{i}", name=str(c.get("name", "")),
                       arguments=_arguments(c.get("arguments"))) for i, c in enumerate(asked)]
-    text = (obj or {}).get("text", response.text if obj is None else "")
-    return response.model_copy(update={"data": None, "text": text, "tool_calls": calls,
-                                       "stop_reason": "tool_use" if calls else response.stop_reason})
+    return response.model_copy(update={"data": None, "text": answer.text, "tool_calls": calls,
+                                       "stop_reason": "tool_use" if calls else response.stop_reason,
+                                       "finish": "tool_calls" if calls else response.finish})
 
 
 def _arguments(raw: Any) -> dict[str, Any]:

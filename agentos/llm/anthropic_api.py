@@ -12,11 +12,15 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from agentos.llm.adapter import ProviderBase, http_timeout, json_object
-from agentos.llm.base import Message, Request, Response, ToolCall, Usage
+from agentos.llm.adapter import ProviderBase, http_timeout
+from agentos.llm.answers import json_object
+from agentos.llm.base import Finish, Message, Request, Response, ToolCall, Usage
 from agentos.llm.retry import Attempt
 
 CACHE = {"type": "ephemeral"}
+FINISH: dict[str, Finish] = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls",
+                             "max_tokens": "length", "model_context_window_exceeded": "length", "refusal": "refusal"}
+"""Anthropic's stop_reason → our finish; anything else (pause_turn) is "other"."""
 
 
 class AnthropicProvider(ProviderBase):
@@ -39,14 +43,16 @@ class AnthropicProvider(ProviderBase):
                 if event.type == "message_start":
                     attempt.usage = usage_of(event.message.usage)
                 elif event.type == "content_block_delta":
-                    attempt.answered_chars += len(getattr(event.delta, "text", "") or "")
+                    delta = event.delta
+                    said = getattr(delta, "text", None) or getattr(delta, "partial_json", None)
+                    attempt.answered_chars += len(said or "")
             message = stream.get_final_message()
             return self.response(request, message, stream.request_id)
 
     def params(self, request: Request) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": self.info.api_id,
-            "max_tokens": min(request.max_tokens, self.info.max_output),
+            "max_tokens": self.max_tokens(request),
             "messages": messages(request),
         }
         if request.system:
@@ -65,7 +71,8 @@ class AnthropicProvider(ProviderBase):
                  for b in message.content if b.type == "tool_use"]
         data = json_object(text) if request.output_schema is not None else None
         return Response(text=text, data=data, tool_calls=calls, usage=usage_of(message.usage),
-                        request_id=request_id, model=message.model, stop_reason=message.stop_reason)
+                        request_id=request_id, model=message.model, stop_reason=message.stop_reason,
+                        finish=FINISH.get(message.stop_reason or "", "other"))
 
 
 def usage_of(usage: Any) -> Usage:

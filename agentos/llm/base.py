@@ -52,8 +52,14 @@ class Request(BaseModel):
     """Sequence number of this call within its purpose (review round, tool-loop step)."""
 
 
+Finish = Literal["stop", "length", "refusal", "tool_calls", "other"]
+"""Why an answer ended, the same for every provider: done, cut off at max_tokens, refused (or
+blocked by a safety filter), asking for tools, or anything else the provider said."""
+
+
 class Response(BaseModel):
     text: str = ""
+    """What the model said; for a refusal, its words (or the filter's reason)."""
     data: dict[str, Any] | None = None
     """The parsed JSON object, when the request had an output_schema."""
     tool_calls: list[ToolCall] = Field(default_factory=list)
@@ -63,6 +69,8 @@ class Response(BaseModel):
     request_id: str | None = None
     model: str = ""
     stop_reason: str | None = None
+    """The provider's own finish reason, as it said it (for logs)."""
+    finish: Finish = "stop"
 
 
 @runtime_checkable
@@ -71,5 +79,7 @@ class Provider(Protocol):
 
     model_id: str
     """The "provider:model" string it was built from."""
+    max_output: int
+    """The most output tokens one call may ask for (a truncated answer is retried with more, up to this)."""
 
     def complete(self, request: Request) -> Response: ...

@@ -1,20 +1,26 @@
 """The one path every model call takes: redaction, journal replay, the budget, progress events,
-structured output.
+answers judged (llm/answers.py), structured output.
 
 Secrets are redacted from the request before anything else (so they reach neither the model nor
 the journal), a journalled call is replayed for free, and only a call that will really be paid
 for is checked against the budget caps first and charged after, failed or not.
+
+Every answer is judged before it is used: one longer than its `max_tokens` could hold, or a
+refusal, fails the call (charged in the spend ledger, never journalled, so a resumed run asks
+again). A truncated answer is journalled as such and asked once more with twice the room, up to
+the model's output limit; a replayed truncated answer leads to the same (replayed) retry, so no
+finished call is paid twice.
 """
 
 from __future__ import annotations
 
-import json
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from agentos import redact
 from agentos.errors import ModelOutputError
+from agentos.llm import answers
 from agentos.llm.base import Message, Provider, Request, Response
 from agentos.llm.budget import Budget
 from agentos.llm.journal import CallJournal, call_key
@@ -46,30 +52,60 @@ class ModelClient:
         return self.provider.model_id
 
     def complete(self, request: Request) -> Response:
+        """The model's answer; a truncated one is asked again once with more room, then fails."""
         request = scrub(request)
+        response = self._answer(request)
+        if response.finish != "length":
+            return response
+        longer = answers.with_more_room(request, self.provider.max_output)
+        if longer is None:
+            raise answers.truncated(request, response, self.model_id, self.provider.max_output, retried=False)
+        response = self._answer(longer)
+        if response.finish == "length":
+            raise answers.truncated(longer, response, self.model_id, self.provider.max_output, retried=True)
+        return response
+
+    def _answer(self, request: Request) -> Response:
+        """One call: replayed from the journal, or paid for, charged, judged and journalled."""
         key = call_key(self.model_id, self.salt, request)
         cached = self.journal.get(key)
         if cached is not None:
             self._report(request, cached, cached_call=True)
             return cached
         self.budget.reserve(self.stage, self.model_id, request)
-        try:
-            response = scrub(self.provider.complete(request))
-        except Exception as exc:  # a failed call still counts: what its attempts cost is charged
-            self.budget.charge(self.stage, self.model_id, request.purpose, getattr(exc, "cost_usd", 0.0), ok=False)
-            raise
-        self.budget.charge(self.stage, self.model_id, request.purpose, response.cost_usd, ok=True)
-        self.journal.put(key, request, response)
+        response, unusable = self._paid(request)
         self._report(request, response, cached_call=False)
+        if unusable is not None:
+            raise unusable
+        self.journal.put(key, request, response)
         return response
+
+    def _paid(self, request: Request) -> tuple[Response, answers.AnswerRefused | None]:
+        """The provider's answer, charged before it is used, and why it cannot be used (None: it can)."""
+        try:
+            response = self.provider.complete(request)
+        except Exception as exc:  # a failed call still counts: what its attempts cost is charged
+            self.budget.charge(self.stage, self.model_id, request.purpose, getattr(exc, "cost_usd", 0.0),
+                               ok=False)
+            raise
+        size = answers.answer_chars(response)
+        unusable: answers.AnswerRefused | None = answers.too_long(request, size, self.model_id, response.cost_usd)
+        if unusable is None:
+            response = scrub(response)
+            unusable = answers.refusal(request, response, self.model_id)
+        else:  # never kept, shown or redacted at length
+            response = response.model_copy(update={"text": "", "data": None, "tool_calls": []})
+        self.budget.charge(self.stage, self.model_id, request.purpose, response.cost_usd,
+                           ok=unusable is None and response.finish != "length")
+        return response, unusable
 
     def structured(self, request: Request, schema: type[T]) -> tuple[T, Response]:
         """A validated object of `schema`; one retry quoting the validation error, then fail."""
         request = request.model_copy(update={"output_schema": schema.model_json_schema()})
         response = self.complete(request)
         try:
-            return _parse(schema, response), response
-        except (ValidationError, ValueError) as first:
+            return answers.parse(schema, response), response
+        except ValueError as first:
             retry = request.model_copy(
                 update={
                     "purpose": f"{request.purpose}.retry",
@@ -82,8 +118,8 @@ class ModelClient:
             )
             response = self.complete(retry)
             try:
-                return _parse(schema, response), response
-            except (ValidationError, ValueError) as second:
+                return answers.parse(schema, response), response
+            except ValueError as second:
                 raise ModelOutputError(
                     f"{self.model_id} did not return a valid {schema.__name__} for "
                     f"{request.purpose} (twice): {_short(second)}",
@@ -102,7 +138,8 @@ class ModelClient:
             data={"latency_s": response.latency_s, "cached": cached_call, "turn": request.turn,
                   "cache_read_tokens": response.usage.cache_read_tokens,
                   "cache_write_tokens": response.usage.cache_write_tokens,
-                  "request_id": response.request_id, "spent_usd": round(self.budget.spent(), 6)},
+                  "request_id": response.request_id, "finish": response.finish,
+                  "spent_usd": round(self.budget.spent(), 6)},
         )
 
 
@@ -114,20 +151,6 @@ def scrub(model: M) -> M:
     raw = model.model_dump_json()
     clean = redactor.redact(raw)
     return model if clean == raw else type(model).model_validate_json(clean)
-
-
-def _parse(schema: type[T], response: Response) -> T:
-    if response.data is not None:
-        return schema.model_validate(response.data)
-    return schema.model_validate(json.loads(_strip_fence(response.text)))
-
-
-def _strip_fence(text: str) -> str:
-    text = text.strip()
-    if text.startswith("```"):
-        text = text.split("\n", 1)[1] if "\n" in text else ""
-        text = text.rsplit("```", 1)[0]
-    return text
 
 
 def _short(exc: Exception) -> str:

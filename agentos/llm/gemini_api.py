@@ -15,14 +15,18 @@ import base64
 from functools import cached_property
 from typing import Any
 
-from agentos.llm.adapter import ProviderBase, json_object, tool_names
-from agentos.llm.base import Message, Request, Response, ToolCall, Usage
+from agentos.llm.adapter import ProviderBase, tool_names
+from agentos.llm.answers import json_object
+from agentos.llm.base import Finish, Message, Request, Response, ToolCall, Usage
 from agentos.llm.retry import Attempt
 
 SIGNED = "~sig~"
 """Separates a tool-call id from the thought signature carried with it."""
 UNNAMED = "gemini-call-"
 """Prefix of the ids we make up for calls the API sent without one (never sent back)."""
+BLOCKED = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
+                     "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION", "MODEL_ARMOR", "JAILBREAK"})
+"""Finish (and prompt block) reasons that mean the answer was refused or filtered."""
 
 
 class GeminiProvider(ProviderBase):
@@ -54,7 +58,7 @@ class GeminiProvider(ProviderBase):
 
     def config(self, request: Request, attempt: Attempt) -> dict[str, Any]:
         config: dict[str, Any] = {
-            "max_output_tokens": min(request.max_tokens, self.info.max_output),
+            "max_output_tokens": self.max_tokens(request),
             "automatic_continuation": False,
             "http_options": {"timeout": int(attempt.idle_limit() * 1000)},
         }
@@ -111,7 +115,7 @@ def _id(call_id: str) -> dict[str, str]:
 
 
 class _Answer:
-    """A streamed answer put back together: text, function calls, finish reason, usage, ids."""
+    """A streamed answer put back together: text, function calls, finish or block reason, usage, ids."""
 
     def __init__(self) -> None:
         self.text = ""
@@ -126,6 +130,11 @@ class _Answer:
         self.response_id = chunk.response_id or self.response_id
         if chunk.usage_metadata is not None:
             self.usage = usage_of(chunk.usage_metadata)
+        feedback = chunk.prompt_feedback
+        if feedback is not None and feedback.block_reason is not None:  # the prompt itself was blocked
+            self.finish = _name(feedback.block_reason)
+            said = f": {feedback.block_reason_message}" if feedback.block_reason_message else ""
+            self.text += f"the prompt was blocked ({self.finish}){said}"
         for candidate in chunk.candidates or []:
             self.finish = _name(candidate.finish_reason) or self.finish
             for part in (candidate.content.parts if candidate.content else None) or []:
@@ -144,7 +153,17 @@ class _Answer:
     def response(self, request: Request) -> Response:
         data = json_object(self.text) if request.output_schema is not None else None
         return Response(text=self.text, data=data, tool_calls=self.calls, usage=self.usage,
-                        request_id=self.response_id, model=self.model, stop_reason=self.finish)
+                        request_id=self.response_id, model=self.model, stop_reason=self.finish,
+                        finish=self.finish_kind())
+
+    def finish_kind(self) -> Finish:
+        if self.finish in BLOCKED:
+            return "refusal"
+        if self.finish == "MAX_TOKENS":
+            return "length"
+        if self.finish == "STOP":
+            return "tool_calls" if self.calls else "stop"
+        return "other"
 
 
 def _name(value: Any) -> str | None:

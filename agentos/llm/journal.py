@@ -2,7 +2,9 @@
 
 An append-only JSONL file per run; each line is fsynced before the answer is used. The key
 is a digest of the model id, a salt (the stage attempt) and the whole request, so only an
-identical call in the same context is replayed.
+identical call in the same context is replayed. An answer is kept with its finish reason, and
+the model client judges a replayed answer as it judged the fresh one (a truncated answer leads to
+the same, replayed, retry); refused and oversized answers are never kept, only charged.
 """
 
 from __future__ import annotations

@@ -16,9 +16,15 @@ import json
 from functools import cached_property
 from typing import Any, ClassVar
 
-from agentos.llm.adapter import ProviderBase, http_timeout, json_object
-from agentos.llm.base import Message, Request, Response, ToolCall, Usage
+from agentos.llm.adapter import ProviderBase, http_timeout
+from agentos.llm.answers import json_object
+from agentos.llm.base import Finish, Message, Request, Response, ToolCall, Usage
 from agentos.llm.retry import Attempt
+
+
+FINISH: dict[str, Finish] = {"stop": "stop", "length": "length", "tool_calls": "tool_calls",
+                             "function_call": "tool_calls", "content_filter": "refusal"}
+"""Chat Completions' finish_reason → our finish; anything else a server says is "other"."""
 
 
 class OpenAIProvider(ProviderBase):
@@ -48,7 +54,7 @@ class OpenAIProvider(ProviderBase):
                 attempt.accepted = True
                 attempt.check()
                 answer.add(chunk)
-                attempt.answered_chars = len(answer.text)
+                attempt.answered_chars = answer.chars()
             request_id = stream.response.headers.get("x-request-id")
         return answer.response(request, request_id)
 
@@ -56,7 +62,7 @@ class OpenAIProvider(ProviderBase):
         params: dict[str, Any] = {
             "model": self.info.api_id,
             "messages": messages(request),
-            self.max_tokens_field: min(request.max_tokens, self.info.max_output),
+            self.max_tokens_field: self.max_tokens(request),
             "stream": True,
             "stream_options": {"include_usage": True},
         }
@@ -147,10 +153,11 @@ def prefix_key(request: Request) -> str:
 
 
 class _Answer:
-    """A streamed answer put back together: text, tool calls by index, finish reason, usage."""
+    """A streamed answer put back together: text, a refusal, tool calls by index, finish reason, usage."""
 
     def __init__(self) -> None:
         self.text = ""
+        self.refusal = ""
         self.calls: dict[int, dict[str, str]] = {}
         self.finish: str | None = None
         self.model = ""
@@ -163,6 +170,7 @@ class _Answer:
         for choice in chunk.choices or []:
             self.finish = choice.finish_reason or self.finish
             self.text += choice.delta.content or ""
+            self.refusal += getattr(choice.delta, "refusal", None) or ""
             for delta in choice.delta.tool_calls or []:
                 call = self.calls.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
                 call["id"] = delta.id or call["id"]
@@ -170,12 +178,17 @@ class _Answer:
                     call["name"] = delta.function.name or call["name"]
                     call["arguments"] += delta.function.arguments or ""
 
+    def chars(self) -> int:
+        return len(self.text) + len(self.refusal) + sum(len(c["arguments"]) for c in self.calls.values())
+
     def response(self, request: Request, request_id: str | None) -> Response:
         calls = [ToolCall(id=c["id"] or f"call_{i}", name=c["name"], arguments=_arguments(c["arguments"]))
                  for i, c in sorted(self.calls.items())]
         data = json_object(self.text) if request.output_schema is not None else None
-        return Response(text=self.text, data=data, tool_calls=calls, usage=self.usage,
-                        request_id=request_id, model=self.model, stop_reason=self.finish)
+        finish = "refusal" if self.refusal else FINISH.get(self.finish or "", "other")
+        return Response(text=self.refusal or self.text, data=None if self.refusal else data, tool_calls=calls,
+                        usage=self.usage, request_id=request_id, model=self.model, stop_reason=self.finish,
+                        finish=finish)
 
 
 def _arguments(raw: str) -> dict[str, Any]:

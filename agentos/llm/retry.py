@@ -6,7 +6,8 @@
 - authentication (401, 403, a rejected key): fail at once naming the variable to set;
 - invalid request (400, 404, 422): fail at once naming the setting to check;
 - context too long: fail at once naming the stage;
-- the call's wall-clock cap: fail, saying which setting raises it.
+- the call's wall-clock cap: fail, saying which setting raises it;
+- an answer streaming past what its max_tokens can hold: cut there (refused by the provider base).
 
 The SDKs' own retries are off (max_retries=0, no automatic stream continuation) and the graph
 nodes have no retry policy, so nothing multiplies these attempts. Attempts that failed after
@@ -64,6 +65,15 @@ class DeadlineExceeded(Exception):
     """Raised inside an attempt when the call's wall-clock cap has passed."""
 
 
+class AnswerOverflow(Exception):
+    """Raised inside an attempt when the answer has grown past `max_chars`; carries what it cost."""
+
+    def __init__(self, chars: int):
+        super().__init__(f"the answer ran to {chars} characters")
+        self.chars = chars
+        self.cost_usd = 0.0
+
+
 @dataclass(frozen=True)
 class Failure:
     kind: Kind
@@ -106,13 +116,18 @@ class Attempt:
     answered_chars: int = 0
     accepted: bool = False
     """Whether the provider accepted the request and started answering."""
+    max_chars: int | None = None
+    """The most characters the answer may run to (its max_tokens, generously); past it, it is cut."""
 
     def remaining(self) -> float:
         return max(0.0, self.deadline - self.policy.clock())
 
     def check(self) -> None:
+        """Called as the answer streams in: past the deadline, or past max_chars, the attempt ends."""
         if self.policy.clock() >= self.deadline:
             raise DeadlineExceeded(f"no complete answer within {self.policy.timeout_s:g}s")
+        if self.max_chars is not None and self.answered_chars > self.max_chars:
+            raise AnswerOverflow(self.answered_chars)
 
     def idle_limit(self) -> float:
         """How long a read may wait for data: the idle limit, never past the deadline."""
@@ -137,16 +152,22 @@ class Outcome:
 
 
 def call_with_retries(attempt_fn: Callable[[Attempt], Response], request: Request, policy: RetryPolicy,
-                      info: CallInfo, cost: Callable[[Usage], float]) -> Response:
-    """Run attempts until one answers or a failure is final; the answer's usage includes waste."""
+                      info: CallInfo, cost: Callable[[Usage], float], max_chars: int | None = None) -> Response:
+    """Run attempts until one answers or a failure is final; the answer's usage includes waste.
+
+    An answer streaming past `max_chars` is cut there (AnswerOverflow, with what the call cost).
+    """
     deadline = policy.clock() + policy.timeout_s
     outcome = Outcome()
     while True:
         outcome.attempts += 1
-        attempt = Attempt(policy, deadline)
+        attempt = Attempt(policy, deadline, max_chars=max_chars)
         try:
             response = attempt_fn(attempt)
         except AgentosError:
+            raise
+        except AnswerOverflow as overflow:
+            overflow.cost_usd = cost(outcome.wasted + _consumed(attempt, request))
             raise
         except Exception as exc:  # classified below; what is not a provider failure re-raises
             failure = classify(exc)

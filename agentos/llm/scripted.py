@@ -14,8 +14,24 @@ request, a resumed process answers exactly as the killed one would have.
         - tool_calls: [{name: write_file, arguments: {path: a.py, content: "..."}}]
 
 A reply may also be `error: "message"` to simulate a failed call, and may carry `delay_s` to
-simulate a model's latency. Every request received is
-appended to `scripted-calls.jsonl` in the run folder, so tests can see what was really sent.
+simulate a model's latency. Answers as real models give them can be played too:
+
+      lld.draft:
+        - text: "# LLD (cut off mid-sen"
+          stop: length            # truncated at max_tokens: asked again as lld.draft.longer
+      lld.draft.longer:
+        - text: "# LLD ... (whole)"   # with twice the max_tokens (up to 128,000, this model's limit)
+      lld.review:
+        - refusal: "I can't help with that."   # a refusal, in the model's words
+      spec.review:
+        - text: "Here is my review:\n```json\n{...}\n```\nHope it helps."   # JSON in prose and fences
+      spec.draft:
+        - text: "x"
+          repeat: 10000000        # the text repeated: an answer longer than max_tokens can hold
+
+`stop` is how the answer ended, one of stop, length, refusal, tool_calls, other (default: tool_calls
+when there are tool calls, else stop). Every request received is appended to `scripted-calls.jsonl`
+in the run folder, so tests can see what was really sent.
 """
 
 from __future__ import annotations
@@ -25,16 +41,20 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, get_args
 
 import yaml
 
 from agentos.errors import ModelCallError, ProviderConfigError
 from agentos.files import append_line
-from agentos.llm.base import Request, Response, ToolCall, Usage
+from agentos.llm.base import Finish, Request, Response, ToolCall, Usage
 
 Reply = Mapping[str, Any]
 Script = Mapping[str, list[Reply]] | Callable[[Request], Reply]
+FINISHES: tuple[Finish, ...] = get_args(Finish)
+STOP_REASONS: dict[str, str] = {"length": "max_tokens", "refusal": "refusal", "tool_calls": "tool_use",
+                                "other": "other"}
+"""The provider's own word for each finish, as Anthropic says it ("end_turn" for the rest)."""
 
 
 def request_digest(request: Request) -> str:
@@ -46,6 +66,9 @@ def estimate_tokens(text: str) -> int:
 
 
 class ScriptedProvider:
+    max_output = 128_000
+    """As a large model's: a truncated (`stop: length`) reply is retried with twice the room."""
+
     def __init__(self, model_id: str, script: Script, log_path: Path | None = None, source: str = ""):
         self.model_id = model_id
         self.script = script
@@ -97,11 +120,13 @@ class ScriptedProvider:
 
     def _response(self, request: Request, reply: Reply) -> Response:
         data = reply.get("data")
-        text = reply.get("text") or (json.dumps(data) if data is not None else "")
+        text = reply.get("refusal") or reply.get("text") or (json.dumps(data) if data is not None else "")
+        text *= int(reply.get("repeat", 1))
         calls = [
             ToolCall(id=f"call_{request.turn}_{i}", name=c["name"], arguments=c.get("arguments", {}))
             for i, c in enumerate(reply.get("tool_calls", []))
         ]
+        finish = self._finish(reply, bool(calls))
         prompt = request.system + "".join(m.content for m in request.messages)
         usage = Usage(input_tokens=estimate_tokens(prompt), output_tokens=estimate_tokens(text or "x"))
         return Response(
@@ -111,8 +136,17 @@ class ScriptedProvider:
             usage=usage,
             model=self.model_id,
             request_id=f"scripted-{request_digest(request)}",
-            stop_reason="tool_use" if calls else "end_turn",
+            stop_reason=STOP_REASONS.get(finish, "end_turn"),
+            finish=finish,
         )
+
+    def _finish(self, reply: Reply, has_calls: bool) -> Finish:
+        if "refusal" in reply:
+            return "refusal"
+        finish = reply.get("stop") or ("tool_calls" if has_calls else "stop")
+        if finish not in FINISHES:
+            raise ProviderConfigError(f"{self.source}: `stop: {finish}` is not one of {', '.join(FINISHES)}")
+        return finish
 
     def _log(self, request: Request) -> None:
         if self.log_path is None:

@@ -27,3 +27,7 @@ class ProviderConfig(BaseModel):
     """Attempts per call when the provider is overloaded, rate-limited, unreachable or times out."""
     max_retry_wait_s: float = Field(60, ge=0)
     """Longest wait between attempts; a provider asking to wait longer fails the call instead."""
+    max_output_tokens: int | None = Field(None, ge=1)
+    """The most tokens the model may write in one answer (default: its known limit; 8192 for models
+    agentos does not know, e.g. behind openai-compatible). A truncated answer is retried once with
+    twice the room, up to this."""

@@ -69,7 +69,7 @@ def test_tool_calls_are_asked_for_as_json_and_normalised(tmp_path, env, waits):
     request = ask(tools=[READ_FILE], purpose="impl.step", turn=1).model_copy(update={"messages": history})
     r = make(ClaudeCli, "claude-code:opus-4.5", env, waits).complete(request)
     assert [(c.id, c.name, c.arguments) for c in r.tool_calls] == [("cli-1-0", "read_file", {"path": "a.py"})]
-    assert r.text == "Reading it." and r.stop_reason == "tool_use"
+    assert r.text == "Reading it." and r.stop_reason == "tool_use" and r.finish == "tool_calls"
     stdin = cli.calls()[0]["stdin"]
     assert "[called tool read_file (id cli-0-0)" in stdin and "Result of tool call cli-0-0" in stdin
     assert "read_file: Read a file." in stdin
@@ -163,3 +163,12 @@ def test_noise_on_stderr_does_not_spoil_the_answer_on_stdout(tmp_path, env, wait
     cli = FakeCli(tmp_path, "codex").plan([{**codex_events("all good"), "stderr": "warning: " + "x" * 100000 + "\n"}])
     assert make(CodexCli, "codex:gpt-5", env, waits).complete(ask()).text == "all good"
     assert len(cli.calls()) == 1
+
+
+def test_a_tool_call_answer_wrapped_in_prose_is_found(tmp_path, env, waits):
+    said = ('I will read the file first.\n```json\n{"text": "Reading it.", "tool_calls": '
+            '[{"name": "read_file", "arguments": "{\\"path\\": \\"a.py\\"}"}]}\n```')
+    FakeCli(tmp_path, "gemini").plan([gemini_result(said)])
+    r = make(GeminiCli, "gemini-cli:2.5-pro", env, waits).complete(ask(tools=[READ_FILE], purpose="impl.step"))
+    assert [(c.name, c.arguments) for c in r.tool_calls] == [("read_file", {"path": "a.py"})]
+    assert r.text == "Reading it." and r.finish == "tool_calls"

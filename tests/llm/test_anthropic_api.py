@@ -36,6 +36,7 @@ def test_streamed_text_with_cache_usage_cost_and_request_id(server, waits):
     server.push(fake.stream("Hello there.", use=fake.usage(1000, 50, cache_read=2000, cache_write=300)))
     r = provider(server, waits).complete(ask(max_tokens=100_000))
     assert r.text == "Hello there." and r.stop_reason == "end_turn" and r.request_id == "req_fake_1"
+    assert r.finish == "stop"
     assert r.usage == Usage(input_tokens=1000, output_tokens=50, cache_read_tokens=2000, cache_write_tokens=300)
     assert r.cost_usd == pytest.approx((1000 * 3 + 50 * 15 + 2000 * 0.3 + 300 * 3.75) / 1e6)
     body = server.requests[0].body
@@ -60,7 +61,7 @@ def test_tool_calls_both_ways(server, waits):
     p = provider(server, waits)
     first = p.complete(ask(tools=[READ_FILE], purpose="impl.step"))
     assert [(c.id, c.name, c.arguments) for c in first.tool_calls] == [("toolu_1", "read_file", {"path": "a.py"})]
-    assert first.stop_reason == "tool_use"
+    assert first.stop_reason == "tool_use" and first.finish == "tool_calls"
     server.push(fake.stream("Done."))
     history = [Message(role="user", content="fix it"), Message(role="assistant", content=first.text, tool_calls=first.tool_calls),
                Message(role="tool", tool_call_id="toolu_1", content="print(1)")]

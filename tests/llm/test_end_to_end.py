@@ -117,3 +117,22 @@ def test_provider_down_after_its_retries_stops_resumably_without_rerunning_the_s
     assert result.exit_code == 0, result.message
     assert len(claude.requests) == 3
     assert result.state["stage_attempts"]["triage"] == 1
+
+
+def test_a_truncated_draft_is_asked_again_with_more_room_and_a_refusal_stops_resumably(sample_repo, claude):
+    from agentos.llm.answers import ModelRefusal
+
+    edit_config(sample_repo, stages={"triage": {"drafter": "anthropic:sonnet-4.6"}})
+    brief = _text(sample_repo, "drafter", "triage.draft")
+    claude.push(fake.stream("I can't help with this issue.", stop_reason="refusal"))
+    with pytest.raises(ModelRefusal, match="refused to answer triage.draft: I can't help with this issue."):
+        _run(sample_repo)
+    assert runs.latest(RepoLayout(sample_repo), 1).status == "failed"
+    assert [c["purpose"] for c in _journal(sample_repo)] == []  # the refusal was charged, never journalled
+
+    claude.push(fake.stream(brief[: len(brief) // 2], stop_reason="max_tokens"), fake.stream(brief))
+    result = _run(sample_repo)
+    assert result.exit_code == 0, result.message
+    assert [r.body["max_tokens"] for r in claude.requests[1:]] == [8192, 16384]
+    on_branch = git(sample_repo, "show", "agentos/issue-1:docs/agentos/issue-1/brief.md")
+    assert brief.strip().splitlines()[-1] in on_branch  # the whole brief, not the half that was cut off

@@ -37,6 +37,7 @@ def test_streamed_text_with_cached_and_thinking_tokens(server, waits):
     server.push(fake.stream("Hello there.", use=fake.usage(prompt=1000, candidates=50, cached=600, thoughts=20)))
     r = provider(server, waits).complete(ask())
     assert r.text == "Hello there." and r.stop_reason == "STOP" and r.request_id == "resp_fake_1"
+    assert r.finish == "stop"
     assert r.usage == Usage(input_tokens=400, output_tokens=70, cache_read_tokens=600)
     assert r.cost_usd == pytest.approx((400 * 2 + 70 * 12 + 600 * 0.2) / 1e6)
     request = server.requests[0]
@@ -67,7 +68,7 @@ def test_function_calls_keep_their_thought_signature_across_turns(server, waits)
     p = provider(server, waits)
     first = p.complete(ask(tools=[READ_FILE], purpose="impl.step"))
     [call] = first.tool_calls
-    assert call.name == "read_file" and call.arguments == {"path": "a.py"}
+    assert call.name == "read_file" and call.arguments == {"path": "a.py"} and first.finish == "tool_calls"
     server.push(fake.stream("Done."))
     history = [Message(role="user", content="fix it"), Message(role="assistant", tool_calls=first.tool_calls),
                Message(role="tool", tool_call_id=call.id, content="print(1)")]

@@ -42,6 +42,7 @@ def test_streamed_text_with_cached_tokens_cost_and_request_id(server, waits):
     server.push(fake.stream("Hello there.", use=fake.usage(prompt=1000, completion=50, cached=600)))
     r = provider(server, waits).complete(ask())
     assert r.text == "Hello there." and r.stop_reason == "stop" and r.request_id == "req_fake_1"
+    assert r.finish == "stop"
     assert r.usage == Usage(input_tokens=400, output_tokens=50, cache_read_tokens=600)
     assert r.cost_usd == pytest.approx((400 * 1.25 + 50 * 10 + 600 * 0.125) / 1e6)
     body = server.requests[0].body
@@ -75,7 +76,7 @@ def test_tool_calls_both_ways(server, waits):
     p = provider(server, waits)
     first = p.complete(ask(tools=[READ_FILE], purpose="impl.step"))
     assert [(c.id, c.name, c.arguments) for c in first.tool_calls] == [("call_9", "read_file", {"path": "a.py"})]
-    assert first.stop_reason == "tool_calls"
+    assert first.stop_reason == "tool_calls" and first.finish == "tool_calls"
     server.push(fake.stream("Done."))
     history = [Message(role="user", content="fix it"), Message(role="assistant", tool_calls=first.tool_calls),
                Message(role="tool", tool_call_id="call_9", content="print(1)")]

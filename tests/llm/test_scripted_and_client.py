@@ -4,6 +4,7 @@ import pytest
 from pydantic import BaseModel
 
 from agentos.errors import ModelCallError, ModelOutputError, ProviderConfigError
+from agentos.llm.answers import AnswerTooLong, ModelRefusal
 from agentos.llm.base import Message, Request
 from agentos.llm.client import ModelClient
 from agentos.llm.journal import CallJournal
@@ -97,3 +98,44 @@ def test_structured_retries_once_quoting_the_error_then_fails():
     with pytest.raises(ModelOutputError, match="twice"):
         ModelClient(bad).structured(_req(), Verdict)
     assert len(bad.calls) == 2
+
+
+def test_scripted_replies_play_truncation_refusal_fences_and_oversize(tmp_path):
+    (tmp_path / "s.yaml").write_text("""replies:
+  x.draft:
+    - {text: "# Design (cut", stop: length}
+  x.draft.longer:
+    - {text: "# Design, whole"}
+  x.review:
+    - {refusal: "I won't review that."}
+  y.review:
+    - text: "My verdict:\\n```json\\n{\\"verdict\\": \\"ok\\", \\"score\\": 2}\\n```\\nDone."
+  z.draft:
+    - {text: "x", repeat: 100000}
+""")
+    provider = resolve("scripted:s.yaml", ProviderContext(repo_root=tmp_path))
+    client = ModelClient(provider)
+    assert client.complete(_req("x.draft")).text == "# Design, whole"
+    assert [(c.purpose, c.max_tokens) for c in provider.calls] == [("x.draft", 8192), ("x.draft.longer", 16384)]
+    with pytest.raises(ModelRefusal, match="I won't review that"):
+        client.structured(_req("x.review"), Verdict)
+    assert client.structured(_req("y.review"), Verdict)[0] == Verdict(verdict="ok", score=2)
+    with pytest.raises(AnswerTooLong, match="ran to 100,000 characters"):
+        client.complete(_req("z.draft"))
+    assert ScriptedProvider("scripted:t", {"a": [{"text": "cut", "stop": "length"}]}).complete(_req("a")).finish == "length"
+    with pytest.raises(ProviderConfigError, match="not one of stop, length"):
+        ScriptedProvider("scripted:t", {"a": [{"text": "?", "stop": "max_tokens"}]}).complete(_req("a"))
+
+
+def test_journal_keeps_a_truncated_answer_for_replay_but_never_a_refusal(tmp_path):
+    path = tmp_path / "calls.jsonl"
+    script = {"a": [{"text": "cut", "stop": "length"}], "a.longer": [{"text": "whole"}], "b": [{"refusal": "no"}]}
+    client = ModelClient(ScriptedProvider("scripted:t", script), CallJournal(path))
+    assert client.complete(_req("a")).text == "whole"
+    with pytest.raises(ModelRefusal):
+        client.complete(_req("b"))
+    assert [json.loads(line)["response"]["finish"] for line in path.read_text().splitlines()] == ["length", "stop"]
+    fresh = ScriptedProvider("scripted:t", {"b": [{"text": "yes"}]})
+    resumed = ModelClient(fresh, CallJournal(path))
+    assert resumed.complete(_req("a")).text == "whole" and resumed.complete(_req("b")).text == "yes"
+    assert [c.purpose for c in fresh.calls] == ["b"]

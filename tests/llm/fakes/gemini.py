@@ -63,3 +63,12 @@ def stream(text: str = "", function_calls: list[dict] | None = None, use: dict |
 def _chunk(model: str, response_id: str, parts: list[dict]) -> dict:
     return {"candidates": [{"content": {"role": "model", "parts": parts}, "index": 0}],
             "modelVersion": model, "responseId": response_id}
+
+
+def blocked(reason: str = "PROHIBITED_CONTENT", message: str = "", use: dict | None = None,
+            model: str = "gemini-3-pro-preview") -> Reply:
+    """A prompt the API refused to answer: prompt feedback with a block reason, no candidates."""
+    feedback = {"blockReason": reason, **({"blockReasonMessage": message} if message else {})}
+    chunk = {"promptFeedback": feedback, "usageMetadata": use or usage(candidates=0), "modelVersion": model,
+             "responseId": "resp_blocked"}
+    return Reply(200, events=[sse(chunk)])

@@ -42,11 +42,13 @@ def usage(prompt: int = 10, completion: int = 5, cached: int = 0) -> dict:
 
 def stream(text: str = "", tool_calls: list[dict] | None = None, use: dict | None = None,
            model: str = "gpt-5-2025-08-07", finish: str | None = None, hang_after: int | None = None,
-           request_id: str = "req_fake_1", include_usage: bool = True) -> Reply:
-    """A streamed answer: content and tool-call argument deltas, a finish chunk, a usage chunk, [DONE]."""
-    chunks = [_chunk(model, {"role": "assistant", "content": ""})]
-    half = len(text) // 2
-    chunks += [_chunk(model, {"content": piece}) for piece in (text[:half], text[half:]) if piece]
+           request_id: str = "req_fake_1", include_usage: bool = True, refusal: str = "") -> Reply:
+    """A streamed answer: content (or refusal) and tool-call argument deltas, a finish chunk, a usage
+    chunk, [DONE]."""
+    chunks = [_chunk(model, {"role": "assistant", "content": None if refusal else ""})]
+    field, said = ("refusal", refusal) if refusal else ("content", text)
+    half = len(said) // 2
+    chunks += [_chunk(model, {field: piece}) for piece in (said[:half], said[half:]) if piece]
     for index, call in enumerate(tool_calls or []):
         chunks += _tool_deltas(model, index, call)
     stop = finish or ("tool_calls" if tool_calls else "stop")
