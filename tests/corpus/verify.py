@@ -39,7 +39,8 @@ REPORT_FILE = HERE / "REPORT.md"
 COMMAND_TIMEOUT = 900
 # Variables of the caller's own test run that must not leak into a project's.
 SCRUBBED = ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "PYTEST_PLUGINS",
-            "VIRTUAL_ENV", "PYTHONHOME", "PYTEST_XDIST_WORKER", "PYTEST_CURRENT_TEST", "NODE_OPTIONS")
+            "VIRTUAL_ENV", "PYTHONHOME", "PYTEST_XDIST_WORKER", "PYTEST_CURRENT_TEST", "NODE_OPTIONS",
+            "PYTHONDONTWRITEBYTECODE")  # a developer's shell writes __pycache__: so do we
 
 
 @dataclass
@@ -159,10 +160,16 @@ def add_new_test(project: Project, repo: Path) -> None:
     path.write_text(before + sep + new["code"], encoding="utf-8")
 
 
-def dirty(repo: Path) -> list[str]:
-    """What the runs left in the worktree that git would add (status --porcelain, untracked -u)."""
-    out = fetch.git(repo, "status", "--porcelain", "--untracked-files=normal", "--ignored=no")
-    return sorted({line[3:] for line in out.splitlines()} - {"node_modules/"})
+def dirty(repo: Path) -> dict[str, list[str]]:
+    """What the runs left in the worktree: files git would add ("untracked" and "modified"), and
+    files only the project's own .gitignore keeps out ("ignored")."""
+    out = fetch.git(repo, "status", "--porcelain", "--untracked-files=normal", "--ignored=matching")
+    found: dict[str, list[str]] = {"modified": [], "untracked": [], "ignored": []}
+    for line in out.splitlines():
+        kind = {"??": "untracked", "!!": "ignored"}.get(line[:2], "modified")
+        if line[3:] != "node_modules/":
+            found[kind].append(line[3:])
+    return found
 
 
 class Checker:
