@@ -61,13 +61,15 @@ def base_python() -> str:
     return getattr(sys, "_base_executable", None) or sys.executable
 
 
-def environment(work: Path) -> dict[str, str]:
-    """The environment for a project's commands: its venv first on PATH, nothing of ours."""
+def environment(work: Path, project: Project) -> dict[str, str]:
+    """The environment for a project's commands: its venv first on PATH, nothing of ours, plus
+    the variables its entry asks for (setup.env)."""
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
     venv = work / "venv"
     env.update(VIRTUAL_ENV=str(venv), PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}",
                UV_PYTHON_DOWNLOADS="never", UV_CACHE_DIR=str(work / "uv-cache"),
                npm_config_cache=str(work / "npm-cache"), PIP_CACHE_DIR=str(work / "pip-cache"))
+    env.update({k: str(v) for k, v in project.data["setup"].get("env", {}).items()})
     return env
 
 
@@ -95,7 +97,7 @@ def uv() -> str:
 
 def setup_environment(project: Project, repo: Path, work: Path) -> Run:
     """Create the test environment from scratch as the project's developers would."""
-    env = environment(work)
+    env = environment(work, project)
     if project.source == "npm":
         shutil.rmtree(repo / "node_modules", ignore_errors=True)
         return run(["npm", "install", "--no-audit", "--no-fund", "--no-package-lock"], repo, env)
@@ -110,7 +112,7 @@ def setup_environment(project: Project, repo: Path, work: Path) -> Run:
 
 
 def suite(project: Project, repo: Path, work: Path) -> Run:
-    return run(project.data["test_command"], repo, environment(work))
+    return run(project.data["test_command"], repo, environment(work, project))
 
 
 TAP_TEST = re.compile(r"^# (?!tests |pass |fail |ok$)(.+)$")
@@ -140,7 +142,7 @@ def outcome(project: Project, repo: Path, work: Path, test: str, full: Run | Non
         if test not in found:
             return "error: not run"
         return "passed" if found[test] else "failed"
-    one = run(project.data["one_test"].format(test=test), repo, environment(work))
+    one = run(project.data["one_test"].format(test=test), repo, environment(work, project))
     if project.data["runner"] == "unittest":
         ran = re.search(r"^Ran (\d+) tests?", one.output, re.M)
         if not ran or int(ran.group(1)) == 0 or "Failed to import" in one.output:
@@ -271,12 +273,34 @@ def table() -> str:
     return head + "\n".join(rows) + "\n"
 
 
-def write_report() -> None:
-    """Replace the table between the TABLE markers of REPORT.md."""
-    text = REPORT_FILE.read_text()
-    start, end = "<!-- TABLE -->\n", "<!-- /TABLE -->"
+def notes() -> str:
+    """Per project: its notes from projects.yaml and what its runs left in the worktree."""
+    results = {r["name"]: r for r in json.loads(RESULTS_FILE.read_text())} if RESULTS_FILE.exists() else {}
+    parts = []
+    for p in fetch.load_projects():
+        left = results.get(p.name, {}).get("left_in_worktree", {})
+        left = {"changed": left} if isinstance(left, list) else left
+        lines = [f"### {p.name} {p.version}", "", f"- Developers run: `{p.data['dev_command']}`",
+                 f"- Test deps: {p.data['test_deps']}"]
+        lines += [f"- {note}" for note in p.data["notes"]]
+        shown = {k: v for k, v in left.items() if v}
+        if shown:
+            lines.append("- Left in the worktree by set-up and the base run: " + "; ".join(
+                f"{kind}: {', '.join(f'`{f}`' for f in files)}" for kind, files in shown.items()))
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
+
+
+def _replace_between(text: str, marker: str, body: str) -> str:
+    start, end = f"<!-- {marker} -->\n", f"<!-- /{marker} -->"
     before, rest = text.split(start, 1)
-    REPORT_FILE.write_text(before + start + table() + rest[rest.index(end):])
+    return before + start + body + rest[rest.index(end):]
+
+
+def write_report() -> None:
+    """Rewrite the generated parts of REPORT.md (between the TABLE and NOTES markers)."""
+    text = _replace_between(REPORT_FILE.read_text(), "TABLE", table())
+    REPORT_FILE.write_text(_replace_between(text, "NOTES", notes()))
 
 
 def _main(argv: list[str] | None = None) -> int:
