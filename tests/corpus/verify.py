@@ -153,6 +153,22 @@ def outcome(project: Project, repo: Path, work: Path, test: str, full: Run | Non
     return f"error (exit {one.returncode}): {one.tail(8)}"
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+SUMMARIES = [re.compile(r"^=* ?(\d+ (passed|failed).*?)(?: in [\d.]+s.*)?=*$"),  # pytest
+             re.compile(r"^(Ran \d+ tests?) in .*$"), re.compile(r"^(OK.*|FAILED \(.*\))$"),  # unittest
+             re.compile(r"^# (tests \d+|pass +\d+|fail +\d+)$")]  # tape
+
+
+def summary(output: str) -> str:
+    """The runner's closing counts, e.g. '198 passed, 2 skipped, 1 warning' or 'Ran 774 tests; OK'."""
+    found = []
+    for line in ANSI.sub("", output).splitlines():
+        for pattern in SUMMARIES:
+            if m := pattern.match(line.strip()):
+                found.append(re.sub(r"\s+", " ", m.group(1)).strip())
+    return "; ".join(found)
+
+
 def add_new_test(project: Project, repo: Path) -> None:
     """Append the issue's new test to its file (or create the file)."""
     new = project.data["new_test"]
@@ -227,7 +243,7 @@ def verify(project: Project, work: Path) -> dict[str, Any]:
     c.check(f"fix: {data['new_test']['id']} passes", got == "passed", got)
     return {"name": project.name, "version": project.version, "verified": c.ok,
             "setup_cold_s": cold.seconds, "setup_warm_s": warm.seconds, "suite_s": base.seconds,
-            "suite_tail": base.tail(3), "left_in_worktree": left_by_runs, "checks": c.checks}
+            "suite_summary": summary(base.output), "left_in_worktree": left_by_runs, "checks": c.checks}
 
 
 def verify_all(projects: list[Project], keep: Path | None) -> list[dict[str, Any]]:
@@ -262,13 +278,14 @@ def table() -> str:
     """The Markdown table of REPORT.md, from projects.yaml and results.json."""
     results = {r["name"]: r for r in json.loads(RESULTS_FILE.read_text())} if RESULTS_FILE.exists() else {}
     head = ("| project | version | source | backend | layout | runner | covers | set-up cold s | "
-            "set-up warm s | suite s | verified |\n|---|---|---|---|---|---|---|---:|---:|---:|---|\n")
+            "set-up warm s | suite s | base run | verified |\n"
+            "|---|---|---|---|---|---|---|---:|---:|---:|---|---|\n")
     rows = []
     for p in fetch.load_projects():
         r, d = results.get(p.name, {}), p.data
         rows.append(f"| {p.name} | {p.version} | {p.source} | {d['backend']} | {d['layout']} | "
                     f"{d['runner']} | {', '.join(d['covers'])} | {r.get('setup_cold_s', '')} | "
-                    f"{r.get('setup_warm_s', '')} | {r.get('suite_s', '')} | "
+                    f"{r.get('setup_warm_s', '')} | {r.get('suite_s', '')} | {r.get('suite_summary', '')} | "
                     f"{'yes' if r.get('verified') else 'no'} |")
     return head + "\n".join(rows) + "\n"
 
