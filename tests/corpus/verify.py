@@ -290,6 +290,18 @@ def table() -> str:
     return head + "\n".join(rows) + "\n"
 
 
+def _collapse(paths: list[str]) -> list[str]:
+    """Paths with everything below a __pycache__/ or .pytest_cache/ folder folded into it."""
+    out: list[str] = []
+    for path in paths:
+        for folder in ("__pycache__/", ".pytest_cache/"):
+            if folder in path:
+                path = path[:path.index(folder) + len(folder)]
+        if path not in out:
+            out.append(path)
+    return out
+
+
 def notes() -> str:
     """Per project: its notes from projects.yaml and what its runs left in the worktree."""
     results = {r["name"]: r for r in json.loads(RESULTS_FILE.read_text())} if RESULTS_FILE.exists() else {}
@@ -300,7 +312,7 @@ def notes() -> str:
         lines = [f"### {p.name} {p.version}", "", f"- Developers run: `{p.data['dev_command']}`",
                  f"- Test deps: {p.data['test_deps']}"]
         lines += [f"- {note}" for note in p.data["notes"]]
-        shown = {k: v for k, v in left.items() if v}
+        shown = {k: _collapse(v) for k, v in left.items() if v}
         if shown:
             lines.append("- Left in the worktree by set-up and the base run: " + "; ".join(
                 f"{kind}: {', '.join(f'`{f}`' for f in files)}" for kind, files in shown.items()))
