@@ -18,7 +18,8 @@ pytestmark = pytest.mark.corpus
 PROJECTS = fetch.load_projects()
 REQUIRED_COVERAGE = ["src layout", "flat layout", "setuptools", "hatchling", "flit", "poetry-core",
                      "pdm-backend", "pytest conftest plugins", "unittest-only suite",
-                     "tox-declared test deps", "third-party test deps", "old pytest pinned", "npm"]
+                     "tox-declared test deps", "third-party test deps", "old pytest pinned",
+                     "PEP 735 dependency groups", "npm"]
 KEYS = ["name", "version", "source", "archive", "sha256", "backend", "layout", "runner", "dev_command",
         "test_deps", "setup", "test_command", "one_test", "covers", "bug", "issue", "fix", "new_test",
         "kept_behaviour", "known_failing", "notes"]
