@@ -102,7 +102,7 @@ def _cached(project: Project, cache: Path) -> Path | None:
 
 
 def _download_command(project: Project, into: Path) -> list[str]:
-    if project.source == "pypi":
+    if project.source == "pypi":  # pip, not uv: uv has no download command
         return [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                 "--no-binary", ":all:", "--dest", str(into), project.spec]
     if project.source == "npm":
@@ -202,7 +202,8 @@ def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.corpus.fetch", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", action="append", metavar="NAME", help="this project only (repeatable)")
-    parser.add_argument("--cache", type=Path, help="cache directory (default: %(default)s)", default=None)
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="cache directory (default: $AGENTOS_CORPUS_CACHE, else ~/.cache/agentos-corpus)")
     parser.add_argument("--dest", type=Path, help="also unpack each project into DEST/NAME as a git repo")
     parser.add_argument("--with-bug", action="store_true", help="commit the planted bug too")
     args = parser.parse_args(argv)
