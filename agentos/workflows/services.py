@@ -10,13 +10,12 @@ from agentos import redact
 from agentos.config import OrchestratorConfig
 from agentos.forge.base import Forge
 from agentos.llm.base import Provider
-from agentos.llm.budget import Budget
+from agentos.llm.budget import Budget, StageCap
 from agentos.llm.client import ModelClient
 from agentos.llm.journal import CallJournal
 from agentos.llm.registry import ProviderContext, resolve
 from agentos.paths import RepoLayout
 from agentos.progress.events import Progress
-from agentos.workflows.orchestrator.config import stage_caps
 from agentos.workflows.workspace import Workspace
 
 
@@ -55,10 +54,11 @@ class Services:
 
 
 def build_models(layout: RepoLayout, run_dir: Path, progress: Progress,
-                 config: OrchestratorConfig | None = None) -> Models:
+                 config: OrchestratorConfig | None = None, stage_caps: dict[str, StageCap] | None = None) -> Models:
+    """The run's models: one journal and one budget (the run's cap, and each stage's)."""
     config = config or OrchestratorConfig()
     ctx = provider_context(layout.root, config, run_dir)
-    budget = Budget(run_dir / "spend.jsonl", config.budget_usd, stage_caps(config))
+    budget = Budget(run_dir / "spend.jsonl", config.budget_usd, stage_caps)
     return Models(ctx, CallJournal(run_dir / "calls.jsonl"), progress, budget=budget)
 
 

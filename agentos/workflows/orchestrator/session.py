@@ -21,7 +21,7 @@ from agentos.forge.factory import make_forge
 from agentos.llm.registry import readiness, split_model_id
 from agentos.paths import RepoLayout, find_repo_root
 from agentos.progress.events import Progress
-from agentos.workflows.orchestrator.config import stage_models
+from agentos.workflows.orchestrator.config import stage_caps, stage_models
 from agentos.workflows.services import Services
 from agentos.workflows.workspace import Workspace
 
@@ -123,6 +123,6 @@ def build_services(session: Session, record: runs.RunRecord, plain: bool, stream
                              session.workspace.branch)
     progress = Progress(record.run_id, [JsonlSink(run_dir / "events.jsonl", redact=redact),
                                         make_console_sink(stream or sys.stderr, force_plain=plain), reporter])
-    models = build_models(session.layout, run_dir, progress, config=session.config)
+    models = build_models(session.layout, run_dir, progress, session.config, stage_caps(session.config))
     return Services(session.layout, session.config, session.forge, models, progress,
                     session.workspace, record.run_id, run_dir)

@@ -1,0 +1,60 @@
+"""The layers point one way (docs/architecture.md): no module imports from a layer above its own."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import agentos
+
+PACKAGE = Path(agentos.__file__).parent
+
+LAYERS = [
+    ["cli"],
+    ["commands", "demo"],
+    ["workflows.orchestrator"],
+    ["workflows"],
+    ["forge"],
+    ["config"],
+    ["llm"],
+    ["progress", "repo", "runs", "paths"],
+    ["markdown", "process", "files", "redact", "errors"],
+]
+"""Top to bottom, as drawn in docs/architecture.md."""
+
+
+def layer_of(module: str) -> int:
+    """The index in LAYERS of the longest prefix that names `module`'s package."""
+    name = module.removeprefix("agentos.")
+    best = None
+    for index, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            if name == prefix or name.startswith(prefix + "."):
+                if best is None or len(prefix) > best[1]:
+                    best = (index, len(prefix))
+    assert best is not None, f"{module} is in no layer: add it to LAYERS and docs/architecture.md"
+    return best[0]
+
+
+def imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and n.level == 0]
+    found += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    return [m for m in found if m.startswith("agentos.")]
+
+
+def test_no_module_imports_from_a_layer_above_its_own():
+    upward = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+        if module == "agentos":
+            continue
+        own = layer_of(module)
+        upward += [f"{module} → {target}" for target in imports(path) if layer_of(target) < own]
+    assert upward == []
+
+
+def test_the_model_layer_knows_no_config_workflow_or_forge():
+    for path in sorted((PACKAGE / "llm").glob("*.py")):
+        banned = [m for m in imports(path) if m.split(".")[1] in ("config", "workflows", "forge", "cli", "commands")]
+        assert banned == [], path.name
