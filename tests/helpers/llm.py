@@ -3,6 +3,8 @@ records its waits instead of sleeping."""
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+
 from agentos.llm.base import Message, Request, ToolSpec
 from agentos.llm.retry import RetryPolicy
 
@@ -22,3 +24,15 @@ def ask(text: str = "hello", purpose: str = "lld.draft", **kw) -> Request:
 
 READ_FILE = ToolSpec(name="read_file", description="Read a file.",
                      parameters={"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]})
+
+
+class Finding(BaseModel):
+    id: str
+    note: str = ""
+
+
+class Verdict(BaseModel):
+    """A small structured-output schema, shaped like a reviewer's verdict."""
+
+    verdict: str
+    findings: list[Finding] = []

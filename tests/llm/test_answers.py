@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from pydantic import BaseModel
 
 from agentos.errors import ModelOutputError
 from agentos.llm.anthropic_api import AnthropicProvider
@@ -20,18 +19,8 @@ from agentos.llm.models import model_info
 from agentos.llm.openai_api import OpenAICompatibleProvider, OpenAIProvider
 from agentos.llm.settings import ProviderConfig
 from agentos.progress.events import MemorySink, Progress
-from tests.helpers.llm import READ_FILE, ask
+from tests.helpers.llm import READ_FILE, Finding, Verdict, ask
 from tests.llm.fakes import anthropic, gemini, openai
-
-
-class Finding(BaseModel):
-    id: str
-    note: str = ""
-
-
-class Verdict(BaseModel):
-    verdict: str
-    findings: list[Finding] = []
 
 
 def _anthropic(srv, waits, **settings):

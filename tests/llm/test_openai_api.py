@@ -4,7 +4,6 @@ the Chat Completions API."""
 from __future__ import annotations
 
 import pytest
-from pydantic import BaseModel
 
 from agentos.errors import ProviderConfigError
 from agentos.llm.base import Message, Usage
@@ -13,18 +12,8 @@ from agentos.llm.openai_api import OllamaProvider, OpenAICompatibleProvider, Ope
 from agentos.llm.registry import ProviderContext, resolve
 from agentos.llm.retry import ContextTooLongError, ModelCallFailed
 from agentos.llm.settings import ProviderConfig
-from tests.helpers.llm import READ_FILE, ask
+from tests.helpers.llm import READ_FILE, Finding, Verdict, ask
 from tests.llm.fakes import openai as fake
-
-
-class Finding(BaseModel):
-    id: str
-    note: str = ""
-
-
-class Verdict(BaseModel):
-    verdict: str
-    findings: list[Finding] = []
 
 
 @pytest.fixture
