@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import IO
 
@@ -84,7 +85,7 @@ class PlainSink:
 
     def format(self, event: Event) -> str:
         """The line for an event (after it has been applied to `self.view`)."""
-        column, text = getattr(self, f"_{event.kind}")(event)
+        column, text = _LINES[event.kind](self.view, event)
         return f"{_clock(event.ts)} {column:<{STAGE_WIDTH}} {text}".rstrip()
 
     def _write(self, line: str) -> None:
@@ -96,61 +97,86 @@ class PlainSink:
             self.stream.write(line.encode(encoding, "replace").decode(encoding) + "\n")
         self.stream.flush()
 
-    def _header(self) -> str:
-        v = self.view
-        parts = [f"issue #{v.issue}" if v.issue is not None else "", v.title, v.forge,
-                 "→".join(v.stages), v.run_dir]
-        return " · ".join(p for p in parts if p)
 
-    def _run_started(self, event: Event) -> tuple[str, str]:
-        return "run", _join("started", self._header())
+# -- the plain line for each kind of event: (first column, text) --------------------------
 
-    def _run_resumed(self, event: Event) -> tuple[str, str]:
-        done = ", ".join(f"{s} {v}" for s, v in dict(event.data.get("done_stages") or {}).items())
-        return "run", _join("resumed", self._header(), f"(done: {done})" if done else "")
 
-    def _stage_started(self, event: Event) -> tuple[str, str]:
-        sv = self.view.stage(event.stage or "run")
-        return sv.name, f"started (attempt {sv.attempt})"
+def _plain_header(view: RunView) -> str:
+    """The run facts after "started" / "resumed": issue, title, forge, stage order, run folder."""
+    parts = [f"issue #{view.issue}" if view.issue is not None else "", view.title, view.forge,
+             "→".join(view.stages), view.run_dir]
+    return " · ".join(p for p in parts if p)
 
-    def _stage_skipped(self, event: Event) -> tuple[str, str]:
-        return event.stage or "run", "skipped" + (f": {event.message}" if event.message else "")
 
-    def _stage_finished(self, event: Event) -> tuple[str, str]:
-        sv = self.view.stage(event.stage or "run")
-        elapsed = fmt_duration(sv.elapsed_s())
-        return sv.name, _join(sv.status, event.message, f"({elapsed})" if elapsed else "")
+def _run_started(view: RunView, event: Event) -> tuple[str, str]:
+    return "run", _join("started", _plain_header(view))
 
-    def _model_call(self, event: Event) -> tuple[str, str]:
-        tokens = f"{fmt_tokens(event.input_tokens)}→{fmt_tokens(event.output_tokens)} tok"
-        latency = event.data.get("latency_s")
-        spend = "cached" if event.data.get("cached") else fmt_cost(event.cost_usd)
-        return event.stage or "run", _join(
-            "model", event.purpose, event.model, tokens, spend,
-            fmt_duration(float(latency)) if latency is not None else "",
-        )
 
-    def _artifact_written(self, event: Event) -> tuple[str, str]:
-        return event.stage or "run", _join("wrote", event.data.get("path") or event.message)
+def _run_resumed(view: RunView, event: Event) -> tuple[str, str]:
+    done = ", ".join(f"{s} {v}" for s, v in dict(event.data.get("done_stages") or {}).items())
+    return "run", _join("resumed", _plain_header(view), f"(done: {done})" if done else "")
 
-    def _tests_ran(self, event: Event) -> tuple[str, str]:
-        return event.stage or "run", _join("tests", event.verdict, event.message)
 
-    def _gate_paused(self, event: Event) -> tuple[str, str]:
-        return "gate", _join("paused at", event.stage, f"— {event.message}" if event.message else "")
+def _stage_started(view: RunView, event: Event) -> tuple[str, str]:
+    sv = view.stage(event.stage or "run")
+    return sv.name, f"started (attempt {sv.attempt})"
 
-    def _gate_decided(self, event: Event) -> tuple[str, str]:
-        return "gate", _join(event.stage, event.verdict, f"— {event.message}" if event.message else "")
 
-    def _run_finished(self, event: Event) -> tuple[str, str]:
-        """The verdict and the run's totals."""
-        total = self.view.totals()
-        summary = (f"calls {fmt_calls(total)} · {_tokens(total)} tok · {fmt_cost(total.cost_usd)}"
-                   f" · {fmt_duration(self.view.elapsed_s())}")
-        return "run", _join(self.view.status, f"— {event.message}" if event.message else "", f"[{summary}]")
+def _stage_skipped(view: RunView, event: Event) -> tuple[str, str]:
+    return event.stage or "run", "skipped" + (f": {event.message}" if event.message else "")
 
-    def _note(self, event: Event) -> tuple[str, str]:
-        return event.stage or "run", event.message
+
+def _stage_finished(view: RunView, event: Event) -> tuple[str, str]:
+    sv = view.stage(event.stage or "run")
+    elapsed = fmt_duration(sv.elapsed_s())
+    return sv.name, _join(sv.status, event.message, f"({elapsed})" if elapsed else "")
+
+
+def _model_call(view: RunView, event: Event) -> tuple[str, str]:
+    tokens = f"{fmt_tokens(event.input_tokens)}→{fmt_tokens(event.output_tokens)} tok"
+    latency = event.data.get("latency_s")
+    spend = "cached" if event.data.get("cached") else fmt_cost(event.cost_usd)
+    return event.stage or "run", _join(
+        "model", event.purpose, event.model, tokens, spend,
+        fmt_duration(float(latency)) if latency is not None else "",
+    )
+
+
+def _artifact_written(view: RunView, event: Event) -> tuple[str, str]:
+    return event.stage or "run", _join("wrote", event.data.get("path") or event.message)
+
+
+def _tests_ran(view: RunView, event: Event) -> tuple[str, str]:
+    return event.stage or "run", _join("tests", event.verdict, event.message)
+
+
+def _gate_paused(view: RunView, event: Event) -> tuple[str, str]:
+    return "gate", _join("paused at", event.stage, f"— {event.message}" if event.message else "")
+
+
+def _gate_decided(view: RunView, event: Event) -> tuple[str, str]:
+    return "gate", _join(event.stage, event.verdict, f"— {event.message}" if event.message else "")
+
+
+def _run_finished(view: RunView, event: Event) -> tuple[str, str]:
+    """The verdict and the run's totals."""
+    total = view.totals()
+    summary = (f"calls {fmt_calls(total)} · {_tokens(total)} tok · {fmt_cost(total.cost_usd)}"
+               f" · {fmt_duration(view.elapsed_s())}")
+    return "run", _join(view.status, f"— {event.message}" if event.message else "", f"[{summary}]")
+
+
+def _note(view: RunView, event: Event) -> tuple[str, str]:
+    return event.stage or "run", event.message
+
+
+_LINES: dict[str, Callable[[RunView, Event], tuple[str, str]]] = {
+    "run_started": _run_started, "run_resumed": _run_resumed, "stage_started": _stage_started,
+    "stage_skipped": _stage_skipped, "stage_finished": _stage_finished, "model_call": _model_call,
+    "artifact_written": _artifact_written, "tests_ran": _tests_ran, "gate_paused": _gate_paused,
+    "gate_decided": _gate_decided, "run_finished": _run_finished, "note": _note,
+}
+"""Event kind → its plain line, read from the view the event was just folded into."""
 
 
 class LiveSink:

@@ -9,7 +9,7 @@ the clock, to show its live elapsed time).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -141,11 +141,11 @@ class RunView:
         return view
 
     def apply(self, event: Event) -> None:
-        """Fold one event into the view."""
+        """Fold one event into the view; kinds the view does not show are ignored."""
         self.run_id = event.run_id or self.run_id
-        handler = getattr(self, f"_on_{event.kind}", None)
-        if handler is not None:
-            handler(event, parse_ts(event.ts))
+        fold = _FOLDS.get(event.kind)
+        if fold is not None:
+            fold(self, event, parse_ts(event.ts))
 
     def stage(self, name: str) -> StageView:
         """The row for a stage, added at the end if the stage was not announced."""
@@ -174,24 +174,7 @@ class RunView:
         """Stages with an attempt in progress."""
         return [sv for sv in self.stages.values() if sv.status == "running"]
 
-    # -- event handlers -------------------------------------------------------------
-
-    def _on_run_started(self, event: Event, at: datetime | None) -> None:
-        self._take_header(event.data)
-        self.started = self.started or at
-        self.status, self.finished = "running", None
-
-    def _on_run_resumed(self, event: Event, at: datetime | None) -> None:
-        """Mark already-finished stages done; a stage left running by a dead process restarts."""
-        self._on_run_started(event, at)
-        for sv in self.running():
-            sv.status, sv.attempt_started = "pending", None
-        for name, verdict in dict(event.data.get("done_stages") or {}).items():
-            sv = self.stage(str(name))
-            sv.status = str(verdict)
-        self._note(at, None, "resumed", "info")
-
-    def _take_header(self, data: dict[str, Any]) -> None:
+    def take_header(self, data: dict[str, Any]) -> None:
         """Header fields and stage order from run_started / run_resumed data."""
         if data.get("issue") is not None:
             self.issue = int(data["issue"])
@@ -204,53 +187,93 @@ class RunView:
         rest = {k: v for k, v in self.stages.items() if k not in order}
         self.stages = {name: self.stages[name] for name in order} | rest
 
-    def _on_stage_started(self, event: Event, at: datetime | None) -> None:
-        self.stage(event.stage or "run").start(at, event.attempt)
-
-    def _on_stage_skipped(self, event: Event, at: datetime | None) -> None:
-        self.stage(event.stage or "run").stop(at, "skipped", event.message)
-
-    def _on_stage_finished(self, event: Event, at: datetime | None) -> None:
-        sv = self.stage(event.stage or "run")
-        sv.attempt = event.attempt or sv.attempt
-        verdict = event.verdict or "?"
-        sv.stop(at, verdict, event.message)
-        if verdict in ("BLOCK", "RETRY"):
-            level = "error" if verdict == "BLOCK" else "warn"
-            self._note(at, event.stage, _join(verdict, event.message), level)
-
-    def _on_model_call(self, event: Event, at: datetime | None) -> None:
-        self.stage(event.stage or "run").add_call(event)
-
-    def _on_artifact_written(self, event: Event, at: datetime | None) -> None:
-        self._note(at, event.stage, f"wrote {event.data.get('path') or event.message}", "info")
-
-    def _on_tests_ran(self, event: Event, at: datetime | None) -> None:
-        passed = (event.verdict or "").upper() in ("PASS", "PASSED", "OK", "")
-        self._note(at, event.stage, f"tests: {event.message}", "info" if passed else "error")
-
-    def _on_gate_paused(self, event: Event, at: datetime | None) -> None:
-        self.gate, self.status = event.stage, "paused"
-        self._note(at, None, _join(f"paused at gate {event.stage}", event.message), "warn")
-
-    def _on_gate_decided(self, event: Event, at: datetime | None) -> None:
-        gate = event.stage or self.gate
-        self.gate, self.status = None, "running"
-        self._note(at, None, _join(f"gate {gate} {event.verdict}", event.message), "info")
-
-    def _on_run_finished(self, event: Event, at: datetime | None) -> None:
-        """The run ended: stop the clocks of any stage still running."""
-        self.status, self.message, self.finished = event.verdict or "done", event.message, at
-        for sv in self.running():
-            sv.stop(at, "stopped", event.message)
-        level = "info" if self.status == "done" else "error"
-        self._note(at, None, _join(f"run {self.status}", event.message), level)
-
-    def _on_note(self, event: Event, at: datetime | None) -> None:
-        self._note(at, event.stage, event.message, "info")
-
-    def _note(self, at: datetime | None, stage: str | None, text: str, level: str) -> None:
+    def note(self, at: datetime | None, stage: str | None, text: str, level: str) -> None:
+        """Keep a notable message (only the last few are kept)."""
         self.notes.append(Note(at, stage, text, level))
+
+
+# -- how each kind of event changes the view ------------------------------------------
+
+
+def _run_started(view: RunView, event: Event, at: datetime | None) -> None:
+    view.take_header(event.data)
+    view.started = view.started or at
+    view.status, view.finished = "running", None
+
+
+def _run_resumed(view: RunView, event: Event, at: datetime | None) -> None:
+    """Mark already-finished stages done; a stage left running by a dead process restarts."""
+    _run_started(view, event, at)
+    for sv in view.running():
+        sv.status, sv.attempt_started = "pending", None
+    for name, verdict in dict(event.data.get("done_stages") or {}).items():
+        sv = view.stage(str(name))
+        sv.status = str(verdict)
+    view.note(at, None, "resumed", "info")
+
+
+def _stage_started(view: RunView, event: Event, at: datetime | None) -> None:
+    view.stage(event.stage or "run").start(at, event.attempt)
+
+
+def _stage_skipped(view: RunView, event: Event, at: datetime | None) -> None:
+    view.stage(event.stage or "run").stop(at, "skipped", event.message)
+
+
+def _stage_finished(view: RunView, event: Event, at: datetime | None) -> None:
+    sv = view.stage(event.stage or "run")
+    sv.attempt = event.attempt or sv.attempt
+    verdict = event.verdict or "?"
+    sv.stop(at, verdict, event.message)
+    if verdict in ("BLOCK", "RETRY"):
+        level = "error" if verdict == "BLOCK" else "warn"
+        view.note(at, event.stage, _join(verdict, event.message), level)
+
+
+def _model_call(view: RunView, event: Event, at: datetime | None) -> None:
+    view.stage(event.stage or "run").add_call(event)
+
+
+def _artifact_written(view: RunView, event: Event, at: datetime | None) -> None:
+    view.note(at, event.stage, f"wrote {event.data.get('path') or event.message}", "info")
+
+
+def _tests_ran(view: RunView, event: Event, at: datetime | None) -> None:
+    passed = (event.verdict or "").upper() in ("PASS", "PASSED", "OK", "")
+    view.note(at, event.stage, f"tests: {event.message}", "info" if passed else "error")
+
+
+def _gate_paused(view: RunView, event: Event, at: datetime | None) -> None:
+    view.gate, view.status = event.stage, "paused"
+    view.note(at, None, _join(f"paused at gate {event.stage}", event.message), "warn")
+
+
+def _gate_decided(view: RunView, event: Event, at: datetime | None) -> None:
+    gate = event.stage or view.gate
+    view.gate, view.status = None, "running"
+    view.note(at, None, _join(f"gate {gate} {event.verdict}", event.message), "info")
+
+
+def _run_finished(view: RunView, event: Event, at: datetime | None) -> None:
+    """The run ended: stop the clocks of any stage still running."""
+    view.status, view.message, view.finished = event.verdict or "done", event.message, at
+    for sv in view.running():
+        sv.stop(at, "stopped", event.message)
+    level = "info" if view.status == "done" else "error"
+    view.note(at, None, _join(f"run {view.status}", event.message), level)
+
+
+def _note(view: RunView, event: Event, at: datetime | None) -> None:
+    view.note(at, event.stage, event.message, "info")
+
+
+_FOLDS: dict[str, Callable[[RunView, Event, datetime | None], None]] = {
+    "run_started": _run_started, "run_resumed": _run_resumed, "stage_started": _stage_started,
+    "stage_skipped": _stage_skipped, "stage_finished": _stage_finished, "model_call": _model_call,
+    "artifact_written": _artifact_written, "tests_ran": _tests_ran, "gate_paused": _gate_paused,
+    "gate_decided": _gate_decided, "run_finished": _run_finished, "note": _note,
+}
+"""Event kind → how it changes the view."""
 
 
 def _join(head: str, detail: str) -> str:
