@@ -1,5 +1,6 @@
 """What the local forge's files may say: pydantic models of issue and pull request front matter
-and of comment entries, and the errors a hand-editing mistake earns.
+and of comment entries, the one-line titles and branch names and the timestamps written, and
+the errors a hand-editing mistake earns.
 
 Files are edited by hand, so validation is tolerant where intent is clear (a lone label as
 text, `state: OPEN`, a date YAML read as a date) and otherwise names the file, the key, what
@@ -8,7 +9,7 @@ is wrong and how to write it, as a UsageError (exit 2).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError, ValidationInfo,
@@ -58,6 +59,20 @@ def merge_labels(current: list[str], extra: Any) -> list[str]:
     merged = list(dict.fromkeys(current))
     merged += [x for x in dict.fromkeys(label_list(extra)) if x not in merged]
     return merged
+
+
+def one_line(value: Any, what: str) -> str:
+    """A non-empty single line of text (titles and branch names)."""
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"the {what} must be non-empty text", f"pass a {what}")
+    if "\n" in value.strip() or "\r" in value.strip():
+        raise UsageError(f"the {what} must be a single line: {value!r}", "put details in the body")
+    return value.strip()
+
+
+def timestamp() -> str:
+    """Now, as the `created_at` the local forge writes (UTC, seconds, `Z`)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def label_list(labels: Any) -> list[str]:

@@ -26,8 +26,7 @@ import yaml
 
 from agentos.errors import UnknownIssueError, UsageError
 from agentos.files import write_atomic
-from agentos.forge.base import Comment
-from agentos.forge.local_records import COMMENTS_HINT, CommentEntry, kind
+from agentos.forge.local_records import kind
 from agentos.paths import RepoLayout
 
 try:  # POSIX only; elsewhere writes stay atomic but are not serialised between processes
@@ -43,7 +42,8 @@ _MAX_LISTED = 20
 
 
 class LocalStore:
-    """The issue, comment and pull request files of one repository's `.agentos/`."""
+    """Where the issue, comment and pull request files of one repository's `.agentos/` are, and
+    their numbering, locking, and reading and writing of documents (front matter + body)."""
 
     def __init__(self, root: Path, note: str | None = None):
         """`note` says why the local forge is in use; hints about missing issues repeat it."""
@@ -121,34 +121,10 @@ class LocalStore:
 
     def read_doc(self, path: Path, hint: str) -> tuple[dict[str, Any], str]:
         """A document's front matter (as written, unknown keys included) and body."""
-        return split_front_matter(_read_text(path, self.rel(path)), self.rel(path), hint)
+        return split_front_matter(read_text(path, self.rel(path)), self.rel(path), hint)
 
     def write_doc(self, path: Path, meta: dict[str, Any], body: str) -> None:
         write_atomic(path, render(meta, body))
-
-    def read_comments(self, issue: int) -> list[dict[str, Any]]:
-        """The comments file as plain mappings (unknown keys kept), validated; [] when there is none."""
-        path = self.comments_path(issue)
-        if not path.is_file():
-            return []
-        where = self.rel(path)
-        data = _load_yaml(_read_text(path, where), where, COMMENTS_HINT)
-        if data is None:
-            return []
-        if not isinstance(data, list):
-            raise UsageError(f"{where}: expected a YAML list of comments, found {kind(data)}", COMMENTS_HINT)
-        ids = [CommentEntry.read(item, where).id for item in data]
-        if len(ids) != len(set(ids)):
-            dupes = sorted({i for i in ids if ids.count(i) > 1})
-            raise UsageError(f"{where}: comment ids must be unique; repeated: {dupes}", COMMENTS_HINT)
-        return data
-
-    def comment(self, issue: int, item: dict[str, Any]) -> Comment:
-        return CommentEntry.read(item, self.rel(self.comments_path(issue)))
-
-    def write_comments(self, issue: int, raw: list[dict[str, Any]]) -> None:
-        write_atomic(self.comments_path(issue), _dump_yaml(raw))
-
 
 
 class DirLock:
@@ -187,12 +163,12 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _Dumper.add_representer(str, _represent_str)
 
 
-def _dump_yaml(data: Any) -> str:
+def dump_yaml(data: Any) -> str:
     """YAML text for plain data (safe types only; block style; unicode kept)."""
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
-def _load_yaml(text: str, where: str, hint: str, first_line: int = 1) -> Any:
+def load_yaml(text: str, where: str, hint: str, first_line: int = 1) -> Any:
     """`yaml.safe_load`, with syntax errors turned into a UsageError naming file and line."""
     try:
         return yaml.safe_load(text)
@@ -204,7 +180,7 @@ def _load_yaml(text: str, where: str, hint: str, first_line: int = 1) -> Any:
         raise UsageError(f"{where}: invalid YAML: {exc}", hint) from exc
 
 
-def _read_text(path: Path, where: str) -> str:
+def read_text(path: Path, where: str) -> str:
     """The file's text with LF line endings and no byte-order mark."""
     try:
         text = path.read_bytes().decode("utf-8")
@@ -233,7 +209,7 @@ def split_front_matter(text: str, where: str, hint: str) -> tuple[dict[str, Any]
     if end is None:
         raise UsageError(f"{where}: the front matter opened on line {start + 1} is never closed "
                          "by a '---' line", hint)
-    meta = _load_yaml("\n".join(lines[start + 1:end]), where, hint, first_line=start + 2)
+    meta = load_yaml("\n".join(lines[start + 1:end]), where, hint, first_line=start + 2)
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
@@ -246,7 +222,7 @@ def split_front_matter(text: str, where: str, hint: str) -> tuple[dict[str, Any]
 def render(meta: dict[str, Any], body: str) -> str:
     """The inverse of `split_front_matter`: front matter, a blank line, the body, a newline."""
     body = normalise_newlines(body)
-    return f"---\n{_dump_yaml(meta)}---\n" + (f"\n{body}\n" if body else "")
+    return f"---\n{dump_yaml(meta)}---\n" + (f"\n{body}\n" if body else "")
 
 
 def _acquire_dir_lock(directory: Path) -> int | None:

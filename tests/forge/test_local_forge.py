@@ -176,7 +176,7 @@ def test_malformed_pull_request_file_raises_usage_error_naming_it(forge, repo, t
     path.parent.mkdir(parents=True)
     path.write_text(text)
     with pytest.raises(UsageError) as caught:
-        forge.list_prs()
+        forge.pulls.all()
     assert ".agentos/pulls/4.md" in caught.value.message and complaint in caught.value.message
     assert "a pull request file is" in caught.value.hint
 
@@ -262,7 +262,7 @@ def test_issues_and_prs_share_numbering(forge, make_branch):
     assert forge.find_or_create_pr(head="b1", base="main", title="t", body="").number == 2
     assert forge.create_issue("three", "").number == 3
     assert [i.number for i in forge.list_issues()] == [1, 3]
-    assert [p.number for p in forge.list_prs()] == [2]
+    assert [p.number for p in forge.pulls.all()] == [2]
 
 
 def test_pr_file_format_and_url(forge, repo):
@@ -350,7 +350,7 @@ def test_reads_create_no_directories(forge, repo):
     """Directories appear only when something is written."""
     with pytest.raises(UnknownIssueError):
         forge.get_issue(1)
-    assert forge.find_pr("x") is None and forge.list_issues() == [] and forge.list_prs() == []
+    assert forge.find_pr("x") is None and forge.list_issues() == [] and forge.pulls.all() == []
     assert not (repo / ".agentos").exists()
 
 
