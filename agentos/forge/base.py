@@ -6,7 +6,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from agentos.errors import AgentosError
+from agentos.errors import AgentosError, UsageError
 
 WRITE_ROLES = frozenset({"admin", "maintain", "write"})
 """Repository roles allowed to push, and so to decide a gate from an issue comment."""
@@ -45,6 +45,15 @@ class PullRequest(BaseModel):
     url: str
     state: Literal["open", "closed", "merged"] = "open"
     draft: bool = False
+
+
+def marked_body(marker: str, body: str) -> str:
+    """`body` carrying `marker` (prepended on its own line when missing), so the next upsert
+    finds the same comment: one comment per marker, ever. An empty marker is a usage error."""
+    if not isinstance(marker, str) or not marker.strip():
+        raise UsageError("upsert_comment needs a non-empty marker",
+                         "pass a unique string such as '<!-- agentos:plan -->'")
+    return body if marker in body else f"{marker}\n{body}"
 
 
 @runtime_checkable

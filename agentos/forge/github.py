@@ -17,7 +17,7 @@ from urllib.parse import quote
 from githubkit.exception import GraphQLFailed, RequestFailed
 
 from agentos.errors import UnknownIssueError, UsageError
-from agentos.forge.base import Comment, Issue, PullRequest
+from agentos.forge.base import Comment, Issue, PullRequest, marked_body
 from agentos.forge.github_api import HEADERS, GitHubApi
 from agentos.forge.remote import TOKEN_HINT, GitRemote, RepoSlug, Token, host_of_api
 from agentos.redact import remember
@@ -65,10 +65,7 @@ class GitHubForge:
 
     def upsert_comment(self, issue: int, marker: str, body: str) -> Comment:
         """Edit the comment containing `marker`, or create it: one comment per marker, ever."""
-        if not isinstance(marker, str) or not marker.strip():
-            raise UsageError("upsert_comment needs a non-empty marker",
-                             "pass a unique string such as '<!-- agentos:plan -->'")
-        return self.comments.upsert(issue, marker, body if marker in body else f"{marker}\n{body}")
+        return self.comments.upsert(issue, marker, marked_body(marker, body))
 
     def add_labels(self, issue: int, labels: list[str]) -> None:
         names = _label_names(labels)

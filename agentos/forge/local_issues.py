@@ -8,7 +8,7 @@ from typing import Any
 
 from agentos.errors import UsageError
 from agentos.files import write_atomic
-from agentos.forge.base import Comment, Issue
+from agentos.forge.base import Comment, Issue, marked_body
 from agentos.forge.local_records import (COMMENTS_HINT, ISSUE_KEYS_HINT, CommentEntry, IssueFrontMatter, kind,
                                          label_list, merge_labels, one_line, timestamp)
 from agentos.forge.local_store import LocalStore, dump_yaml, load_yaml, normalise_newlines, read_text
@@ -83,11 +83,7 @@ class LocalComments:
         If `body` lacks the marker it is prepended on its own line, so the next call
         still finds this comment: one comment per marker, ever.
         """
-        if not isinstance(marker, str) or not marker.strip():
-            raise UsageError("upsert_comment needs a non-empty marker",
-                             "pass a unique string such as '<!-- agentos:plan -->'")
-        body = normalise_newlines(body)
-        body = body if marker in body else f"{marker}\n{body}"
+        body = marked_body(marker, normalise_newlines(body))
         with self.store.locked():
             self.store.require_issue(issue)
             raw = self._read(issue)
