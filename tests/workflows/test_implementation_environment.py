@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from agentos.cli.main import app as agentos_app
 from agentos.config import ImplementationStageConfig
 from agentos.errors import TestCommandError
-from agentos.workflows.implementation.environment import TestEnvironment, python_install_args
+from agentos.workflows.implementation.environment import TestEnvironment
+from agentos.workflows.implementation.installplan import plan_install
 from tests.helpers.repos import git
 from tests.helpers.sample import edit_config
 from tests.workflows.impl_repo import FINISH, make_target, script
@@ -97,13 +98,13 @@ def test_install_arguments_follow_what_the_project_declares(tmp_path, files, run
     for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
-    assert python_install_args(tmp_path, runs_pytest) == expected
+    assert plan_install(tmp_path, runs_pytest).args == expected
 
 
 def test_invalid_pyproject_is_a_clear_error(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[project\n")
     with pytest.raises(TestCommandError) as info:
-        python_install_args(tmp_path, False)
+        plan_install(tmp_path, False)
     assert "not valid TOML" in info.value.message and "setup_command" in info.value.hint
 
 

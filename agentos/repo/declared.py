@@ -1,0 +1,404 @@
+"""What a Python project declares about its tests, read from its own files.
+
+Where pytest is configured (and the oldest pytest it accepts), the test commands and
+dependencies of its tox, nox and hatch environments, its test extras, PEP 735 dependency
+groups and requirement files. testcmd picks the runner from this evidence; the implementation
+stage's test environment installs what it lists, as the project's developers would.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import re
+import shlex
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agentos.errors import TestCommandError
+
+SETUP_KEY = "orchestrator.stages.implementation.setup_command"
+TEST_EXTRAS = ("test", "tests", "testing", "dev")
+RUNNERS = {"pytest": "pytest", "py.test": "pytest", "unittest": "unittest"}
+
+
+@dataclass
+class TestEnvDeclaration:
+    """A test environment the project declares (tox, nox, hatch): its command and what it installs."""
+
+    __test__ = False  # not a pytest test class
+
+    where: str
+    """Where it is declared, for people: "tox.ini [testenv]"."""
+    command: list[str] = field(default_factory=list)
+    """The command that runs the tests, as argv, with the tool's placeholders resolved."""
+    requirements: list[str] = field(default_factory=list)
+    """Install arguments: requirement specifiers and `-r FILE` / `-c FILE` pairs."""
+    extras: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+
+    @property
+    def runner(self) -> str | None:
+        """"pytest" or "unittest" when the command runs one of them, else None."""
+        return runner_of(self.command)
+
+
+def runner_of(argv: list[str]) -> str | None:
+    """The Python test runner an argv runs (`pytest …`, `python -m pytest …`, `coverage run -m pytest`)."""
+    for i, word in enumerate(argv):
+        name = Path(word).name
+        if name in RUNNERS and i == 0:
+            return RUNNERS[name]
+        if word == "-m" and i + 1 < len(argv) and argv[i + 1] in RUNNERS:
+            return RUNNERS[argv[i + 1]]
+    return None
+
+
+def runner_args(argv: list[str]) -> list[str]:
+    """The arguments after the runner in `argv` (`coverage run -m pytest -x tests` -> [-x, tests])."""
+    for i, word in enumerate(argv):
+        if Path(word).name in RUNNERS and (i == 0 or argv[i - 1] == "-m"):
+            return argv[i + 1:]
+    return []
+
+
+# --- pyproject.toml and pytest's configuration ---------------------------------------------
+
+
+def read_pyproject(root: Path, strict: bool = True) -> dict:
+    """pyproject.toml as a dict ({} when absent); invalid TOML raises only when `strict`."""
+    path = root / "pyproject.toml"
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+        if not strict:
+            return {}
+        raise TestCommandError(f"{path} is not valid TOML: {exc}",
+                               f"fix it, or set {SETUP_KEY} to prepare the tests another way") from None
+
+
+def read_ini(path: Path) -> configparser.ConfigParser | None:
+    """An ini file (tox.ini, setup.cfg, pytest.ini) read leniently; None when absent or unreadable."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        return parser if path.is_file() and parser.read(path, encoding="utf-8") else None
+    except (configparser.Error, UnicodeDecodeError):
+        return None
+
+
+def pytest_config(root: Path, pyproject: dict) -> tuple[str | None, str | None]:
+    """(where pytest is configured, its `minversion`), or (None, None) when it is nowhere.
+
+    Looked up in pytest's own order: pytest.ini, pyproject.toml, tox.ini, setup.cfg."""
+    if (root / "pytest.ini").is_file():
+        ini = read_ini(root / "pytest.ini")
+        found = ini.get("pytest", "minversion", fallback=None) if ini and ini.has_section("pytest") else None
+        return "pytest.ini", found
+    tool = pyproject.get("tool", {}).get("pytest")
+    if isinstance(tool, dict):
+        table = tool.get("ini_options", tool)
+        key = "[tool.pytest.ini_options]" if "ini_options" in tool else "[tool.pytest]"
+        return f"{key} in pyproject.toml", _text(table.get("minversion"))
+    for name, section in (("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
+        ini = read_ini(root / name)
+        if ini is not None and ini.has_section(section):
+            return f"[{section}] in {name}", ini.get(section, "minversion", fallback=None)
+    return None, None
+
+
+def _text(value) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+# --- extras, dependency groups, requirement files -------------------------------------------
+
+
+def extras_for_tests(root: Path, pyproject: dict) -> list[str]:
+    """The project's extras named like test extras (test, tests, testing, dev)."""
+    names = set(pyproject.get("project", {}).get("optional-dependencies", {}))
+    cfg = read_ini(root / "setup.cfg")
+    if cfg is not None and cfg.has_section("options.extras_require"):
+        names |= set(cfg.options("options.extras_require"))
+    setup_py = root / "setup.py"
+    if setup_py.is_file():
+        text = setup_py.read_text(encoding="utf-8", errors="replace")
+        if "extras_require" in text:
+            names |= set(re.findall(r"""["'](\w+)["']\s*:""", text)) & set(TEST_EXTRAS)
+    return [name for name in TEST_EXTRAS if name in names]
+
+
+def dependency_group(pyproject: dict, name: str, seen: frozenset[str] = frozenset()) -> list[str]:
+    """A PEP 735 dependency group's requirements, its `include-group`s expanded."""
+    groups = pyproject.get("dependency-groups", {})
+    if name in seen or not isinstance(groups.get(name), list):
+        return []
+    found: list[str] = []
+    for entry in groups[name]:
+        if isinstance(entry, str):
+            found.append(entry)
+        elif isinstance(entry, dict) and isinstance(entry.get("include-group"), str):
+            found += dependency_group(pyproject, entry["include-group"], seen | {name})
+    return found
+
+
+def groups_for_tests(pyproject: dict) -> list[str]:
+    """The PEP 735 dependency groups named like test groups (test, tests, testing, dev)."""
+    return [name for name in TEST_EXTRAS if name in pyproject.get("dependency-groups", {})]
+
+
+def uv_dev_dependencies(pyproject: dict) -> list[str]:
+    """uv's older `[tool.uv] dev-dependencies`, which `uv run` installs for the tests."""
+    deps = pyproject.get("tool", {}).get("uv", {}).get("dev-dependencies", [])
+    return [d for d in deps if isinstance(d, str)]
+
+
+def requirement_files(root: Path) -> list[str]:
+    """Requirement files a developer installs for the tests (not the docs' ones), relative to `root`."""
+    found = sorted(root.glob("*requirements*.txt")) + sorted((root / "requirements").glob("*.txt"))
+    found += sorted((root / "tests").glob("requirements*.txt"))
+    return [p.relative_to(root).as_posix() for p in found if p.is_file() and "doc" not in p.name.lower()]
+
+
+def requirement_name(spec: str) -> str | None:
+    """The normalised project name a requirement specifier names (None for options and paths)."""
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[|[<>=!~;@ ]|$)", spec)
+    if spec.lstrip().startswith("-") or not match:
+        return None
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower()
+
+
+def file_requirements(root: Path, name: str, seen: frozenset[str] = frozenset()) -> list[str]:
+    """The requirement specifiers in a requirements file, following its `-r` includes."""
+    path = root / name
+    if name in seen or not path.is_file():
+        return []
+    specs: list[str] = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = line.split(" #")[0].strip()
+        included = re.match(r"-r\s*(\S+)|--requirement[= ]\s*(\S+)", line)
+        if included:
+            other = (path.parent / (included.group(1) or included.group(2))).relative_to(root).as_posix()
+            specs += file_requirements(root, other, seen | {name})
+        elif line and not line.startswith("#"):
+            specs.append(line)
+    return specs
+
+
+# --- tox ----------------------------------------------------------------------------------
+
+
+def tox_envs(root: Path, pyproject: dict) -> list[TestEnvDeclaration]:
+    """The tox environments that run a test runner, `[testenv]` first."""
+    tox = pyproject.get("tool", {}).get("tox", {})
+    if isinstance(tox.get("env_run_base"), dict):
+        return _tox_toml(tox["env_run_base"], "pyproject.toml [tool.tox.env_run_base]")
+    toml_file = root / "tox.toml"
+    if toml_file.is_file():
+        try:
+            base = tomllib.loads(toml_file.read_text(encoding="utf-8")).get("env_run_base", {})
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            base = {}
+        return _tox_toml(base, "tox.toml [env_run_base]")
+    for name, ini, prefix in _tox_inis(root, tox):
+        envs = [_tox_ini_env(ini, section, f"{name} [{section}]") for section in _tox_sections(ini, prefix)]
+        return [env for env in envs if env.runner]
+    return []
+
+
+def _tox_inis(root: Path, tox: dict):
+    ini = read_ini(root / "tox.ini")
+    if ini is not None:
+        yield "tox.ini", ini, "testenv"
+    cfg = read_ini(root / "setup.cfg")
+    if cfg is not None and cfg.has_section("tox:tox"):
+        yield "setup.cfg", cfg, "testenv"
+    if isinstance(tox.get("legacy_tox_ini"), str):
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        try:
+            parser.read_string(tox["legacy_tox_ini"])
+            yield "pyproject.toml legacy_tox_ini", parser, "testenv"
+        except configparser.Error:
+            pass
+
+
+def _tox_sections(ini: configparser.ConfigParser, prefix: str) -> list[str]:
+    named = [s for s in ini.sections() if s.startswith(f"{prefix}:")]
+    testish = sorted(named, key=lambda s: 0 if re.search(r"test|py", s) else 1)
+    return ([prefix] if ini.has_section(prefix) else []) + testish
+
+
+def _tox_ini_env(ini: configparser.ConfigParser, section: str, where: str) -> TestEnvDeclaration:
+    def value(key: str) -> str:
+        own = ini.get(section, key, fallback=None)
+        text = own if own is not None else ini.get("testenv", key, fallback="") if ini.has_section("testenv") else ""
+        return _tox_refs(ini, text)
+
+    commands = [_tox_argv(line) for line in _tox_lines(value("commands"))]
+    command = next((argv for argv in commands if runner_of(argv)), [])
+    deps = [_tox_placeholders(d) for d in _tox_lines(value("deps"))]
+    return TestEnvDeclaration(where, command, _pip_args(deps), _words(value("extras")),
+                              _words(value("dependency_groups")))
+
+
+def _tox_toml(base: dict, where: str) -> list[TestEnvDeclaration]:
+    commands = [[_tox_placeholders(str(w)) for w in argv if isinstance(w, str)]
+                for argv in base.get("commands", []) if isinstance(argv, list)]
+    command = next((argv for argv in commands if runner_of(argv)), [])
+    deps = [_tox_placeholders(d) for d in base.get("deps", []) if isinstance(d, str)]
+    env = TestEnvDeclaration(where, command, _pip_args(deps), list(base.get("extras", [])),
+                             list(base.get("dependency_groups", [])))
+    return [env] if env.runner else []
+
+
+def _tox_refs(ini: configparser.ConfigParser, text: str) -> str:
+    """`{[section]key}` references replaced by that value (one level, as most projects use them)."""
+    return re.sub(r"\{\[([^\]]+)\]([\w-]+)\}", lambda m: ini.get(m.group(1), m.group(2), fallback=""), text)
+
+
+def _tox_lines(text: str) -> list[str]:
+    """Unconditional lines of a multi-line tox value (factor-conditional ones are skipped)."""
+    joined = re.sub(r"\\\n", " ", text)
+    lines = [line.split(" #")[0].strip() for line in joined.splitlines()]
+    return [line for line in lines if line and not line.startswith("#") and not re.match(r"^[\w{},.!-]+:\s", line)]
+
+
+def _tox_placeholders(text: str) -> str:
+    text = re.sub(r"\{posargs:?([^}]*)\}", r"\1", text)
+    text = re.sub(r"\{tox_?root\}|\{toxinidir\}", ".", text)
+    return re.sub(r"\{env_?python\}", "python", text)
+
+
+def _tox_argv(line: str) -> list[str]:
+    line = _tox_placeholders(line.lstrip("-").strip())
+    try:
+        return [] if "{" in line else shlex.split(line)
+    except ValueError:
+        return []
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.split(r"[\s,]+", text) if w and "{" not in w and ":" not in w]
+
+
+def _pip_args(lines: list[str]) -> list[str]:
+    """Install arguments from dependency lines: `-rfile`/`-r file` become two words; `-e .` is dropped."""
+    args: list[str] = []
+    for line in lines:
+        option = re.match(r"^(-[rc]|--requirement|--constraint)[= ]?\s*(\S+)$", line)
+        if option:
+            flag = "-c" if option.group(1) in ("-c", "--constraint") else "-r"
+            args += [flag, option.group(2).removeprefix("./")]
+        elif not line.startswith("-") and "{" not in line and line != ".":
+            args.append(line)
+    return args
+
+
+# --- nox and hatch --------------------------------------------------------------------------
+
+
+def nox_sessions(root: Path) -> list[TestEnvDeclaration]:
+    """The noxfile.py sessions that run a test runner, sessions named like tests first."""
+    path = root / "noxfile.py"
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (SyntaxError, UnicodeDecodeError, ValueError):
+        tree = None
+    if tree is None:
+        return []
+    constants = _string_constants(tree)
+    found = [_nox_session(fn, constants) for fn in tree.body
+             if isinstance(fn, ast.FunctionDef) and any("session" in ast.unparse(d) for d in fn.decorator_list)]
+    found = [s for s in found if s.runner]
+    return sorted(found, key=lambda s: 0 if "test" in s.where else 1)
+
+
+def _string_constants(tree: ast.Module) -> dict[str, list[str]]:
+    """Module-level names bound to a string or a list/tuple of strings."""
+    found: dict[str, list[str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            values = _strings(node.value, {})
+            if values is not None:
+                found[node.targets[0].id] = values
+    return found
+
+
+def _strings(node: ast.expr, constants: dict[str, list[str]]) -> list[str] | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.Name):
+        return constants.get(node.id)
+    if isinstance(node, ast.Starred):
+        return _strings(node.value, constants)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        parts = [_strings(e, constants) for e in node.elts]
+        return None if any(p is None for p in parts) else [s for p in parts for s in p]
+    return None
+
+
+def _nox_session(fn: ast.FunctionDef, constants: dict[str, list[str]]) -> TestEnvDeclaration:
+    env = TestEnvDeclaration(f"noxfile.py session {fn.name}")
+    for call in (n for n in ast.walk(fn) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)):
+        words = [w for arg in call.args for w in (_strings(arg, constants) or [])]
+        if call.func.attr == "run" and not env.command and runner_of(words):
+            env.command = words
+        elif call.func.attr == "install":
+            _nox_install(env, words)
+        elif call.func.attr == "dependency_groups":
+            env.groups += [w for w in words if not w.endswith(".toml")]
+    return env
+
+
+def _nox_install(env: TestEnvDeclaration, words: list[str]) -> None:
+    words = [w for w in words if w != "-e"]
+    for i, word in enumerate(words):
+        extras = re.fullmatch(r"\.\[([\w,\s-]+)\]", word)
+        if extras:
+            env.extras += [e.strip() for e in extras.group(1).split(",")]
+        elif word == "--group" and i + 1 < len(words):
+            env.groups.append(words[i + 1])
+        elif word in ("-r", "-c") and i + 1 < len(words):
+            env.requirements += [word, words[i + 1]]
+        elif not word.startswith("-") and word != "." and words[i - 1:i] not in (["-r"], ["-c"], ["--group"]):
+            env.requirements.append(word)
+
+
+def hatch_envs(pyproject: dict) -> list[TestEnvDeclaration]:
+    """The hatch environments whose scripts run a test runner, plus hatch's own `hatch-test`."""
+    envs = pyproject.get("tool", {}).get("hatch", {}).get("envs", {})
+    default = envs.get("default", {}) if isinstance(envs.get("default"), dict) else {}
+    found = []
+    for name, env in envs.items():
+        if not isinstance(env, dict):
+            continue
+        inherited = [] if name == "default" or env.get("template") == "none" else default.get("dependencies", [])
+        deps = [*inherited, *env.get("dependencies", []), *env.get("extra-dependencies", [])]
+        extras = list(env.get("features", []))
+        for key, script in env.get("scripts", {}).items():
+            argv = _hatch_argv(script)
+            if runner_of(argv):
+                found.append(TestEnvDeclaration(f"pyproject.toml [tool.hatch.envs.{name}.scripts] {key}", argv,
+                                                list(deps), extras))
+                break
+        else:
+            if name == "hatch-test":
+                found.append(TestEnvDeclaration("pyproject.toml [tool.hatch.envs.hatch-test]", ["pytest"],
+                                                ["pytest", *deps], extras))
+    return found
+
+
+def _hatch_argv(script) -> list[str]:
+    line = script[-1] if isinstance(script, list) and script else script
+    if not isinstance(line, str):
+        return []
+    line = re.sub(r"\{args:?([^}]*)\}", r"\1", line)
+    try:
+        return [] if "{" in line else shlex.split(line)
+    except ValueError:
+        return []
+
+
+def declared_envs(root: Path, pyproject: dict) -> list[TestEnvDeclaration]:
+    """Every declared test environment: tox's, then nox's, then hatch's."""
+    return [*tox_envs(root, pyproject), *nox_sessions(root), *hatch_envs(pyproject)]

@@ -1,0 +1,99 @@
+"""What to install for a Python project's tests, from what the project itself declares.
+
+The project (editable, with its test extras) when it can be built, else its dependencies; its
+test dependency groups (PEP 735, include-group expanded); its requirement files; what its tox,
+nox or hatch test environment installs; and pytest when the tests need it and the project does
+not declare it, at a version the project accepts (its `minversion`, and a cap below a major
+that could not collect its tests).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agentos.repo import declared
+
+
+@dataclass
+class InstallPlan:
+    """Install arguments (for `uv pip install` and `pip install` alike) and where they come from."""
+
+    args: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    """What the arguments were read from, for people."""
+    runner: str | None = None
+    """The runner agentos adds because the project does not declare it, e.g. "pytest>=6.0"."""
+    minversion: str | None = None
+    """The oldest pytest the project's configuration accepts."""
+
+    def add(self, args: list[str], source: str) -> None:
+        if args:
+            self.args += args
+            self.sources.append(source)
+
+
+def plan_install(root: Path, runs_pytest: bool, runner_cap: str | None = None) -> InstallPlan:
+    """What to install for the tests of the project at `root`; `runner_cap` (e.g. "<9") bounds
+    the pytest agentos adds."""
+    pyproject = declared.read_pyproject(root)
+    plan = InstallPlan()
+    envs = declared.declared_envs(root, pyproject)
+    env = envs[0] if envs else None
+    extras = list(dict.fromkeys([*declared.extras_for_tests(root, pyproject), *(env.extras if env else [])]))
+    specs = _project(root, pyproject, extras, plan)
+    groups = list(dict.fromkeys([*declared.groups_for_tests(pyproject), *(env.groups if env else [])]))
+    for group in groups:
+        found = declared.dependency_group(pyproject, group)
+        plan.add(found, f"dependency group {group}")
+        specs += found
+    plan.add(declared.uv_dev_dependencies(pyproject), "[tool.uv] dev-dependencies")
+    specs += declared.uv_dev_dependencies(pyproject)
+    files = declared.requirement_files(root)
+    for name in files:
+        plan.add(["-r", name], name)
+        specs += declared.file_requirements(root, name)
+    if env:
+        extra = _new_args(env.requirements, files)
+        plan.add(extra, f"{env.where} deps")
+        specs += [a for a in extra if not a.startswith("-")]
+        specs += [s for i, a in enumerate(extra[1:]) if extra[i] == "-r" for s in declared.file_requirements(root, a)]
+    if runs_pytest:
+        _add_runner(root, pyproject, specs, runner_cap, plan)
+    return plan
+
+
+def _project(root: Path, pyproject: dict, extras: list[str], plan: InstallPlan) -> list[str]:
+    """Install the project itself (editable) when it can be built, else its declared dependencies."""
+    project = pyproject.get("project", {})
+    optional = project.get("optional-dependencies", {})
+    specs = [*project.get("dependencies", []), *(d for name in extras for d in optional.get(name, []))]
+    if "build-system" in pyproject or (root / "setup.py").is_file():
+        target = "." + (f"[{','.join(extras)}]" if extras else "")
+        plan.add(["-e", target], f"the project, editable{' with extras ' + ', '.join(extras) if extras else ''}")
+    else:
+        plan.add(list(specs), "[project] dependencies")
+    return specs
+
+
+def _new_args(args: list[str], files: list[str]) -> list[str]:
+    """`args` without `-r FILE` pairs for files already installed."""
+    kept: list[str] = []
+    for i, arg in enumerate(args):
+        if (arg == "-r" and args[i + 1:i + 2] and args[i + 1] in files) or (i and args[i - 1] == "-r" and arg in files):
+            continue
+        kept.append(arg)
+    return kept
+
+
+def _add_runner(root: Path, pyproject: dict, specs: list[str], cap: str | None, plan: InstallPlan) -> None:
+    """pytest, unless the project names it itself: at least its `minversion`, below `cap`."""
+    _, minversion = declared.pytest_config(root, pyproject)
+    plan.minversion = minversion
+    if any(declared.requirement_name(s) == "pytest" for s in specs):
+        return
+    bounds = [f">={minversion}" if minversion and re.fullmatch(r"[\d.]+", minversion) else "", cap or ""]
+    plan.runner = "pytest" + ",".join(b for b in bounds if b)
+    plan.add([plan.runner], "the test runner, which the project does not declare")
+

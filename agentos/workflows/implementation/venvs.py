@@ -1,0 +1,165 @@
+"""Python virtual environments for a worktree's tests: made with uv, pip as the fallback, and
+kept ready-made per set of dependency files so another worktree of the same repository gets
+one by copying.
+
+The cache lives in the repository's `.agentos/cache/testenv` (the user cache when the
+repository has no `.agentos/`): uv's own package cache, and one finished venv per fingerprint
+of the dependency files. A ready-made venv is copied with hard links (a copy of each file
+where links are impossible) and re-linked to the new worktree: the few text files that name
+the old worktree (script shebangs, the editable install's .pth and finder) are rewritten, by
+replacing them, so the cached copy never changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+UV_ENV = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+_RELINKED = ("*.pth", "__editable__*", "_*_editable*", "*.dist-info/direct_url.json")
+
+Runner = Callable[[list[str], str, dict[str, str], bool], "str | None"]
+"""Runs an argv (what it does, in words; extra environment; whether a failure raises) and
+returns None when it succeeded, else what went wrong in a line or two."""
+
+
+def find_uv() -> str | None:
+    """The uv binary the `uv` wheel installed beside agentos, or None."""
+    try:
+        import uv
+        return uv.find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        return None
+
+
+def cache_root(worktree: Path) -> Path:
+    """The repository's `.agentos/cache/testenv`, or the user cache when it has no `.agentos/`."""
+    proc = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=worktree,
+                          capture_output=True, text=True)
+    common = Path(proc.stdout.strip()) if proc.returncode == 0 else None
+    if common is not None and (common.parent / ".agentos").is_dir():
+        return common.parent / ".agentos" / "cache" / "testenv"
+    user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return user / "agentos" / "testenv"
+
+
+class VenvMaker:
+    """Makes a venv and installs into it, with uv when it works and pip otherwise."""
+
+    def __init__(self, venv: Path, cache: Path, run: Runner, uv: str | None):
+        self.venv = venv
+        self.cache = cache
+        self.run = run
+        self.uv = uv
+        self.tool = "uv" if uv else "pip (uv is not installed)"
+
+    @property
+    def python(self) -> str:
+        return str(self.venv / "bin" / "python")
+
+    def create(self, args: list[str]) -> str:
+        """A fresh venv with `args` installed; says which tool made it ("uv", or "pip" and why)."""
+        if self.uv:
+            failed = self._uv(["venv", "--quiet", "--python", sys.executable, str(self.venv)], "creating the venv")
+            failed = failed or (self._uv_install(args) if args else None)
+            if not failed:
+                return "uv"
+            shutil.rmtree(self.venv, ignore_errors=True)
+            self.tool = f"pip (uv failed: {failed})"
+        self.run([sys.executable, "-m", "venv", "--without-pip", str(self.venv)], "creating the virtual environment",
+                 {}, True)
+        if args:
+            self._pip_install(args)
+        return self.tool
+
+    def install(self, args: list[str]) -> str:
+        """Install `args` into the venv, with uv when it works; says which tool did."""
+        if self.uv and not (failed := self._uv_install(args)):
+            return "uv"
+        self._pip_install(args)
+        return f"pip (uv failed: {failed})" if self.uv else self.tool
+
+    def _uv_install(self, args: list[str]) -> str | None:
+        return self._uv(["pip", "install", "--quiet", "--python", self.python, *args], "installing with uv")
+
+    def _pip_install(self, args: list[str]) -> None:
+        pip = [sys.executable, "-m", "pip", "--python", self.python, "install", "--disable-pip-version-check",
+               "--no-input", "--quiet", *args]
+        self.run(pip, "installing the project's declared dependencies", {}, True)
+
+    def _uv(self, argv: list[str], what: str) -> str | None:
+        return self.run([self.uv, *argv], what, {**UV_ENV, "UV_CACHE_DIR": str(self.cache / "uv")}, False)
+
+
+# --- ready-made venvs ---------------------------------------------------------------------
+
+
+def saved(cache: Path, fingerprint: str) -> Path:
+    return cache / "venvs" / fingerprint[:32]
+
+
+def save(venv: Path, worktree: Path, cache: Path, fingerprint: str, tool: str) -> None:
+    """Keep a copy of a finished venv for the next worktree with the same dependency files."""
+    target = saved(cache, fingerprint)
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=target.parent))
+    try:
+        _link_tree(venv, staging / "venv")
+        (staging / "origin.json").write_text(json.dumps({"worktree": str(worktree), "tool": tool}))
+        staging.rename(target)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)  # another worktree saved it first, or no room
+
+
+def restore(venv: Path, worktree: Path, cache: Path, fingerprint: str) -> str | None:
+    """Put the ready-made venv for `fingerprint` at `venv`; the tool that made it, or None."""
+    source = saved(cache, fingerprint)
+    try:
+        origin = json.loads((source / "origin.json").read_text())
+    except (OSError, ValueError):
+        return None
+    shutil.rmtree(venv, ignore_errors=True)
+    _link_tree(source / "venv", venv)
+    _relink(venv, origin["worktree"], str(worktree))
+    return str(origin.get("tool", "uv"))
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    shutil.copytree(source, target, symlinks=True, copy_function=_link_or_copy)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _relink(venv: Path, old: str, new: str) -> None:
+    """Rewrite the files that name the old worktree; each is replaced, never edited in place."""
+    candidates = [p for p in (venv / "bin").iterdir() if p.is_file() and not p.is_symlink()]
+    candidates.append(venv / "pyvenv.cfg")
+    for site in venv.glob("lib/python*/site-packages"):
+        candidates += [p for pattern in _RELINKED for p in site.glob(pattern) if p.is_file()]
+    for path in candidates:
+        data = path.read_bytes()
+        if old.encode() in data and b"\0" not in data[:4096]:
+            fresh = path.with_name(path.name + ".relink")
+            fresh.write_bytes(data.replace(old.encode(), new.encode()))
+            shutil.copymode(path, fresh)
+            os.replace(fresh, path)
+
+
+def installed_version(venv: Path, name: str) -> str | None:
+    """The version of distribution `name` installed in `venv`, read from its .dist-info."""
+    for info in venv.glob(f"lib/python*/site-packages/{name}-*.dist-info"):
+        return info.name[len(name) + 1:-len(".dist-info")]
+    return None
