@@ -242,7 +242,7 @@ def _tox_ini_env(ini: configparser.ConfigParser, section: str, where: str) -> Te
 
 
 def _tox_toml(base: dict, where: str) -> list[TestEnvDeclaration]:
-    commands = [[_tox_placeholders(str(w)) for w in argv if isinstance(w, str)]
+    commands = [[w for w in (_tox_placeholders(w) for w in argv if isinstance(w, str)) if w]
                 for argv in base.get("commands", []) if isinstance(argv, list)]
     command = next((argv for argv in commands if runner_of(argv)), [])
     deps = [_tox_placeholders(d) for d in base.get("deps", []) if isinstance(d, str)]
