@@ -1,0 +1,95 @@
+"""What the test environment installs: what the project declares, as its developers would install it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agentos.workflows.implementation.installplan import plan_install
+from tests.repo.test_testcmd import write
+
+INSTALLABLE = "[build-system]\nrequires = ['setuptools']\nbuild-backend = 'setuptools.build_meta'\n"
+
+
+def plan(tmp_path: Path, files: dict[str, str], runs_pytest: bool = True, cap: str | None = None):
+    return plan_install(write(tmp_path, files), runs_pytest, runner_cap=cap)
+
+
+def test_tox_deps_and_extras_join_the_projects_own(tmp_path):
+    found = plan(tmp_path, {
+        "pyproject.toml": INSTALLABLE + "[project]\nname = 'x'\n[project.optional-dependencies]\ntesting = ['attrs']\n",
+        "requirements-test.txt": "pytest>=7\n",
+        "tox.ini": "[testenv]\nextras = testing\ndeps =\n    pytest-cov\n    -r{toxinidir}/requirements-test.txt\n"
+                   "    py38: pytest<7\n    -c constraints.txt\ncommands = pytest {posargs}\n"})
+
+    assert found.args == ["-e", ".[testing]", "-r", "requirements-test.txt", "pytest-cov", "-c", "constraints.txt"]
+    assert found.runner is None  # requirements-test.txt names pytest: the project's own pin
+    assert found.sources == ["the project, editable with extras testing", "requirements-test.txt",
+                             "tox.ini [testenv] deps"]
+
+
+def test_tox_deps_references_to_other_sections_are_followed(tmp_path):
+    found = plan(tmp_path, {"tox.ini": "[base]\ndeps = hypothesis\n[testenv]\ndeps =\n    {[base]deps}\n    pytest==7.4\n"
+                                       "commands = pytest\n"})
+
+    assert found.args == ["hypothesis", "pytest==7.4"] and found.runner is None
+
+
+def test_dependency_groups_with_include_group(tmp_path):
+    found = plan(tmp_path, {"pyproject.toml": "[project]\nname = 'x'\n[dependency-groups]\n"
+                                              "test = ['coverage', {include-group = 'typing'}]\ntyping = ['mypy']\n"
+                                              "docs = ['sphinx']\n"})
+
+    assert found.args == ["coverage", "mypy", "pytest"]
+    assert found.runner == "pytest"
+
+
+def test_the_group_a_tox_env_names_is_installed(tmp_path):
+    found = plan(tmp_path, {"pyproject.toml": "[project]\nname = 'x'\n[dependency-groups]\nci = ['pytest>=8']\n",
+                            "tox.ini": "[testenv]\ndependency_groups = ci\ncommands = pytest\n"})
+
+    assert found.args == ["pytest>=8"] and found.runner is None
+
+
+def test_nox_session_installs(tmp_path):
+    found = plan(tmp_path, {
+        "pyproject.toml": INSTALLABLE + "[project]\nname = 'x'\n[project.optional-dependencies]\ntests = ['x']\n",
+        "noxfile.py": "import nox\nDEPS = ['hypothesis', 'pytest-randomly']\n\n@nox.session\ndef tests(session):\n"
+                      "    session.install('-e', '.[tests]')\n    session.install(*DEPS)\n"
+                      "    session.install('-r', 'ci/test-requirements.txt')\n    session.run('pytest')\n"})
+
+    assert found.args == ["-e", ".[tests]", "hypothesis", "pytest-randomly", "-r", "ci/test-requirements.txt", "pytest"]
+
+
+def test_hatch_env_dependencies_and_features(tmp_path):
+    found = plan(tmp_path, {"pyproject.toml": INSTALLABLE + "[project]\nname = 'x'\n[project.optional-dependencies]\n"
+                                              "cli = ['click']\n[tool.hatch.envs.default]\ndependencies = ['coverage']\n"
+                                              "[tool.hatch.envs.test]\ndependencies = ['pytest~=8.0']\n"
+                                              "features = ['cli']\n[tool.hatch.envs.test.scripts]\n"
+                                              "run = 'pytest {args}'\n"})
+
+    assert found.args == ["-e", ".[cli]", "coverage", "pytest~=8.0"] and found.runner is None
+
+
+def test_requirement_files_for_docs_are_left_out(tmp_path):
+    found = plan(tmp_path, {"requirements.txt": "attrs\n", "requirements-docs.txt": "sphinx\n",
+                            "requirements/test.txt": "-r ../requirements.txt\npytest\n", "requirements/docs.txt": ""})
+
+    assert found.args == ["-r", "requirements.txt", "-r", "requirements/test.txt"] and found.runner is None
+
+
+@pytest.mark.parametrize("files, cap, runner", [
+    ({"pytest.ini": "[pytest]\nminversion = 7.0\n"}, None, "pytest>=7.0"),
+    ({"pyproject.toml": "[tool.pytest.ini_options]\nminversion = '6.2'\n"}, "<9", "pytest>=6.2,<9"),
+    ({"setup.cfg": "[tool:pytest]\naddopts = -ra\n"}, "<8", "pytest<8"),
+    ({"requirements-dev.txt": "pytest-django\n"}, None, "pytest"),  # a plugin names no version of pytest itself
+])
+def test_the_added_runner_honours_the_projects_minversion_and_the_cap(tmp_path, files, cap, runner):
+    found = plan(tmp_path, files, cap=cap)
+
+    assert found.runner == runner and found.args[-1] == runner
+
+
+def test_no_runner_is_added_for_unittest(tmp_path):
+    assert plan(tmp_path, {"pyproject.toml": "[project]\nname = 'x'\n"}, runs_pytest=False).args == []
