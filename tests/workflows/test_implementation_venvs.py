@@ -153,3 +153,18 @@ def test_a_conftest_the_newest_pytest_rejects_runs_on_the_previous_major(tmp_pat
     assert again.ok and again.passed == 1, again.output
     later = TestEnvironment(second, ImplementationStageConfig(), PYTEST).ensure()
     assert "a ready-made copy" in later.what and "pytest<9" in later.what  # remembered for the repository
+
+
+def test_describe_says_what_would_be_installed_without_doing_it(tmp_path):
+    root = repo_with(tmp_path / "wt", {"pyproject.toml": "[project]\nname = 'x'\n[dependency-groups]\ntest = ['attrs']\n",
+                                       "tests/test_a.py": "import pytest\n"})
+
+    said = TestEnvironment(root, ImplementationStageConfig(), PYTEST, uv="/x/uv").describe()
+
+    assert said == ".venv made with uv: attrs pytest (from dependency group test; the test runner, which the " \
+                   "project does not declare)"
+    assert not (root / ".venv").exists()
+    assert TestEnvironment(root, ImplementationStageConfig(), PYTEST, uv=None).describe().startswith(
+        ".venv made with pip (uv is not installed): attrs pytest")
+    assert TestEnvironment(root, ImplementationStageConfig(python_venv=False), PYTEST).describe() == (
+        "none: the tests run on agentos's own Python")

@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from agentos.errors import TestCommandError
 from agentos.process import run_bounded
 from agentos.repo import declared
 from agentos.repo.testreport import TestRun
-from agentos.workflows.implementation import venvs
+from agentos.workflows.implementation import untracked, venvs
 from agentos.workflows.implementation.installplan import InstallPlan, plan_install
 
 SETUP_KEY = declared.SETUP_KEY
@@ -103,6 +102,20 @@ class TestEnvironment:
         self.marker.write_text(json.dumps({"fingerprint": fingerprint, "setup": report.what}) + "\n")
         return report
 
+    def describe(self) -> str:
+        """What the setup installs and with what, without doing it (for doctor and --dry-run)."""
+        kind = self._kind()
+        if kind is None:
+            return "none: the tests run on agentos's own Python"
+        if kind == "command":
+            return f"setup command `{self.cfg.setup_command}`"
+        if kind == "node":
+            return NODE_INSTALL[self.test_command.split(" ")[0]]
+        plan = self._plan(self._fingerprint(kind))
+        installs = " ".join(plan.args) or "no dependencies declared"
+        return f".venv made with {'uv' if self.uv else 'pip (uv is not installed)'}: {installs}" + (
+            f" (from {'; '.join(plan.sources)})" if plan.sources else "")
+
     def fallback_runner(self) -> str | None:
         """After a base run that could not collect the tests (see collection_failed) with the pytest
         agentos added: set up again with the previous major (pytest<9, then pytest<8), remembered
@@ -115,7 +128,7 @@ class TestEnvironment:
         major = _major(version)
         if plan.runner is None or major is None or major - 1 < max(OLDEST_FALLBACK_MAJOR, _major(plan.minversion) or 0):
             return None
-        self._remember_cap(files, f"<{major}")
+        venvs.remember_runner_cap(self.cache, files, f"<{major}")
         done = self.ensure()
         how = f" ({done.what}, {done.duration_s:.1f}s)" if done else ""
         return f"pytest {version} could not collect the tests, so the tests run with pytest<{major}{how}"
@@ -125,38 +138,23 @@ class TestEnvironment:
     def _kind(self) -> str | None:
         if self.cfg.setup_command:
             return "command"
-        if self.cfg.python_venv and self._is_python():
+        python = ("{python}" in self.test_command or any((self.root / m).is_file() for m in PYTHON_MARKERS)
+                  or bool(declared.requirement_files(self.root)))
+        if self.cfg.python_venv and python:
             return "venv"
         if (self.root / "package.json").is_file() and self.test_command.split(" ")[0] in NODE_INSTALL:
             return "node"
         return None
 
-    def _is_python(self) -> bool:
-        return ("{python}" in self.test_command or any((self.root / m).is_file() for m in PYTHON_MARKERS)
-                or bool(declared.requirement_files(self.root)))
-
     def _fingerprint(self, kind: str) -> str:
         digest = hashlib.sha256(f"{kind}\n{self.cfg.setup_command}\n{sys.version}\n{self.test_command}\n".encode())
-        for path in self._dependency_files():
-            digest.update(f"{path.relative_to(self.root)}\n".encode() + path.read_bytes())
+        names = [n for n in DEPENDENCY_FILES if (self.root / n).is_file()] + declared.requirement_files(self.root)
+        for name in names:
+            digest.update(f"{name}\n".encode() + (self.root / name).read_bytes())
         return digest.hexdigest()
 
-    def _dependency_files(self) -> list[Path]:
-        found = [self.root / n for n in DEPENDENCY_FILES if (self.root / n).is_file()]
-        return found + [self.root / n for n in declared.requirement_files(self.root)]
-
     def _plan(self, files: str) -> InstallPlan:
-        return plan_install(self.root, runs_pytest="pytest" in self.test_command, runner_cap=self._caps().get(files))
-
-    def _caps(self) -> dict[str, str]:
-        try:
-            return json.loads((self.cache / "runner-caps.json").read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def _remember_cap(self, files: str, cap: str) -> None:
-        self.cache.mkdir(parents=True, exist_ok=True)
-        (self.cache / "runner-caps.json").write_text(json.dumps({**self._caps(), files: cap}, indent=1))
+        return plan_install(self.root, runs_pytest="pytest" in self.test_command, runner_cap=venvs.runner_caps(self.cache).get(files))
 
     def _recorded(self) -> str | None:
         try:
@@ -167,7 +165,7 @@ class TestEnvironment:
     # --- setting it up -------------------------------------------------------------------
 
     def _setup(self, kind: str, plan: InstallPlan | None, fingerprint: str) -> SetupReport:
-        started, before = time.monotonic(), self._untracked()
+        started, before = time.monotonic(), untracked.snapshot(self.root)
         if kind == "command":
             self._run(self.cfg.setup_command, "the setup command")
             what = f"setup command `{self.cfg.setup_command}`"
@@ -175,7 +173,7 @@ class TestEnvironment:
             what = self._node_install()
         else:
             what = self._make_venv(plan, fingerprint)
-        if kept := self._keep_out_of_git(before):
+        if kept := untracked.keep_out_of_git(self.root, before):
             what += f"; kept out of git: {', '.join(kept)}"
         return SetupReport(what, time.monotonic() - started)
 
@@ -220,36 +218,6 @@ class TestEnvironment:
             f"set {SETUP_KEY} to a command that prepares the tests here (or python_venv: false "
             "to use the current Python), or raise setup_timeout_s",
         )
-
-    # --- build output stays out of git ---------------------------------------------------
-
-    def _untracked(self) -> set[str] | None:
-        proc = subprocess.run(["git", "status", "--porcelain", "-z", "--untracked-files=normal"], cwd=self.root,
-                              capture_output=True, text=True)
-        return {e[3:] for e in proc.stdout.split("\0") if e.startswith("?? ")} if proc.returncode == 0 else None
-
-    def _keep_out_of_git(self, before: set[str] | None) -> list[str]:
-        """Ignore what the setup created that git would see: a `.gitignore` of `*` inside each new
-        folder (e.g. `src/pkg.egg-info/`), an anchored line in info/exclude for each new file."""
-        after = self._untracked()
-        if before is None or after is None:
-            return []
-        created = sorted(after - before)
-        files = [rel for rel in created if not rel.endswith("/")]
-        for folder in (rel for rel in created if rel.endswith("/")):
-            (self.root / folder / ".gitignore").write_text("*\n")
-        if files:
-            self._exclude(files)
-        return created
-
-    def _exclude(self, files: list[str]) -> None:
-        proc = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-path", "info/exclude"],
-                              cwd=self.root, capture_output=True, text=True)
-        if proc.returncode == 0:
-            exclude = Path(proc.stdout.strip())
-            exclude.parent.mkdir(parents=True, exist_ok=True)
-            with exclude.open("a", encoding="utf-8") as out:
-                out.write("".join(f"/{rel}\n" for rel in files))
 
 
 def _digest(*parts: str) -> str:

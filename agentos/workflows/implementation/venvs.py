@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 UV_ENV = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+KEEP_READY_MADE = 8
+"""Ready-made venvs kept per repository; the least recently made go first."""
 _RELINKED = ("*.pth", "__editable__*", "_*_editable*", "*.dist-info/direct_url.json")
 
 Runner = Callable[[list[str], str, dict[str, str], bool], "str | None"]
@@ -65,6 +67,7 @@ class VenvMaker:
 
     def create(self, args: list[str]) -> str:
         """A fresh venv with `args` installed; says which tool made it ("uv", or "pip" and why)."""
+        shutil.rmtree(self.venv, ignore_errors=True)  # ours: made by an earlier setup of this worktree
         if self.uv:
             failed = self._uv(["venv", "--quiet", "--python", sys.executable, str(self.venv)], "creating the venv")
             failed = failed or (self._uv_install(args) if args else None)
@@ -117,6 +120,13 @@ def save(venv: Path, worktree: Path, cache: Path, fingerprint: str, tool: str) -
         staging.rename(target)
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)  # another worktree saved it first, or no room
+    _prune(target.parent)
+
+
+def _prune(folder: Path) -> None:
+    kept = sorted((p for p in folder.iterdir() if not p.name.startswith(".")), key=lambda p: p.stat().st_mtime)
+    for old in kept[:-KEEP_READY_MADE]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def restore(venv: Path, worktree: Path, cache: Path, fingerprint: str) -> str | None:
@@ -163,3 +173,19 @@ def installed_version(venv: Path, name: str) -> str | None:
     for info in venv.glob(f"lib/python*/site-packages/{name}-*.dist-info"):
         return info.name[len(name) + 1:-len(".dist-info")]
     return None
+
+
+# --- the runner caps a repository needed ---------------------------------------------------
+
+
+def runner_caps(cache: Path) -> dict[str, str]:
+    """Per fingerprint of dependency files, the cap on pytest its tests needed (e.g. "<9")."""
+    try:
+        return json.loads((cache / "runner-caps.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def remember_runner_cap(cache: Path, fingerprint: str, cap: str) -> None:
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "runner-caps.json").write_text(json.dumps({**runner_caps(cache), fingerprint: cap}, indent=1))

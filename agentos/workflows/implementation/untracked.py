@@ -1,0 +1,43 @@
+"""Whatever a set-up step leaves in a worktree stays out of git, whatever the project's .gitignore says.
+
+An editable install writes `<pkg>.egg-info/` (and sometimes `build/` or a version file) into the
+source tree; `git add -A` would commit it with the implementer's work. What the step created
+is found by comparing git's untracked paths before and after it: each new folder gets a
+`.gitignore` of `*` inside it (so it hides itself and touches nothing else), each new file an
+anchored line in the repository's `info/exclude` (git reads no per-worktree exclude file).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+
+def snapshot(root: Path) -> set[str] | None:
+    """The untracked paths git sees in `root` (folders end with "/"); None outside git."""
+    proc = subprocess.run(["git", "status", "--porcelain", "-z", "--untracked-files=normal"], cwd=root,
+                          capture_output=True, text=True)
+    return {e[3:] for e in proc.stdout.split("\0") if e.startswith("?? ")} if proc.returncode == 0 else None
+
+
+def keep_out_of_git(root: Path, before: set[str] | None) -> list[str]:
+    """Ignore what appeared since `before`; the paths it ignored."""
+    after = snapshot(root)
+    if before is None or after is None:
+        return []
+    created = sorted(after - before)
+    for folder in (rel for rel in created if rel.endswith("/")):
+        (root / folder / ".gitignore").write_text("*\n")
+    if files := [rel for rel in created if not rel.endswith("/")]:
+        _exclude(root, files)
+    return created
+
+
+def _exclude(root: Path, files: list[str]) -> None:
+    proc = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-path", "info/exclude"],
+                          cwd=root, capture_output=True, text=True)
+    if proc.returncode == 0:
+        exclude = Path(proc.stdout.strip())
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        with exclude.open("a", encoding="utf-8") as out:
+            out.write("".join(f"/{rel}\n" for rel in files))
