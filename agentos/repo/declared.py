@@ -87,24 +87,48 @@ def read_ini(path: Path) -> configparser.ConfigParser | None:
         return None
 
 
-def pytest_config(root: Path, pyproject: dict) -> tuple[str | None, str | None]:
-    """(where pytest is configured, its `minversion`), or (None, None) when it is nowhere.
+@dataclass
+class PytestConfig:
+    """Where pytest is configured, and what of it matters for setting up the environment."""
 
-    Looked up in pytest's own order: pytest.ini, pyproject.toml, tox.ini, setup.cfg."""
+    where: str | None = None
+    minversion: str | None = None
+    addopts: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    """The configuration's option names (`asyncio_mode`, `timeout`, …): some belong to plugins."""
+    required_plugins: list[str] = field(default_factory=list)
+
+
+def pytest_config(root: Path, pyproject: dict) -> PytestConfig:
+    """pytest's configuration, looked up in pytest's own order: pytest.ini, pyproject.toml,
+    tox.ini, setup.cfg; an empty PytestConfig when there is none."""
     if (root / "pytest.ini").is_file():
         ini = read_ini(root / "pytest.ini")
-        found = ini.get("pytest", "minversion", fallback=None) if ini and ini.has_section("pytest") else None
-        return "pytest.ini", found
+        return _ini_config("pytest.ini", ini, "pytest")
     tool = pyproject.get("tool", {}).get("pytest")
     if isinstance(tool, dict):
         table = tool.get("ini_options", tool)
         key = "[tool.pytest.ini_options]" if "ini_options" in tool else "[tool.pytest]"
-        return f"{key} in pyproject.toml", _text(table.get("minversion"))
+        addopts, plugins = table.get("addopts", []), table.get("required_plugins", [])
+        return PytestConfig(f"{key} in pyproject.toml", _text(table.get("minversion")),
+                            shlex.split(addopts) if isinstance(addopts, str) else list(addopts), list(table),
+                            plugins.split() if isinstance(plugins, str) else list(plugins))
     for name, section in (("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
         ini = read_ini(root / name)
         if ini is not None and ini.has_section(section):
-            return f"[{section}] in {name}", ini.get(section, "minversion", fallback=None)
-    return None, None
+            return _ini_config(f"[{section}] in {name}", ini, section)
+    return PytestConfig()
+
+
+def _ini_config(where: str, ini: configparser.ConfigParser | None, section: str) -> PytestConfig:
+    if ini is None or not ini.has_section(section):
+        return PytestConfig(where)
+    get = lambda key: ini.get(section, key, fallback="")  # noqa: E731
+    try:
+        addopts = shlex.split(get("addopts"))
+    except ValueError:
+        addopts = get("addopts").split()
+    return PytestConfig(where, get("minversion") or None, addopts, ini.options(section), get("required_plugins").split())
 
 
 def _text(value) -> str | None:
@@ -264,17 +288,32 @@ def _tox_lines(text: str) -> list[str]:
 
 
 def _tox_placeholders(text: str) -> str:
+    """tox's substitutions that have a meaning here; the package in site-packages is the one
+    in the tree (the project is installed editable)."""
     text = re.sub(r"\{posargs:?([^}]*)\}", r"\1", text)
-    text = re.sub(r"\{tox_?root\}|\{toxinidir\}", ".", text)
+    text = re.sub(r"\{(?:tox_?root|toxinidir|env_?site_?packages_?dir)\}/?", "./", text)
     return re.sub(r"\{env_?python\}", "python", text)
 
 
 def _tox_argv(line: str) -> list[str]:
-    line = _tox_placeholders(line.lstrip("-").strip())
+    """A tox command line as argv: the part that runs the tests (`cd .tox && pytest …`), its
+    placeholders resolved, words with unknown ones (`--basetemp={envtmpdir}`) left out."""
+    line = re.sub(r"\{posargs:?([^}]*)\}", r"\1", line.lstrip("-").strip())
     try:
-        return [] if "{" in line else shlex.split(line)
+        words = shlex.split(line)
     except ValueError:
         return []
+    segments, current = [], []
+    for word in words:
+        if word in ("&&", "||", ";"):
+            segments.append(current)
+            current = []
+        else:
+            current.append(word)
+    segments.append(current)
+    chosen = next((seg for seg in segments if runner_of([_tox_placeholders(w) for w in seg])), segments[-1])
+    resolved = [_tox_placeholders(w) for w in chosen]
+    return [w for w in resolved if w and "{" not in w]
 
 
 def _words(text: str) -> list[str]:

@@ -126,7 +126,7 @@ def detect_python(root: Path) -> tuple[str, str] | None:
 
 
 def _pytest_evidence(root: Path, pyproject: dict, files: TestFiles) -> list[str]:
-    where, _ = declared.pytest_config(root, pyproject)
+    where = declared.pytest_config(root, pyproject).where
     evidence = [where] if where else []
     if files.conftest:
         evidence.append(f"{files.conftest} (pytest's conftest)")
@@ -142,8 +142,47 @@ def _declared_command(root: Path, env: declared.TestEnvDeclaration) -> str:
         if not args or args[0] == "discover":
             args = ["discover", "-v", *[a for a in args[1:] if a != "-v"]]
         return "{python} -m unittest " + shlex.join(args)
-    paths = [a for a in args if not a.startswith("-") and (root / a.split("::")[0]).exists()]
-    return " ".join([PYTEST, *map(shlex.quote, paths)])
+    return " ".join([PYTEST, *map(shlex.quote, pytest_args(root, args))])
+
+
+# Options of a declared pytest command left out here: coverage (its files would land in the
+# worktree), output and stop-early settings (the stage reads every result), per-run paths.
+_DROPPED = ("--cov", "--no-cov", "--basetemp", "--junit", "--numprocesses", "--maxfail", "--color", "--durations",
+            "--exitfirst", "--verbose", "--quiet", "--verbosity", "--lf", "--ff", "--last-failed", "--failed-first",
+            "--sw", "--stepwise", "--pdb", "--html", "--result-log")
+_DROPPED_EXACT = {"-n", "-x", "-v", "-vv", "-vvv", "-q", "-qq", "-s"}
+_WITH_VALUE = {"--cov", "--cov-report", "--cov-config", "--cov-fail-under", "--basetemp", "--junitxml",
+               "--junit-xml", "-n", "--numprocesses", "--maxfail", "--color", "--durations", "-m", "-k", "-p", "-c",
+               "-o", "-W", "--rootdir", "--ignore", "--ignore-glob", "--deselect", "--import-mode",
+               "--doctest-glob", "--tb", "--confcutdir", "--html"}
+
+
+def pytest_args(root: Path, args: list[str]) -> list[str]:
+    """The arguments of a declared pytest command worth keeping: its options but the dropped
+    ones, and its paths (those that exist, also under src/)."""
+    kept: list[str] = []
+    i = 0
+    while i < len(args):
+        arg, name = args[i], args[i].split("=", 1)[0]
+        takes = "=" not in arg and name in _WITH_VALUE and i + 1 < len(args) and not (
+            name == "--cov" and args[i + 1].startswith("-"))
+        words, i = args[i:i + 1 + takes], i + 1 + takes
+        if name in _DROPPED_EXACT or name.startswith(_DROPPED):
+            continue
+        if arg.startswith("-"):
+            kept += words
+        elif path := _existing(root, arg):
+            kept.append(path)
+    return kept
+
+
+def _existing(root: Path, arg: str) -> str | None:
+    path, _, rest = arg.partition("::")
+    path = os.path.normpath(path)
+    for candidate in (path, f"src/{path}"):
+        if (root / candidate).exists():
+            return candidate + (f"::{rest}" if rest else "")
+    return None
 
 
 def _unittest_command(root: Path, files: TestFiles) -> str:

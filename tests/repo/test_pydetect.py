@@ -195,3 +195,39 @@ def test_describe_test_command_for_doctor(tmp_path):
     assert describe_test_command(tmp_path, "make check") == ("make check", f"set in {CONFIG_KEY}")
     command, why = describe_test_command(tmp_path / "tests" / "empty-dir-that-is-missing")
     assert command is None and "no test command could be detected" in why and CONFIG_KEY in why
+
+
+# --- declared commands as real projects write them ----------------------------------------
+
+@pytest.mark.parametrize("tox, files, command", [
+    # boltons: runs from .tox against the installed package, doctests included
+    ("cd .tox && pytest --doctest-modules {envsitepackagesdir}/boltons {toxinidir}/tests",
+     {"boltons/__init__.py": "", "tests/test_a.py": ""}, PYTEST + " --doctest-modules boltons tests"),
+    # itsdangerous: a per-run temporary folder tox makes
+    ("pytest -v --tb=short --basetemp={envtmpdir} {posargs}", {"tests/test_a.py": ""}, PYTEST + " --tb=short"),
+    # w3lib: coverage options (their files would land in the worktree), paths kept
+    ("python -m pytest --doctest-modules --cov=w3lib --cov-report=term --cov-report=xml {posargs:w3lib tests}",
+     {"w3lib/__init__.py": "", "tests/test_a.py": ""}, PYTEST + " --doctest-modules w3lib tests"),
+    # humanize: `--cov NAME` with the value apart; src layout
+    ("python -m pytest --cov humanize --cov tests --cov-report html {posargs}",
+     {"src/humanize/__init__.py": "", "tests/test_a.py": ""}, PYTEST),
+    # cachetools: TestCase classes, yet its developers run pytest
+    ("py.test --basetemp={envtmpdir} --cov=cachetools {posargs}", {"tests/test_a.py": TESTCASE}, PYTEST),
+    # stop-early and parallel options are the stage's business, markers and plugins the project's
+    ("pytest -x -n auto -m 'not slow' -p no:randomly tests/unit::test_a", {"tests/unit/__init__.py": ""},
+     PYTEST + " -m 'not slow' -p no:randomly tests/unit::test_a"),
+])
+def test_declared_pytest_commands_keep_what_matters(tmp_path, tox, files, command):
+    found = detected(tmp_path, {"tox.ini": f"[testenv]\ncommands =\n    {tox}\n", **files})
+
+    assert found.command == command
+    assert found.reason.startswith("pytest: tox.ini [testenv] runs `")
+
+
+def test_more_itertools_runs_unittest_as_tox_says(tmp_path):
+    found = detected(tmp_path, {"tox.ini": "[testenv]\ncommands =\n    {envpython} -m unittest -v {posargs}\n",
+                                "tests/__init__.py": "", "tests/test_more.py": TESTCASE})
+
+    assert found == Detection("{python} -m unittest -v",
+                              "unittest: tox.ini [testenv] runs `python -m unittest -v`; "
+                              "tests/test_more.py defines unittest.TestCase classes")

@@ -93,3 +93,21 @@ def test_the_added_runner_honours_the_projects_minversion_and_the_cap(tmp_path, 
 
 def test_no_runner_is_added_for_unittest(tmp_path):
     assert plan(tmp_path, {"pyproject.toml": "[project]\nname = 'x'\n"}, runs_pytest=False).args == []
+
+
+def test_plugins_the_pytest_configuration_uses_are_added(tmp_path):
+    # semver: tox installs only pytest, but setup.cfg's addopts need pytest-cov
+    found = plan(tmp_path, {"setup.cfg": "[tool:pytest]\naddopts = --no-cov-on-fail --cov=semver -n 2\n"
+                                         "timeout = 30\nrequired_plugins = pytest-mock>=3\n",
+                            "tox.ini": "[testenv]\nskip_install = true\ndeps = pytest\ncommands = pytest {posargs}\n"})
+
+    assert found.args == ["pytest", "pytest-mock>=3", "pytest-cov", "pytest-xdist", "pytest-timeout"]
+    assert "pytest plugins that [tool:pytest] in setup.cfg uses" in found.sources
+
+
+def test_plugins_the_project_declares_are_not_added_twice(tmp_path):
+    found = plan(tmp_path, {"pyproject.toml": "[tool.pytest.ini_options]\naddopts = ['--cov', 'pkg']\n"
+                                              "asyncio_mode = 'auto'\n",
+                            "requirements-dev.txt": "pytest-cov==5.0\npytest_asyncio\n"})
+
+    assert found.args == ["-r", "requirements-dev.txt", "pytest"]

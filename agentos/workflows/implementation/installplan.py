@@ -64,6 +64,27 @@ def plan_install(root: Path, runs_pytest: bool, runner_cap: str | None = None) -
     return plan
 
 
+# Options and settings of pytest's configuration that belong to a plugin, and the plugin.
+PLUGIN_OPTIONS = {"--cov": "pytest-cov", "--no-cov": "pytest-cov", "-n": "pytest-xdist", "--numprocesses": "pytest-xdist",
+                  "--dist": "pytest-xdist", "--timeout": "pytest-timeout", "--reruns": "pytest-rerunfailures",
+                  "--benchmark": "pytest-benchmark", "--asyncio-mode": "pytest-asyncio", "--ds": "pytest-django",
+                  "--doctest-plus": "pytest-doctestplus", "--mypy": "pytest-mypy", "--html": "pytest-html"}
+PLUGIN_KEYS = {"asyncio_mode": "pytest-asyncio", "timeout": "pytest-timeout", "django_settings_module": "pytest-django",
+               "env": "pytest-env", "mock_use_standalone_module": "pytest-mock"}
+
+
+def _plugins_used(config: declared.PytestConfig) -> list[str]:
+    """The plugins pytest's configuration needs: its `required_plugins`, and those whose options
+    (`--cov` in addopts) or settings (`asyncio_mode`) it uses."""
+    found = list(config.required_plugins)
+    for option in config.addopts:
+        name = option.split("=", 1)[0]
+        found += [plugin for prefix, plugin in PLUGIN_OPTIONS.items() if name == prefix or
+                  (prefix.startswith("--") and name.startswith(prefix + "-"))]
+    found += [plugin for key, plugin in PLUGIN_KEYS.items() if key in (k.lower() for k in config.keys)]
+    return list(dict.fromkeys(found))
+
+
 def _project(root: Path, pyproject: dict, extras: list[str], plan: InstallPlan) -> list[str]:
     """Install the project itself (editable) when it can be built, else its declared dependencies."""
     project = pyproject.get("project", {})
@@ -89,9 +110,12 @@ def _new_args(args: list[str], files: list[str]) -> list[str]:
 
 def _add_runner(root: Path, pyproject: dict, specs: list[str], cap: str | None, plan: InstallPlan) -> None:
     """pytest, unless the project names it itself: at least its `minversion`, below `cap`."""
-    _, minversion = declared.pytest_config(root, pyproject)
-    plan.minversion = minversion
-    if any(declared.requirement_name(s) == "pytest" for s in specs):
+    config = declared.pytest_config(root, pyproject)
+    plan.minversion = minversion = config.minversion
+    names = {declared.requirement_name(s) for s in specs}
+    plugins = [p for p in _plugins_used(config) if declared.requirement_name(p) not in names]
+    plan.add(plugins, f"pytest plugins that {config.where} uses")
+    if "pytest" in names:
         return
     bounds = [f">={minversion}" if minversion and re.fullmatch(r"[\d.]+", minversion) else "", cap or ""]
     plan.runner = "pytest" + ",".join(b for b in bounds if b)
