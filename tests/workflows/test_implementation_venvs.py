@@ -168,3 +168,23 @@ def test_describe_says_what_would_be_installed_without_doing_it(tmp_path):
         ".venv made with pip (uv is not installed): attrs pytest")
     assert TestEnvironment(root, ImplementationStageConfig(python_venv=False), PYTEST).describe() == (
         "none: the tests run on agentos's own Python")
+
+
+def test_a_tracked_file_the_setup_rewrites_is_restored(tmp_path):
+    # six, inflection, w3lib ship their egg-info in the sdist; an editable install rewrites it
+    (tree,) = worktrees(tmp_path, {"setup.py": "", "pkg.egg-info/PKG-INFO": "Version: 1.0\n"}, count=1)
+    cfg = ImplementationStageConfig(setup_command="echo 'Version: 1.0.dev0' > pkg.egg-info/PKG-INFO")
+
+    done = TestEnvironment(tree, cfg, UNITTEST).ensure()
+
+    assert done.what.endswith("kept out of git: pkg.egg-info/PKG-INFO (restored)")
+    assert (tree / "pkg.egg-info/PKG-INFO").read_text() == "Version: 1.0\n"
+
+
+def test_a_published_source_tree_builds_with_the_version_its_pkg_info_says(tmp_path):
+    from agentos.workflows.implementation.venvs import build_env
+
+    (tmp_path / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: pluggy\nVersion: 1.5.0\n")
+
+    assert build_env(tmp_path) == {"SETUPTOOLS_SCM_PRETEND_VERSION": "1.5.0"}
+    assert build_env(tmp_path / "elsewhere") == {}

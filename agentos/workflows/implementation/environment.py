@@ -191,7 +191,7 @@ class TestEnvironment:
         if made_by := venvs.restore(self.venv, self.root, self.cache, fingerprint):
             (self.venv / ".gitignore").write_text("*\n")
             return f"virtual environment .venv, a ready-made copy (made with {made_by}: {installs})"
-        maker = venvs.VenvMaker(self.venv, self.cache, self._run, self.uv)
+        maker = venvs.VenvMaker(self.venv, self.cache, self._run, self.uv, venvs.build_env(self.root))
         tool = maker.create(plan.args)
         (self.venv / ".gitignore").write_text("*\n")  # never committed, never seen as a change
         venvs.save(self.venv, self.root, self.cache, fingerprint, tool)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -54,11 +55,13 @@ def cache_root(worktree: Path) -> Path:
 class VenvMaker:
     """Makes a venv and installs into it, with uv when it works and pip otherwise."""
 
-    def __init__(self, venv: Path, cache: Path, run: Runner, uv: str | None):
+    def __init__(self, venv: Path, cache: Path, run: Runner, uv: str | None, env: dict[str, str] | None = None):
         self.venv = venv
         self.cache = cache
         self.run = run
         self.uv = uv
+        self.env = env or {}
+        """Environment entries for the builds (e.g. the version a tag-less checkout must claim)."""
         self.tool = "uv" if uv else "pip (uv is not installed)"
 
     @property
@@ -76,7 +79,7 @@ class VenvMaker:
             shutil.rmtree(self.venv, ignore_errors=True)
             self.tool = f"pip (uv failed: {failed})"
         self.run([sys.executable, "-m", "venv", "--without-pip", str(self.venv)], "creating the virtual environment",
-                 {}, True)
+                 self.env, True)
         if args:
             self._pip_install(args)
         return self.tool
@@ -94,10 +97,21 @@ class VenvMaker:
     def _pip_install(self, args: list[str]) -> None:
         pip = [sys.executable, "-m", "pip", "--python", self.python, "install", "--disable-pip-version-check",
                "--no-input", "--quiet", *args]
-        self.run(pip, "installing the project's declared dependencies", {}, True)
+        self.run(pip, "installing the project's declared dependencies", self.env, True)
 
     def _uv(self, argv: list[str], what: str) -> str | None:
-        return self.run([self.uv, *argv], what, {**UV_ENV, "UV_CACHE_DIR": str(self.cache / "uv")}, False)
+        return self.run([self.uv, *argv], what, {**self.env, **UV_ENV, "UV_CACHE_DIR": str(self.cache / "uv")}, False)
+
+
+def build_env(root: Path) -> dict[str, str]:
+    """A published source tree (an sdist made a repository) has no git tags to take its version
+    from: setuptools-scm and hatch-vcs would build it as 0.1.dev, which resolvers then treat as
+    ancient. Its PKG-INFO says the real version; tell them."""
+    try:
+        found = re.search(r"(?m)^Version:\s*(\S+)", (root / "PKG-INFO").read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return {}
+    return {"SETUPTOOLS_SCM_PRETEND_VERSION": found.group(1)} if found else {}
 
 
 # --- ready-made venvs ---------------------------------------------------------------------
