@@ -12,8 +12,8 @@ from tests.repo.test_testcmd import write
 INSTALLABLE = "[build-system]\nrequires = ['setuptools']\nbuild-backend = 'setuptools.build_meta'\n"
 
 
-def plan(tmp_path: Path, files: dict[str, str], runs_pytest: bool = True, cap: str | None = None):
-    return plan_install(write(tmp_path, files), runs_pytest, runner_cap=cap)
+def plan(tmp_path: Path, files: dict[str, str], runs_pytest: bool = True, runner: str | None = None):
+    return plan_install(write(tmp_path, files), runs_pytest, runner=runner)
 
 
 def test_tox_deps_and_extras_join_the_projects_own(tmp_path):
@@ -79,16 +79,30 @@ def test_requirement_files_for_docs_are_left_out(tmp_path):
     assert found.args == ["-r", "requirements.txt", "-r", "requirements/test.txt"] and found.runner is None
 
 
-@pytest.mark.parametrize("files, cap, runner", [
+@pytest.mark.parametrize("files, remembered, runner", [
     ({"pytest.ini": "[pytest]\nminversion = 7.0\n"}, None, "pytest>=7.0"),
-    ({"pyproject.toml": "[tool.pytest.ini_options]\nminversion = '6.2'\n"}, "<9", "pytest>=6.2,<9"),
-    ({"setup.cfg": "[tool:pytest]\naddopts = -ra\n"}, "<8", "pytest<8"),
+    ({"pyproject.toml": "[tool.pytest.ini_options]\nminversion = '6.2'\n"}, "pytest<9", "pytest>=6.2,<9"),
+    ({"setup.cfg": "[tool:pytest]\naddopts = -ra\n"}, "pytest<8", "pytest<8"),
     ({"requirements-dev.txt": "pytest-django\n"}, None, "pytest"),  # a plugin names no version of pytest itself
 ])
-def test_the_added_runner_honours_the_projects_minversion_and_the_cap(tmp_path, files, cap, runner):
-    found = plan(tmp_path, files, cap=cap)
+def test_the_added_runner_honours_the_projects_minversion_and_the_remembered_bound(tmp_path, files, remembered,
+                                                                                   runner):
+    found = plan(tmp_path, files, runner=remembered)
 
     assert found.runner == runner and found.args[-1] == runner
+    assert not found.declares_runner and found.override is None
+
+
+def test_a_remembered_runner_overrides_the_projects_own_pin(tmp_path):
+    files = {"requirements-test.txt": "pytest==4.6.4\n", "pytest.ini": "[pytest]\nminversion = 4.0\n"}
+
+    pinned = plan(tmp_path / "a", files)
+    newest = plan(tmp_path / "b", files, runner="pytest")
+    capped = plan(tmp_path / "c", files, runner="pytest<9")
+
+    assert pinned.declares_runner and pinned.override is None and pinned.runner is None
+    assert newest.override == "pytest>=4.0" and capped.override == "pytest>=4.0,<9"
+    assert newest.args == capped.args == ["-r", "requirements-test.txt"]
 
 
 def test_no_runner_is_added_for_unittest(tmp_path):

@@ -113,12 +113,10 @@ def test_collection_failed(test_run, failed):
     assert collection_failed(test_run) is failed
 
 
-def test_no_fallback_when_the_project_declares_its_pytest_or_none_is_installed(tmp_path):
-    declared = repo_with(tmp_path / "a", {"requirements-test.txt": "pytest==9.0.0\n", "tests/test_a.py": ""})
-    (declared / ".venv/lib/python3.11/site-packages/pytest-9.0.0.dist-info").mkdir(parents=True)
+def test_no_fallback_without_pytest_in_a_venv_of_ours(tmp_path):
     missing = repo_with(tmp_path / "b", {"tests/test_a.py": "import pytest\n"})
 
-    assert TestEnvironment(declared, ImplementationStageConfig(), PYTEST).fallback_runner() is None
+    assert TestEnvironment(missing, ImplementationStageConfig(), UNITTEST).fallback_runner() is None
     assert TestEnvironment(missing, ImplementationStageConfig(), PYTEST).fallback_runner() is None
     assert TestEnvironment(missing, ImplementationStageConfig(setup_command="true"), PYTEST).fallback_runner() is None
 
@@ -188,3 +186,21 @@ def test_a_published_source_tree_builds_with_the_version_its_pkg_info_says(tmp_p
 
     assert build_env(tmp_path) == {"SETUPTOOLS_SCM_PRETEND_VERSION": "1.5.0"}
     assert build_env(tmp_path / "elsewhere") == {}
+
+
+@pytest.mark.real_component
+def test_an_old_pin_of_the_projects_gives_way_to_the_newest_pytest(tmp_path):
+    """pastel pins pytest ^4.6, which cannot run on this Python; installs pytest 4.6 and the newest from PyPI."""
+    (tree,) = worktrees(tmp_path, {"requirements-test.txt": "pytest==4.6.11\n",
+                                   "tests/test_a.py": "import pytest\n\n\ndef test_a():\n    assert True\n"}, count=1)
+    env = TestEnvironment(tree, ImplementationStageConfig(), PYTEST)
+    env.ensure()
+    base = run_tests(expand_command(PYTEST, tree), tree, 120, env=env.variables())
+    assert collection_failed(base), base.output
+
+    said = env.fallback_runner()
+    again = run_tests(expand_command(PYTEST, tree), tree, 120, env=env.variables())
+
+    assert said.startswith("pytest 4.6.11 could not collect the tests, so the tests run with the newest pytest")
+    assert "overriding the project's pytest with pytest" in said
+    assert again.ok and again.passed == 1, again.output

@@ -73,7 +73,7 @@ class TestEnvironment:
 
     @property
     def cache(self) -> Path:
-        """Where ready-made venvs, uv's package cache and remembered runner caps are kept."""
+        """Where ready-made venvs, uv's package cache and the pytest each set of dependency files needed are kept."""
         if self._cache is None:
             self._cache = venvs.cache_root(self.root)
         return self._cache
@@ -94,7 +94,7 @@ class TestEnvironment:
             return None
         files = self._fingerprint(kind)
         plan = self._plan(files) if kind == "venv" else None
-        fingerprint = _digest(files, json.dumps(plan.args)) if plan else files
+        fingerprint = _digest(files, json.dumps([plan.args, plan.override])) if plan else files
         ready = kind != "venv" or (self.venv / "bin" / "python").exists()
         if ready and self._recorded() == fingerprint:
             return None
@@ -117,21 +117,28 @@ class TestEnvironment:
             f" (from {'; '.join(plan.sources)})" if plan.sources else "")
 
     def fallback_runner(self) -> str | None:
-        """After a base run that could not collect the tests (see collection_failed) with the pytest
-        agentos added: set up again with the previous major (pytest<9, then pytest<8), remembered
-        for this repository's dependency files, and say so; None when there is nothing to fall back to."""
-        if self._kind() != "venv":
+        """After a base run that could not collect the tests (see collection_failed): set up
+        again with another pytest, remembered for this repository's dependency files, and say
+        so; None when there is nothing left to try. An old pin of the project's gives way to
+        the newest pytest; the newest to the previous majors (pytest<9, then pytest<8)."""
+        if self._kind() != "venv" or "pytest" not in self.test_command:
             return None
         files = self._fingerprint("venv")
         plan = self._plan(files)
         version = venvs.installed_version(self.venv, "pytest")
         major = _major(version)
-        if plan.runner is None or major is None or major - 1 < max(OLDEST_FALLBACK_MAJOR, _major(plan.minversion) or 0):
+        if major is None:
             return None
-        venvs.remember_runner_cap(self.cache, files, f"<{major}")
+        if plan.declares_runner and plan.override is None and major <= OLDEST_FALLBACK_MAJOR:
+            runner, said = "pytest", "the newest pytest"
+        elif major - 1 >= max(OLDEST_FALLBACK_MAJOR, _major(plan.minversion) or 0):
+            runner = said = f"pytest<{major}"
+        else:
+            return None
+        venvs.remember_runner_cap(self.cache, files, runner)
         done = self.ensure()
         how = f" ({done.what}, {done.duration_s:.1f}s)" if done else ""
-        return f"pytest {version} could not collect the tests, so the tests run with pytest<{major}{how}"
+        return f"pytest {version} could not collect the tests, so the tests run with {said}{how}"
 
     # --- what to set up ------------------------------------------------------------------
 
@@ -154,7 +161,7 @@ class TestEnvironment:
         return digest.hexdigest()
 
     def _plan(self, files: str) -> InstallPlan:
-        return plan_install(self.root, runs_pytest="pytest" in self.test_command, runner_cap=venvs.runner_caps(self.cache).get(files))
+        return plan_install(self.root, "pytest" in self.test_command, venvs.runner_caps(self.cache).get(files))
 
     def _recorded(self) -> str | None:
         try:
@@ -188,11 +195,12 @@ class TestEnvironment:
         """A .venv, ignored by git, with the project's declared test dependencies: copied
         ready-made when these dependency files were set up before, else made and kept."""
         installs = " ".join(plan.args) if plan.args else "no dependencies declared"
+        installs += f", overriding the project's pytest with {plan.override}" if plan.override else ""
         if made_by := venvs.restore(self.venv, self.root, self.cache, fingerprint):
             (self.venv / ".gitignore").write_text("*\n")
             return f"virtual environment .venv, a ready-made copy (made with {made_by}: {installs})"
         maker = venvs.VenvMaker(self.venv, self.cache, self._run, self.uv, venvs.build_env(self.root))
-        tool = maker.create(plan.args)
+        tool = maker.create(plan.args, plan.override)
         (self.venv / ".gitignore").write_text("*\n")  # never committed, never seen as a change
         venvs.save(self.venv, self.root, self.cache, fingerprint, tool)
         return f"virtual environment .venv with {tool} ({installs})"

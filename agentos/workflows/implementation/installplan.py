@@ -3,8 +3,8 @@
 The project (editable, with its test extras) when it can be built, else its dependencies; its
 test dependency groups (PEP 735, include-group expanded); its requirement files; what its tox,
 nox or hatch test environment installs; and pytest when the tests need it and the project does
-not declare it, at a version the project accepts (its `minversion`, and a cap below a major
-that could not collect its tests).
+not declare it, at a version the project accepts (its `minversion`). After a run that could
+not collect the tests, the pytest that could (e.g. "pytest<9") wins over any the project asks for.
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ class InstallPlan:
     """The runner agentos adds because the project does not declare it, e.g. "pytest>=6.0"."""
     minversion: str | None = None
     """The oldest pytest the project's configuration accepts."""
+    declares_runner: bool = False
+    """Whether the project names pytest among what it installs for its tests."""
+    override: str | None = None
+    """A pytest that wins over the project's own pin (uv's --override; pip installs it last)."""
 
     def add(self, args: list[str], source: str) -> None:
         if args:
@@ -34,9 +38,9 @@ class InstallPlan:
             self.sources.append(source)
 
 
-def plan_install(root: Path, runs_pytest: bool, runner_cap: str | None = None) -> InstallPlan:
-    """What to install for the tests of the project at `root`; `runner_cap` (e.g. "<9") bounds
-    the pytest agentos adds."""
+def plan_install(root: Path, runs_pytest: bool, runner: str | None = None) -> InstallPlan:
+    """What to install for the tests of the project at `root`; `runner` (e.g. "pytest<9", or
+    "pytest" for the newest) is the pytest to use whatever the project asks for."""
     pyproject = declared.read_pyproject(root)
     plan = InstallPlan()
     envs = declared.declared_envs(root, pyproject)
@@ -60,7 +64,7 @@ def plan_install(root: Path, runs_pytest: bool, runner_cap: str | None = None) -
         specs += [a for a in extra if not a.startswith("-")]
         specs += [s for i, a in enumerate(extra[1:]) if extra[i] == "-r" for s in declared.file_requirements(root, a)]
     if runs_pytest:
-        _add_runner(root, pyproject, specs, runner_cap, plan)
+        _add_runner(root, pyproject, specs, runner, plan)
     return plan
 
 
@@ -108,16 +112,19 @@ def _new_args(args: list[str], files: list[str]) -> list[str]:
     return kept
 
 
-def _add_runner(root: Path, pyproject: dict, specs: list[str], cap: str | None, plan: InstallPlan) -> None:
-    """pytest, unless the project names it itself: at least its `minversion`, below `cap`."""
+def _add_runner(root: Path, pyproject: dict, specs: list[str], runner: str | None, plan: InstallPlan) -> None:
+    """The plugins pytest's configuration needs; pytest itself unless the project names it, at
+    least its `minversion`; `runner`'s bound over whatever the project asks."""
     config = declared.pytest_config(root, pyproject)
     plan.minversion = minversion = config.minversion
     names = {declared.requirement_name(s) for s in specs}
     plugins = [p for p in _plugins_used(config) if declared.requirement_name(p) not in names]
     plan.add(plugins, f"pytest plugins that {config.where} uses")
-    if "pytest" in names:
+    floor = f">={minversion}" if minversion and re.fullmatch(r"[\d.]+", minversion) else ""
+    spec = "pytest" + ",".join(b for b in (floor, (runner or "").removeprefix("pytest")) if b)
+    plan.declares_runner = "pytest" in names
+    if plan.declares_runner:
+        plan.override = spec if runner else None
         return
-    bounds = [f">={minversion}" if minversion and re.fullmatch(r"[\d.]+", minversion) else "", cap or ""]
-    plan.runner = "pytest" + ",".join(b for b in bounds if b)
-    plan.add([plan.runner], "the test runner, which the project does not declare")
-
+    plan.runner = spec
+    plan.add([spec], "the test runner, which the project does not declare")

@@ -68,31 +68,32 @@ class VenvMaker:
     def python(self) -> str:
         return str(self.venv / "bin" / "python")
 
-    def create(self, args: list[str]) -> str:
-        """A fresh venv with `args` installed; says which tool made it ("uv", or "pip" and why)."""
+    def create(self, args: list[str], override: str | None = None) -> str:
+        """A fresh venv with `args` installed, `override` (e.g. "pytest<9") winning over any
+        version the project asks for; says which tool made it ("uv", or "pip" and why)."""
         shutil.rmtree(self.venv, ignore_errors=True)  # ours: made by an earlier setup of this worktree
         if self.uv:
             failed = self._uv(["venv", "--quiet", "--python", sys.executable, str(self.venv)], "creating the venv")
-            failed = failed or (self._uv_install(args) if args else None)
+            failed = failed or (self._uv_install(args, override) if args else None)
             if not failed:
                 return "uv"
             shutil.rmtree(self.venv, ignore_errors=True)
             self.tool = f"pip (uv failed: {failed})"
         self.run([sys.executable, "-m", "venv", "--without-pip", str(self.venv)], "creating the virtual environment",
                  self.env, True)
-        if args:
-            self._pip_install(args)
+        for step in (args, [override] if override else []):
+            if step:  # pip has no overrides: installed after the rest, it replaces the project's pick
+                self._pip_install(step)
         return self.tool
 
-    def install(self, args: list[str]) -> str:
-        """Install `args` into the venv, with uv when it works; says which tool did."""
-        if self.uv and not (failed := self._uv_install(args)):
-            return "uv"
-        self._pip_install(args)
-        return f"pip (uv failed: {failed})" if self.uv else self.tool
-
-    def _uv_install(self, args: list[str]) -> str | None:
-        return self._uv(["pip", "install", "--quiet", "--python", self.python, *args], "installing with uv")
+    def _uv_install(self, args: list[str], override: str | None) -> str | None:
+        overrides: list[str] = []
+        if override:
+            path = self.cache / "overrides" / f"{re.sub(r'[^A-Za-z0-9.]+', '_', override)}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(override + "\n")
+            overrides = ["--override", str(path)]
+        return self._uv(["pip", "install", "--quiet", "--python", self.python, *overrides, *args], "installing with uv")
 
     def _pip_install(self, args: list[str]) -> None:
         pip = [sys.executable, "-m", "pip", "--python", self.python, "install", "--disable-pip-version-check",
@@ -189,17 +190,17 @@ def installed_version(venv: Path, name: str) -> str | None:
     return None
 
 
-# --- the runner caps a repository needed ---------------------------------------------------
+# --- the pytest a repository's tests needed ---------------------------------------------------
 
 
 def runner_caps(cache: Path) -> dict[str, str]:
-    """Per fingerprint of dependency files, the cap on pytest its tests needed (e.g. "<9")."""
+    """Per fingerprint of dependency files, the pytest its tests needed ("pytest<9", "pytest")."""
     try:
         return json.loads((cache / "runner-caps.json").read_text())
     except (OSError, ValueError):
         return {}
 
 
-def remember_runner_cap(cache: Path, fingerprint: str, cap: str) -> None:
+def remember_runner_cap(cache: Path, fingerprint: str, runner: str) -> None:
     cache.mkdir(parents=True, exist_ok=True)
-    (cache / "runner-caps.json").write_text(json.dumps({**runner_caps(cache), fingerprint: cap}, indent=1))
+    (cache / "runner-caps.json").write_text(json.dumps({**runner_caps(cache), fingerprint: runner}, indent=1))
