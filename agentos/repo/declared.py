@@ -171,10 +171,59 @@ def groups_for_tests(pyproject: dict) -> list[str]:
     return [name for name in TEST_EXTRAS if name in pyproject.get("dependency-groups", {})]
 
 
-def uv_dev_dependencies(pyproject: dict) -> list[str]:
-    """uv's older `[tool.uv] dev-dependencies`, which `uv run` installs for the tests."""
-    deps = pyproject.get("tool", {}).get("uv", {}).get("dev-dependencies", [])
-    return [d for d in deps if isinstance(d, str)]
+def tool_test_dependencies(pyproject: dict) -> list[tuple[str, list[str]]]:
+    """Test dependencies kept in build tools' own tables, as requirement specifiers, with where:
+    uv's `dev-dependencies`, Poetry's `dev-dependencies` and test/dev groups, PDM's."""
+    tool = pyproject.get("tool", {})
+    found = [("[tool.uv] dev-dependencies", _strs(tool.get("uv", {}).get("dev-dependencies")))]
+    poetry = tool.get("poetry", {})
+    found.append(("[tool.poetry.dev-dependencies]", _poetry_specs(poetry.get("dev-dependencies"))))
+    for name in TEST_EXTRAS:
+        group = poetry.get("group", {}).get(name, {})
+        found.append((f"[tool.poetry.group.{name}]", _poetry_specs(group.get("dependencies"))))
+        pdm = tool.get("pdm", {}).get("dev-dependencies", {})
+        found.append((f"[tool.pdm.dev-dependencies] {name}", [d for d in _strs(pdm.get(name)) if not d.startswith("-")]))
+    return [(where, specs) for where, specs in found if specs]
+
+
+def _strs(value) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _poetry_specs(table) -> list[str]:
+    """Poetry's `name = "^1.2"` entries as PEP 508 specifiers (path, git and url entries left out)."""
+    specs = []
+    for name, value in (table or {}).items() if isinstance(table, dict) else ():
+        if name.lower() == "python" or (isinstance(value, dict) and {"path", "git", "url"} & set(value)):
+            continue
+        version = value.get("version", "*") if isinstance(value, dict) else value
+        extras = value.get("extras", []) if isinstance(value, dict) else []
+        specs.append(name + (f"[{','.join(extras)}]" if extras else "") + poetry_version(str(version)))
+    return specs
+
+
+def poetry_version(constraint: str) -> str:
+    """A Poetry version constraint as a PEP 440 one: ^1.2 -> >=1.2,<2; ~1.2 -> >=1.2,<1.3; 1.2 -> ==1.2."""
+    if "||" in constraint:
+        return ""  # alternatives have no PEP 440 spelling: any version
+    parts = []
+    for part in (p.strip() for p in constraint.split(",")):
+        if part in ("", "*"):
+            continue
+        if part[0] in "^~" and part[:2] != "~=":
+            numbers = [int(n) for n in re.findall(r"\d+", part)[:3]] or [0]
+            parts.append(f">={part[1:].strip()},<{_upper(numbers, caret=part[0] == '^')}")
+        else:
+            parts.append(("==" if part[0].isdigit() else "") + part.replace(" ", ""))
+    return ",".join(parts)
+
+
+def _upper(numbers: list[int], caret: bool) -> str:
+    if caret:
+        first = next((i for i, n in enumerate(numbers) if n), len(numbers) - 1)
+    else:
+        first = min(1, len(numbers) - 1)
+    return ".".join(map(str, [*numbers[:first], numbers[first] + 1]))
 
 
 def requirement_files(root: Path) -> list[str]:

@@ -89,8 +89,9 @@ def pytest_declared_in(root: Path, pyproject: dict) -> str | None:
     for group in pyproject.get("dependency-groups", {}):
         if _names_pytest(declared.dependency_group(pyproject, group)):
             return f"[dependency-groups] {group} in pyproject.toml"
-    if _names_pytest(declared.uv_dev_dependencies(pyproject)):
-        return "[tool.uv] dev-dependencies in pyproject.toml"
+    for where, specs in declared.tool_test_dependencies(pyproject):
+        if _names_pytest(specs):
+            return f"{where} in pyproject.toml"
     for name in declared.requirement_files(root):
         if _names_pytest(declared.file_requirements(root, name)):
             return name

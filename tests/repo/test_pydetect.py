@@ -231,3 +231,10 @@ def test_more_itertools_runs_unittest_as_tox_says(tmp_path):
     assert found == Detection("{python} -m unittest -v",
                               "unittest: tox.ini [testenv] runs `python -m unittest -v`; "
                               "tests/test_more.py defines unittest.TestCase classes")
+
+
+def test_pytest_in_poetrys_dev_dependencies_is_evidence(tmp_path):
+    found = detected(tmp_path, {"pyproject.toml": "[tool.poetry.dev-dependencies]\npytest = '^4.6.4'\n",
+                                "tests/test_a.py": ""})
+
+    assert found == Detection(PYTEST, "pytest: pytest is declared in [tool.poetry.dev-dependencies] in pyproject.toml")

@@ -125,3 +125,27 @@ def test_plugins_the_project_declares_are_not_added_twice(tmp_path):
                             "requirements-dev.txt": "pytest-cov==5.0\npytest_asyncio\n"})
 
     assert found.args == ["-r", "requirements-dev.txt", "pytest"]
+
+
+def test_poetry_and_pdm_dev_dependencies(tmp_path):
+    # tomlkit and pastel keep theirs in Poetry's table, dep-logic in PDM's
+    found = plan(tmp_path, {"pyproject.toml": INSTALLABLE + "[tool.poetry.dependencies]\npython = '^3.8'\n"
+                            "[tool.poetry.dev-dependencies]\npytest = '^7.2'\nPyYAML = {version = '^6.0', "
+                            "extras = ['c']}\nlocal = {path = '../local'}\n"
+                            "[tool.poetry.group.test.dependencies]\nfreezegun = '~1.2'\nmock = '*'\n"
+                            "[tool.pdm.dev-dependencies]\ndev = ['hypothesis>=6', '-e file:///x#egg=x']\n"
+                            "docs = ['sphinx']\n"})
+
+    assert found.args == ["-e", ".", "pytest>=7.2,<8", "PyYAML[c]>=6.0,<7", "freezegun>=1.2,<1.3", "mock",
+                          "hypothesis>=6"]
+    assert found.declares_runner
+
+
+@pytest.mark.parametrize("constraint, pep440", [
+    ("^4.6.4", ">=4.6.4,<5"), ("^0.2.1", ">=0.2.1,<0.3"), ("^0.0.3", ">=0.0.3,<0.0.4"), ("~1.2.3", ">=1.2.3,<1.3"),
+    ("~1", ">=1,<2"), ("1.2.3", "==1.2.3"), (">=2, <3", ">=2,<3"), ("*", ""), ("^1 || ^2", ""),
+])
+def test_poetry_version_constraints(constraint, pep440):
+    from agentos.repo.declared import poetry_version
+
+    assert poetry_version(constraint) == pep440

@@ -52,8 +52,9 @@ def plan_install(root: Path, runs_pytest: bool, runner: str | None = None) -> In
         found = declared.dependency_group(pyproject, group)
         plan.add(found, f"dependency group {group}")
         specs += found
-    plan.add(declared.uv_dev_dependencies(pyproject), "[tool.uv] dev-dependencies")
-    specs += declared.uv_dev_dependencies(pyproject)
+    for where, found in declared.tool_test_dependencies(pyproject):
+        plan.add(found, where)
+        specs += found
     files = declared.requirement_files(root)
     for name in files:
         plan.add(["-r", name], name)
