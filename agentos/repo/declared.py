@@ -296,9 +296,17 @@ def _tox_inis(root: Path, tox: dict):
 
 
 def _tox_sections(ini: configparser.ConfigParser, prefix: str) -> list[str]:
+    """`[testenv]` first, then named envs: test-like names (py311, tests) before the rest, and
+    those for benchmarks, docs, linting or coverage reports last."""
     named = [s for s in ini.sections() if s.startswith(f"{prefix}:")]
-    testish = sorted(named, key=lambda s: 0 if re.search(r"test|py", s) else 1)
-    return ([prefix] if ini.has_section(prefix) else []) + testish
+
+    def rank(section: str) -> int:
+        name = section.split(":", 1)[1]
+        if re.search(r"bench|doc|lint|type|mypy|flake|format|style|cov|release|build|pre-?commit", name):
+            return 2
+        return 0 if re.search(r"test|py", name) else 1
+
+    return ([prefix] if ini.has_section(prefix) else []) + sorted(named, key=rank)
 
 
 def _tox_ini_env(ini: configparser.ConfigParser, section: str, where: str) -> TestEnvDeclaration:
@@ -340,6 +348,7 @@ def _tox_placeholders(text: str) -> str:
     """tox's substitutions that have a meaning here; the package in site-packages is the one
     in the tree (the project is installed editable)."""
     text = re.sub(r"\{posargs:?([^}]*)\}", r"\1", text)
+    text = re.sub(r"\{env:[^:}]+:([^}]*)\}", r"\1", text)  # an environment variable's default
     text = re.sub(r"\{(?:tox_?root|toxinidir|env_?site_?packages_?dir)\}/?", "./", text)
     return re.sub(r"\{env_?python\}", "python", text)
 
@@ -347,7 +356,7 @@ def _tox_placeholders(text: str) -> str:
 def _tox_argv(line: str) -> list[str]:
     """A tox command line as argv: the part that runs the tests (`cd .tox && pytest …`), its
     placeholders resolved, words with unknown ones (`--basetemp={envtmpdir}`) left out."""
-    line = re.sub(r"\{posargs:?([^}]*)\}", r"\1", line.lstrip("-").strip())
+    line = re.sub(r"\{(?:posargs|env:[^:}]+):?([^}]*)\}", r"\1", line.lstrip("-").strip())
     try:
         words = shlex.split(line)
     except ValueError:

@@ -238,3 +238,17 @@ def test_pytest_in_poetrys_dev_dependencies_is_evidence(tmp_path):
                                 "tests/test_a.py": ""})
 
     assert found == Detection(PYTEST, "pytest: pytest is declared in [tool.poetry.dev-dependencies] in pyproject.toml")
+
+
+def test_a_tox_command_behind_an_environment_variable_and_benchmark_envs_last(tmp_path):
+    # pluggy: `{env:_PLUGGY_TOX_CMD:pytest} {posargs}`, and a [testenv:benchmark] that runs one file
+    found = detected(tmp_path, {"tox.ini": "[testenv]\ncommands=\n  {env:_PLUGGY_TOX_CMD:pytest} {posargs}\n"
+                                           "  coverage: coverage report -m\n[testenv:benchmark]\n"
+                                           "commands=pytest {posargs:testing/benchmark.py}\n",
+                                "testing/benchmark.py": ""})
+    bench_only = detected(tmp_path / "b", {"tox.ini": "[testenv:benchmark]\ncommands=pytest bench\n"
+                                                      "[testenv:unit]\ncommands=pytest tests\n",
+                                           "tests/test_a.py": "", "bench/x.py": ""})
+
+    assert found.command == PYTEST and found.reason.startswith("pytest: tox.ini [testenv] runs `pytest`")
+    assert bench_only.command == PYTEST + " tests"
