@@ -204,3 +204,44 @@ def test_an_old_pin_of_the_projects_gives_way_to_the_newest_pytest(tmp_path):
     assert said.startswith("pytest 4.6.11 could not collect the tests, so the tests run with the newest pytest")
     assert "overriding the project's pytest with pytest" in said
     assert again.ok and again.passed == 1, again.output
+
+
+FAKE_NPM = """#!/bin/sh
+echo "$@" >> "$NPM_CALLS"
+mkdir -p node_modules/tape && echo "module.exports = 1" > node_modules/tape/index.js
+"""
+
+
+def test_node_modules_are_copied_ready_made_into_the_next_worktree(tmp_path, monkeypatch):
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "npm").write_text(FAKE_NPM)
+    (tools / "npm").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("NPM_CALLS", str(tmp_path / "calls"))
+    package = '{"scripts": {"test": "tape test.js"}}'
+    first, second = worktrees(tmp_path, {"package.json": package, "package-lock.json": "{}"})
+
+    made = TestEnvironment(first, ImplementationStageConfig(), "npm test").ensure()
+    copied = TestEnvironment(second, ImplementationStageConfig(), "npm test").ensure()
+
+    assert made.what.startswith("npm ci; kept out of git: node_modules/")
+    assert copied.what == "node_modules, a ready-made copy (made by `npm ci`); kept out of git: node_modules/"
+    assert (tmp_path / "calls").read_text() == "ci\n"  # npm ran once, for the first worktree
+    assert (second / "node_modules/tape/index.js").read_text() == "module.exports = 1\n"
+    assert git(second, "status", "--porcelain") == ""
+
+
+def test_describe_tests_for_doctor_and_the_dry_run(tmp_path):
+    from agentos.workflows.implementation.environment import describe_tests
+
+    root = repo_with(tmp_path / "wt", {"requirements-dev.txt": "pytest\n", "tests/test_a.py": "import pytest\n"})
+
+    assert describe_tests(root, ImplementationStageConfig()) == [
+        "tests: {python} -m pytest -q (pytest: tests/test_a.py imports pytest)",
+        "test environment: .venv made with uv: -r requirements-dev.txt (from requirements-dev.txt)"]
+    assert describe_tests(tmp_path / "wt" / "tests", ImplementationStageConfig(test_command="make check"))[0] == (
+        "tests: make check (set in orchestrator.stages.implementation.test_command)")
+    (tmp_path / "empty").mkdir()
+    assert describe_tests(tmp_path / "empty", ImplementationStageConfig())[0].startswith(
+        "tests: none detected (no test command could be detected")

@@ -26,6 +26,7 @@ from agentos.config import ImplementationStageConfig
 from agentos.errors import TestCommandError
 from agentos.process import run_bounded
 from agentos.repo import declared
+from agentos.repo.testcmd import describe_test_command
 from agentos.repo.testreport import TestRun
 from agentos.workflows.implementation import untracked, venvs
 from agentos.workflows.implementation.installplan import InstallPlan, plan_install
@@ -51,6 +52,15 @@ def collection_failed(run: TestRun) -> bool:
     not load, errors at collection, an internal or usage error) with nothing passed or failed."""
     return (not run.timed_out and run.exit_code in (1, 2, 3, 4) and run.passed == 0 and run.failed == 0
             and "pytest" in run.command)
+
+
+def describe_tests(root: Path, cfg: ImplementationStageConfig) -> list[str]:
+    """Lines for `agentos doctor` and `--dry-run`: the test command and why, and what its
+    environment would hold (nothing is installed)."""
+    command, why = describe_test_command(root, cfg.test_command)
+    if command is None:
+        return [f"tests: none detected ({why})"]
+    return [f"tests: {command} ({why})", f"test environment: {TestEnvironment(root, cfg, command).describe()}"]
 
 
 class TestEnvironment:
@@ -177,18 +187,24 @@ class TestEnvironment:
             self._run(self.cfg.setup_command, "the setup command")
             what = f"setup command `{self.cfg.setup_command}`"
         elif kind == "node":
-            what = self._node_install()
+            what = self._node_install(fingerprint)
         else:
             what = self._make_venv(plan, fingerprint)
         if kept := untracked.keep_out_of_git(self.root, before):
             what += f"; kept out of git: {', '.join(kept)}"
         return SetupReport(what, time.monotonic() - started)
 
-    def _node_install(self) -> str:
+    def _node_install(self, fingerprint: str) -> str:
+        """node_modules: copied ready-made when these dependency files were installed before."""
         tool = self.test_command.split(" ")[0]
         locked = (self.root / "package-lock.json").is_file() or (self.root / "npm-shrinkwrap.json").is_file()
         command = "npm ci" if tool == "npm" and locked else NODE_INSTALL[tool]
+        modules = self.root / "node_modules"
+        if venvs.restore(modules, self.root, self.cache, fingerprint):
+            return f"node_modules, a ready-made copy (made by `{command}`)"
         self._run(command, f"`{command}`")
+        if modules.is_dir():
+            venvs.save(modules, self.root, self.cache, fingerprint, command)
         return command
 
     def _make_venv(self, plan: InstallPlan, fingerprint: str) -> str:

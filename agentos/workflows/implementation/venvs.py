@@ -1,13 +1,13 @@
 """Python virtual environments for a worktree's tests: made with uv, pip as the fallback, and
 kept ready-made per set of dependency files so another worktree of the same repository gets
-one by copying.
+one by copying (a Node project's node_modules too).
 
 The cache lives in the repository's `.agentos/cache/testenv` (the user cache when the
-repository has no `.agentos/`): uv's own package cache, and one finished venv per fingerprint
-of the dependency files. A ready-made venv is copied with hard links (a copy of each file
-where links are impossible) and re-linked to the new worktree: the few text files that name
-the old worktree (script shebangs, the editable install's .pth and finder) are rewritten, by
-replacing them, so the cached copy never changes.
+repository has no `.agentos/`): uv's own package cache, and one finished environment per
+fingerprint of the dependency files (the most recent KEEP_READY_MADE). A ready-made one is
+copied with hard links (a copy of each file where links are impossible) and re-linked to the
+new worktree: the few text files that name the old worktree (script shebangs, the editable
+install's .pth and finder) are rewritten, by replacing them, so the cached copy never changes.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 UV_ENV = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
 KEEP_READY_MADE = 8
-"""Ready-made venvs kept per repository; the least recently made go first."""
+"""Ready-made environments kept per repository; the least recently made go first."""
 _RELINKED = ("*.pth", "__editable__*", "_*_editable*", "*.dist-info/direct_url.json")
 
 Runner = Callable[[list[str], str, dict[str, str], bool], "str | None"]
@@ -115,22 +115,23 @@ def build_env(root: Path) -> dict[str, str]:
     return {"SETUPTOOLS_SCM_PRETEND_VERSION": found.group(1)} if found else {}
 
 
-# --- ready-made venvs ---------------------------------------------------------------------
+# --- ready-made environments (a venv, a node_modules) --------------------------------------
 
 
 def saved(cache: Path, fingerprint: str) -> Path:
-    return cache / "venvs" / fingerprint[:32]
+    return cache / "ready-made" / fingerprint[:32]
 
 
-def save(venv: Path, worktree: Path, cache: Path, fingerprint: str, tool: str) -> None:
-    """Keep a copy of a finished venv for the next worktree with the same dependency files."""
+def save(tree: Path, worktree: Path, cache: Path, fingerprint: str, tool: str) -> None:
+    """Keep a copy of a finished environment (the folder `tree`) for the next worktree with the
+    same dependency files."""
     target = saved(cache, fingerprint)
     if target.exists():
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=target.parent))
     try:
-        _link_tree(venv, staging / "venv")
+        _link_tree(tree, staging / "tree")
         (staging / "origin.json").write_text(json.dumps({"worktree": str(worktree), "tool": tool}))
         staging.rename(target)
     except OSError:
@@ -144,16 +145,16 @@ def _prune(folder: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def restore(venv: Path, worktree: Path, cache: Path, fingerprint: str) -> str | None:
-    """Put the ready-made venv for `fingerprint` at `venv`; the tool that made it, or None."""
+def restore(tree: Path, worktree: Path, cache: Path, fingerprint: str) -> str | None:
+    """Put the ready-made environment for `fingerprint` at `tree`; the tool that made it, or None."""
     source = saved(cache, fingerprint)
     try:
         origin = json.loads((source / "origin.json").read_text())
     except (OSError, ValueError):
         return None
-    shutil.rmtree(venv, ignore_errors=True)
-    _link_tree(source / "venv", venv)
-    _relink(venv, origin["worktree"], str(worktree))
+    shutil.rmtree(tree, ignore_errors=True)
+    _link_tree(source / "tree", tree)
+    _relink(tree, origin["worktree"], str(worktree))
     return str(origin.get("tool", "uv"))
 
 
@@ -168,11 +169,13 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def _relink(venv: Path, old: str, new: str) -> None:
-    """Rewrite the files that name the old worktree; each is replaced, never edited in place."""
-    candidates = [p for p in (venv / "bin").iterdir() if p.is_file() and not p.is_symlink()]
-    candidates.append(venv / "pyvenv.cfg")
-    for site in venv.glob("lib/python*/site-packages"):
+def _relink(tree: Path, old: str, new: str) -> None:
+    """Rewrite the files of a venv that name the old worktree (node_modules name none); each is
+    replaced, never edited in place."""
+    scripts = tree / "bin"
+    candidates = [p for p in scripts.iterdir() if p.is_file() and not p.is_symlink()] if scripts.is_dir() else []
+    candidates += [p for p in [tree / "pyvenv.cfg"] if p.is_file()]
+    for site in tree.glob("lib/python*/site-packages"):
         candidates += [p for pattern in _RELINKED for p in site.glob(pattern) if p.is_file()]
     for path in candidates:
         data = path.read_bytes()
