@@ -83,7 +83,8 @@ class TestEnvironment:
 
     @property
     def cache(self) -> Path:
-        """Where ready-made venvs, uv's package cache and the pytest each set of dependency files needed are kept."""
+        """Where ready-made environments, uv's package cache and the pytest needed per set of
+        dependency files are kept."""
         if self._cache is None:
             self._cache = venvs.cache_root(self.root)
         return self._cache
