@@ -1,6 +1,7 @@
 """Setting up a target's test environment: cold and warm, uv and pip side by side.
 
     .venv/bin/python bench/bench_test_env.py [--runs 3] [--deps attrs,idna]
+    .venv/bin/python bench/bench_test_env.py --corpus [NAME ...]
 
 A small setuptools project (src layout) that depends on a couple of PyPI packages and has a
 `test` extra with pytest, in a repository laid out as agentos lays it out (worktrees under
@@ -10,6 +11,11 @@ A small setuptools project (src layout) that depends on a couple of PyPI package
 2. new venv, caches warm: a dependency file changed, so a fresh venv, from the package cache;
 3. next issue: another worktree of the same repository with the same dependency files, which
    gets the ready-made venv copied and re-linked to its own source.
+
+With --corpus, the same for each project of tests/corpus (their published sources): the
+runner detected (and why) against the one its developers use, set-up cold and warm with uv
+and with pip, and one base run of the detected command (after the pytest fallback if the first
+could not collect).
 
 Reaches PyPI (through uv and pip). Prints figures; asserts nothing (shared, noisy machines).
 """
@@ -28,7 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agentos.config import ImplementationStageConfig  # noqa: E402
-from agentos.workflows.implementation.environment import TestEnvironment  # noqa: E402
+from agentos.repo.testcmd import detect, expand_command, run_tests  # noqa: E402
+from agentos.workflows.implementation.environment import TestEnvironment, collection_failed  # noqa: E402
 from agentos.workflows.implementation.venvs import find_uv  # noqa: E402
 
 PYTEST = "{python} -m pytest -q"
@@ -64,9 +71,9 @@ def worktree(repo: Path, n: int) -> Path:
     return path
 
 
-def timed_setup(tree: Path, uv: str | None) -> tuple[float, str]:
+def timed_setup(tree: Path, uv: str | None, command: str = PYTEST) -> tuple[float, str]:
     started = time.monotonic()
-    done = TestEnvironment(tree, ImplementationStageConfig(), PYTEST, uv=uv).ensure()
+    done = TestEnvironment(tree, ImplementationStageConfig(), command, uv=uv).ensure()
     return time.monotonic() - started, done.what if done else "up to date"
 
 
@@ -87,14 +94,63 @@ def one_run(base: Path, tool: str, deps: list[str]) -> list[float]:
     return [cold, rebuilt, copied]
 
 
+# --- the corpus -----------------------------------------------------------------------------
+
+
+def corpus_row(project, base: Path) -> list[str]:
+    """Detected right?, the detection, set-up cold/warm with uv and pip, the base run."""
+    from tests.corpus import fetch
+
+    cells: dict[str, tuple[float, float]] = {}
+    command = reason = ""
+    for tool in ("uv", "pip"):
+        repo = fetch.prepare(project, base / tool / project.name)
+        (repo / ".agentos").mkdir(exist_ok=True)
+        (repo / ".agentos" / ".gitignore").write_text("*\n")
+        os.environ["PIP_CACHE_DIR"] = str(base / tool / "pip-cache")
+        first, second = worktree(repo, 1), worktree(repo, 2)
+        found = detect(first)
+        command, reason = found.command, found.reason
+        uv = find_uv() if tool == "uv" else None
+        cells[tool] = (timed_setup(first, uv, command)[0], timed_setup(second, uv, command)[0])
+    tree = base / "uv" / project.name / ".agentos" / "worktrees" / "1"
+    env = TestEnvironment(tree, ImplementationStageConfig(), command)
+    run = run_tests(expand_command(command, tree), tree, 900, env=env.variables())
+    if collection_failed(run) and (said := env.fallback_runner()):
+        reason += f" [{said.split(' (')[0]}]"
+        run = run_tests(expand_command(command, tree), tree, 900, env=env.variables())
+    expected = project.data.get("runner", "")
+    right = expected in command or (expected not in ("pytest", "unittest") and command == project.data.get("test_command"))
+    return [project.name, "yes" if right else f"NO (developers: {expected})", f"`{command}`",
+            *(f"{t:.2f}" for t in (*cells["uv"], *cells["pip"])), f"{run.duration_s:.1f}", run.summary(), reason]
+
+
+def corpus(names: list[str]) -> None:
+    try:
+        from tests.corpus import fetch
+    except ImportError:
+        sys.exit("tests/corpus is not in this checkout")
+    header = ["project", "detected right", "command", "uv cold s", "uv warm s", "pip cold s", "pip warm s",
+              "base run s", "base run", "why"]
+    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    for project in fetch.load_projects():
+        if names and project.name not in names:
+            continue
+        with tempfile.TemporaryDirectory(prefix="agentos-bench-corpus-") as tmp:
+            print("| " + " | ".join(corpus_row(project, Path(tmp))) + " |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--deps", default="attrs,idna", help="comma-separated PyPI dependencies of the project")
+    parser.add_argument("--corpus", nargs="*", metavar="NAME", help="the corpus projects (all when none named)")
     args = parser.parse_args()
     deps = args.deps.split(",")
     if find_uv() is None:
         sys.exit("uv is not installed here (pip install uv): nothing to compare")
+    if args.corpus is not None:
+        return corpus(args.corpus)
     times: dict[str, list[list[float]]] = {"uv": [], "pip": []}
     for i in range(args.runs):
         with tempfile.TemporaryDirectory(prefix="agentos-bench-env-") as tmp:
