@@ -318,8 +318,17 @@ def _tox_ini_env(ini: configparser.ConfigParser, section: str, where: str) -> Te
     commands = [_tox_argv(line) for line in _tox_lines(value("commands"))]
     command = next((argv for argv in commands if runner_of(argv)), [])
     deps = [_tox_placeholders(d) for d in _tox_lines(value("deps"))]
-    return TestEnvDeclaration(where, command, _pip_args(deps), _words(value("extras")),
+    return TestEnvDeclaration(where, command, _pip_args(deps), [*_words(value("extras")), *_self_extras(deps)],
                               _words(value("dependency_groups")))
+
+
+_SELF = re.compile(r"(?:-e\s*)?\./?(?:\[([\w,\s-]+)\])?")
+"""The project itself among dependencies: `.`, `-e .[test]`, `{toxinidir}[dev]` (as `./[dev]`)."""
+
+
+def _self_extras(deps: list[str]) -> list[str]:
+    found = [_SELF.fullmatch(d.strip()) for d in deps]
+    return [e.strip() for m in found if m and m.group(1) for e in m.group(1).split(",")]
 
 
 def _tox_toml(base: dict, where: str) -> list[TestEnvDeclaration]:
@@ -386,7 +395,7 @@ def _pip_args(lines: list[str]) -> list[str]:
         if option:
             flag = "-c" if option.group(1) in ("-c", "--constraint") else "-r"
             args += [flag, option.group(2).removeprefix("./")]
-        elif not line.startswith("-") and "{" not in line and line != ".":
+        elif not line.startswith("-") and "{" not in line and not _SELF.fullmatch(line):
             args.append(line)
     return args
 

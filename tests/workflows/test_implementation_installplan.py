@@ -149,3 +149,11 @@ def test_poetry_version_constraints(constraint, pep440):
     from agentos.repo.declared import poetry_version
 
     assert poetry_version(constraint) == pep440
+
+
+def test_the_project_with_extras_among_tox_deps(tmp_path):
+    found = plan(tmp_path, {"pyproject.toml": INSTALLABLE + "[project]\nname = 'x'\n",
+                            "tox.ini": "[testenv]\nskip_install = true\ndeps =\n    -e .[tests]\n    {toxinidir}[dev]\n"
+                                       "commands = pytest\n"})
+
+    assert found.args == ["-e", ".[tests,dev]", "pytest"]
