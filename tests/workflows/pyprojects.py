@@ -9,8 +9,6 @@ import hashlib
 import zipfile
 from pathlib import Path
 
-from tests.conftest import git
-
 
 def make_wheel(folder: Path, name: str = "tinydep", version: str = "1.0") -> Path:
     """A real (minimal) wheel, so uv and pip install it without any network."""
@@ -86,13 +84,3 @@ def project_files(extra: dict[str, str] | None = None) -> dict[str, str]:
                                   "    def test_answer(self):\n        self.assertEqual(demo_pkg.answer(), 42)\n",
             **(extra or {})}
 
-
-def repo_with(folder: Path, files: dict[str, str]) -> Path:
-    """A git repository at `folder` holding `files`, committed."""
-    for rel, text in files.items():
-        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-        (folder / rel).write_text(text)
-    git(folder.parent, "init", "-q", "-b", "main", str(folder))
-    git(folder, "add", "-A")
-    git(folder, "commit", "-q", "-m", "x")
-    return folder

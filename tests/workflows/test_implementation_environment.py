@@ -12,10 +12,10 @@ from agentos.config import ImplementationStageConfig
 from agentos.errors import TestCommandError
 from agentos.workflows.implementation.environment import TestEnvironment
 from agentos.workflows.implementation.installplan import plan_install
-from tests.helpers.repos import git
+from tests.helpers.repos import git, make_repo
 from tests.helpers.sample import edit_config
 from tests.workflows.impl_repo import FINISH, make_target, script
-from tests.workflows.pyprojects import make_wheel, repo_with
+from tests.workflows.pyprojects import make_wheel
 
 UNITTEST = "{python} -m unittest discover -v -s tests -t ."
 
@@ -24,7 +24,7 @@ def test_a_venv_is_made_in_the_worktree_with_the_declared_dependencies(tmp_path)
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     wheel = make_wheel(wheels)
-    root = repo_with(tmp_path / "wt", {"requirements.txt": f"{wheel}\n", "tests/test_x.py": "import tinydep\n"})
+    root = make_repo(tmp_path / "wt", {"requirements.txt": f"{wheel}\n", "tests/test_x.py": "import tinydep\n"})
     env = TestEnvironment(root, ImplementationStageConfig(), UNITTEST)
 
     done = env.ensure()
@@ -42,7 +42,7 @@ def test_a_venv_is_made_in_the_worktree_with_the_declared_dependencies(tmp_path)
 
 
 def test_a_project_that_declares_nothing_gets_a_bare_venv_quickly(tmp_path):
-    root = repo_with(tmp_path / "wt", {"pyproject.toml": "[project]\nname = 'x'\nversion = '0'\n", "tests/test_x.py": ""})
+    root = make_repo(tmp_path / "wt", {"pyproject.toml": "[project]\nname = 'x'\nversion = '0'\n", "tests/test_x.py": ""})
 
     done = TestEnvironment(root, ImplementationStageConfig(), UNITTEST).ensure()
 

@@ -13,8 +13,8 @@ from agentos.repo.testcmd import expand_command, run_tests
 from agentos.repo.testreport import TestRun
 from agentos.workflows.implementation.environment import TestEnvironment, collection_failed
 from agentos.workflows.implementation.venvs import cache_root
-from tests.conftest import git
-from tests.workflows.pyprojects import make_wheel, project_files, repo_with
+from tests.helpers.repos import git, make_repo
+from tests.workflows.pyprojects import make_wheel, project_files
 
 UNITTEST = "{python} -m unittest discover -v -s tests -t ."
 PYTEST = "{python} -m pytest -q -p no:cacheprovider"
@@ -22,7 +22,7 @@ PYTEST = "{python} -m pytest -q -p no:cacheprovider"
 
 def worktrees(tmp_path: Path, files: dict[str, str], count: int = 2) -> list[Path]:
     """A repository laid out as agentos lays it out: worktrees under .agentos/worktrees/N."""
-    repo = repo_with(tmp_path / "repo", files)
+    repo = make_repo(tmp_path / "repo", files)
     (repo / ".agentos").mkdir()
     (repo / ".agentos" / ".gitignore").write_text("*\n")
     trees = [repo / ".agentos" / "worktrees" / str(n) for n in range(1, count + 1)]
@@ -114,7 +114,7 @@ def test_collection_failed(test_run, failed):
 
 
 def test_no_fallback_without_pytest_in_a_venv_of_ours(tmp_path):
-    missing = repo_with(tmp_path / "b", {"tests/test_a.py": "import pytest\n"})
+    missing = make_repo(tmp_path / "b", {"tests/test_a.py": "import pytest\n"})
 
     assert TestEnvironment(missing, ImplementationStageConfig(), UNITTEST).fallback_runner() is None
     assert TestEnvironment(missing, ImplementationStageConfig(), PYTEST).fallback_runner() is None
@@ -122,9 +122,9 @@ def test_no_fallback_without_pytest_in_a_venv_of_ours(tmp_path):
 
 
 def test_no_fallback_below_pytest_7_or_the_projects_minversion(tmp_path):
-    oldest = repo_with(tmp_path / "a", {"tests/test_a.py": "import pytest\n"})
+    oldest = make_repo(tmp_path / "a", {"tests/test_a.py": "import pytest\n"})
     (oldest / ".venv/lib/python3.11/site-packages/pytest-7.4.4.dist-info").mkdir(parents=True)
-    pinned = repo_with(tmp_path / "b", {"pytest.ini": "[pytest]\nminversion = 9.0\n"})
+    pinned = make_repo(tmp_path / "b", {"pytest.ini": "[pytest]\nminversion = 9.0\n"})
     (pinned / ".venv/lib/python3.11/site-packages/pytest-9.1.0.dist-info").mkdir(parents=True)
 
     assert TestEnvironment(oldest, ImplementationStageConfig(), PYTEST).fallback_runner() is None
@@ -154,7 +154,7 @@ def test_a_conftest_the_newest_pytest_rejects_runs_on_the_previous_major(tmp_pat
 
 
 def test_describe_says_what_would_be_installed_without_doing_it(tmp_path):
-    root = repo_with(tmp_path / "wt", {"pyproject.toml": "[project]\nname = 'x'\n[dependency-groups]\ntest = ['attrs']\n",
+    root = make_repo(tmp_path / "wt", {"pyproject.toml": "[project]\nname = 'x'\n[dependency-groups]\ntest = ['attrs']\n",
                                        "tests/test_a.py": "import pytest\n"})
 
     said = TestEnvironment(root, ImplementationStageConfig(), PYTEST, uv="/x/uv").describe()
@@ -235,7 +235,7 @@ def test_node_modules_are_copied_ready_made_into_the_next_worktree(tmp_path, mon
 def test_describe_tests_for_doctor_and_the_dry_run(tmp_path):
     from agentos.workflows.implementation.environment import describe_tests
 
-    root = repo_with(tmp_path / "wt", {"requirements-dev.txt": "pytest\n", "tests/test_a.py": "import pytest\n"})
+    root = make_repo(tmp_path / "wt", {"requirements-dev.txt": "pytest\n", "tests/test_a.py": "import pytest\n"})
 
     assert describe_tests(root, ImplementationStageConfig()) == [
         "tests: {python} -m pytest -q (pytest: tests/test_a.py imports pytest)",
