@@ -245,3 +245,19 @@ def test_describe_tests_for_doctor_and_the_dry_run(tmp_path):
     (tmp_path / "empty").mkdir()
     assert describe_tests(tmp_path / "empty", ImplementationStageConfig())[0].startswith(
         "tests: none detected (no test command could be detected")
+
+
+def test_a_ready_made_copy_that_vanishes_midway_is_made_afresh(tmp_path, monkeypatch):
+    from agentos.workflows.implementation import venvs
+
+    first, second = worktrees(tmp_path, {"pyproject.toml": "[project]\nname = 'x'\n", "tests/test_a.py": ""})
+    TestEnvironment(first, ImplementationStageConfig(), UNITTEST).ensure()
+
+    def pruned_meanwhile(source, target):
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr(venvs, "_link_tree", pruned_meanwhile)
+    done = TestEnvironment(second, ImplementationStageConfig(), UNITTEST).ensure()
+
+    assert done.what == "virtual environment .venv with uv (no dependencies declared)"
+    assert (second / ".venv/bin/python").exists()

@@ -153,8 +153,12 @@ def restore(tree: Path, worktree: Path, cache: Path, fingerprint: str) -> str | 
     except (OSError, ValueError):
         return None
     shutil.rmtree(tree, ignore_errors=True)
-    _link_tree(source / "tree", tree)
-    _relink(tree, origin["worktree"], str(worktree))
+    try:
+        _link_tree(source / "tree", tree)
+        _relink(tree, origin["worktree"], str(worktree))
+    except OSError:  # pruned by another worktree's set-up meanwhile: make one instead
+        shutil.rmtree(tree, ignore_errors=True)
+        return None
     return str(origin.get("tool", "uv"))
 
 
