@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import os
 import re
 import shlex
 import tomllib
@@ -33,6 +34,8 @@ class TestEnvDeclaration:
     """Where it is declared, for people: "tox.ini [testenv]"."""
     command: list[str] = field(default_factory=list)
     """The command that runs the tests, as argv, with the tool's placeholders resolved."""
+    changedir: str | None = None
+    """Where the command runs, relative to the root, when not there (tox's `changedir`)."""
     requirements: list[str] = field(default_factory=list)
     """Install arguments: requirement specifiers and `-r FILE` / `-c FILE` pairs."""
     extras: list[str] = field(default_factory=list)
@@ -45,13 +48,17 @@ class TestEnvDeclaration:
 
 
 def runner_of(argv: list[str]) -> str | None:
-    """The Python test runner an argv runs (`pytest …`, `python -m pytest …`, `coverage run -m pytest`)."""
+    """The Python test runner an argv runs (`pytest …`, `python -m pytest …`, `coverage run -m pytest`),
+    or "script" for a project's own runner script (`python runtests.py`, as Django has)."""
     for i, word in enumerate(argv):
         name = Path(word).name
         if name in RUNNERS and i == 0:
             return RUNNERS[name]
         if word == "-m" and i + 1 < len(argv) and argv[i + 1] in RUNNERS:
             return RUNNERS[argv[i + 1]]
+    if len(argv) > 1 and re.fullmatch(r"python[\d.]*", Path(argv[0]).name) and argv[1].endswith(".py") \
+            and Path(argv[1]).name != "setup.py":
+        return "script"
     return None
 
 
@@ -275,7 +282,7 @@ def tox_envs(root: Path, pyproject: dict) -> list[TestEnvDeclaration]:
         return _tox_toml(base, "tox.toml [env_run_base]")
     for name, ini, prefix in _tox_inis(root, tox):
         envs = [_tox_ini_env(ini, section, f"{name} [{section}]") for section in _tox_sections(ini, prefix)]
-        return [env for env in envs if env.runner]
+        return sorted((env for env in envs if env.runner), key=lambda env: env.runner == "script")
     return []
 
 
@@ -315,11 +322,12 @@ def _tox_ini_env(ini: configparser.ConfigParser, section: str, where: str) -> Te
         text = own if own is not None else ini.get("testenv", key, fallback="") if ini.has_section("testenv") else ""
         return _tox_refs(ini, text)
 
-    commands = [_tox_argv(line) for line in _tox_lines(value("commands"))]
-    command = next((argv for argv in commands if runner_of(argv)), [])
+    command = _test_command([_tox_argv(line) for line in _tox_lines(value("commands"))])
+    changedir = os.path.normpath(_tox_placeholders(value("changedir"))) if value("changedir").strip() else None
     deps = [_tox_placeholders(d) for d in _tox_lines(value("deps"))]
-    return TestEnvDeclaration(where, command, _pip_args(deps), [*_words(value("extras")), *_self_extras(deps)],
-                              _words(value("dependency_groups")))
+    return TestEnvDeclaration(where, command, changedir if changedir != "." else None, requirements=_pip_args(deps),
+                              extras=[*_words(value("extras")), *_self_extras(deps)],
+                              groups=_words(value("dependency_groups")))
 
 
 _SELF = re.compile(r"(?:-e\s*)?\./?(?:\[([\w,\s-]+)\])?")
@@ -334,11 +342,17 @@ def _self_extras(deps: list[str]) -> list[str]:
 def _tox_toml(base: dict, where: str) -> list[TestEnvDeclaration]:
     commands = [[w for w in (_tox_placeholders(w) for w in argv if isinstance(w, str)) if w]
                 for argv in base.get("commands", []) if isinstance(argv, list)]
-    command = next((argv for argv in commands if runner_of(argv)), [])
+    command = _test_command(commands)
     deps = [_tox_placeholders(d) for d in base.get("deps", []) if isinstance(d, str)]
-    env = TestEnvDeclaration(where, command, _pip_args(deps), list(base.get("extras", [])),
-                             list(base.get("dependency_groups", [])))
+    env = TestEnvDeclaration(where, command, requirements=_pip_args(deps), extras=list(base.get("extras", [])),
+                             groups=list(base.get("dependency_groups", [])))
     return [env] if env.runner else []
+
+
+def _test_command(commands: list[list[str]]) -> list[str]:
+    """The command among `commands` that runs pytest or unittest, else one that runs a script."""
+    known = [argv for argv in commands if runner_of(argv) in RUNNERS.values()]
+    return next(iter(known), None) or next((argv for argv in commands if runner_of(argv)), [])
 
 
 def _tox_refs(ini: configparser.ConfigParser, text: str) -> str:
@@ -485,12 +499,12 @@ def hatch_envs(pyproject: dict) -> list[TestEnvDeclaration]:
             argv = _hatch_argv(script)
             if runner_of(argv):
                 found.append(TestEnvDeclaration(f"pyproject.toml [tool.hatch.envs.{name}.scripts] {key}", argv,
-                                                list(deps), extras))
+                                                requirements=list(deps), extras=extras))
                 break
         else:
             if name == "hatch-test":
                 found.append(TestEnvDeclaration("pyproject.toml [tool.hatch.envs.hatch-test]", ["pytest"],
-                                                ["pytest", *deps], extras))
+                                                requirements=["pytest", *deps], extras=extras))
     return found
 
 

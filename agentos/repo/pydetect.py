@@ -113,11 +113,14 @@ def detect_python(root: Path) -> tuple[str, str] | None:
     files = scan_test_files(root)
     evidence = _pytest_evidence(root, pyproject, files)
     envs = declared.declared_envs(root, pyproject)
+    if envs and envs[0].runner == "script" and evidence:
+        envs = []  # a script beside pytest's evidence may do anything: pytest it is
     if envs:
         env = envs[0]
         said = f"{env.where} runs `{shlex.join(env.command)}`"
         more = evidence if env.runner == "pytest" else files.unittest_signs
-        return _declared_command(root, env), "; ".join([f"{env.runner}: {said}", *more[:2]])
+        where = f" in {env.changedir}/" if env.changedir else ""
+        return _declared_command(root, env), "; ".join([f"{env.runner}: {said}{where}", *more[:2]])
     if evidence:
         return PYTEST, "pytest: " + "; ".join(evidence[:3])
     if files.modules:
@@ -138,6 +141,9 @@ def _pytest_evidence(root: Path, pyproject: dict, files: TestFiles) -> list[str]
 
 
 def _declared_command(root: Path, env: declared.TestEnvDeclaration) -> str:
+    if env.runner == "script":
+        cd = f"cd {shlex.quote(env.changedir)} && " if env.changedir else ""
+        return cd + "{python} " + shlex.join(env.command[1:])
     args = declared.runner_args(env.command)
     if env.runner == "unittest":
         if not args or args[0] == "discover":

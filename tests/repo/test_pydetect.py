@@ -252,3 +252,23 @@ def test_a_tox_command_behind_an_environment_variable_and_benchmark_envs_last(tm
 
     assert found.command == PYTEST and found.reason.startswith("pytest: tox.ini [testenv] runs `pytest`")
     assert bench_only.command == PYTEST + " tests"
+
+
+def test_a_projects_own_runner_script_as_tox_runs_it(tmp_path):
+    # Django: `changedir = tests`, `commands = {envpython} runtests.py {posargs}`
+    found = detected(tmp_path, {"tox.ini": "[testenv]\nchangedir = tests\ncommands =\n"
+                                           "    {envpython} runtests.py {posargs}\n",
+                                "tests/runtests.py": "", "tests/test_x/tests.py": TESTCASE})
+
+    assert found == Detection("cd tests && {python} runtests.py",
+                              "script: tox.ini [testenv] runs `python runtests.py` in tests/")
+
+
+def test_a_script_gives_way_to_pytest_evidence_and_setup_py_is_no_runner(tmp_path):
+    with_pytest = detected(tmp_path / "a", {"tox.ini": "[testenv]\ncommands = python tools/check.py\n",
+                                            "tests/test_a.py": PYTEST_STYLE})
+    setup_py = detected(tmp_path / "b", {"tox.ini": "[testenv]\ncommands = python setup.py test\n",
+                                         "tests/test_a.py": TESTCASE})
+
+    assert with_pytest.command == PYTEST
+    assert setup_py.command == UNITTEST_TESTS
