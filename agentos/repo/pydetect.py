@@ -14,7 +14,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentos.repo import declared
+from agentos.repo import declared, testenvs
 
 PYTEST = "{python} -m pytest -q"
 SKIP_DIRS = {"node_modules", "site-packages", "venv", "env", "build", "dist", "target", "__pycache__"}
@@ -112,7 +112,7 @@ def detect_python(root: Path) -> tuple[str, str] | None:
     pyproject = declared.read_pyproject(root, strict=False)
     files = scan_test_files(root)
     evidence = _pytest_evidence(root, pyproject, files)
-    envs = declared.declared_envs(root, pyproject)
+    envs = testenvs.declared_envs(root, pyproject)
     if envs and envs[0].runner == "script" and evidence:
         envs = []  # a script beside pytest's evidence may do anything: pytest it is
     if envs:
@@ -140,11 +140,11 @@ def _pytest_evidence(root: Path, pyproject: dict, files: TestFiles) -> list[str]
     return evidence
 
 
-def _declared_command(root: Path, env: declared.TestEnvDeclaration) -> str:
+def _declared_command(root: Path, env: testenvs.TestEnvDeclaration) -> str:
     if env.runner == "script":
         cd = f"cd {shlex.quote(env.changedir)} && " if env.changedir else ""
         return cd + "{python} " + shlex.join(env.command[1:])
-    args = declared.runner_args(env.command)
+    args = testenvs.runner_args(env.command)
     if env.runner == "unittest":
         if not args or args[0] == "discover":
             args = ["discover", "-v", *[a for a in args[1:] if a != "-v"]]

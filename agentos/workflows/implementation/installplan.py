@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentos.repo import declared
+from agentos.repo import declared, testenvs
 
 
 @dataclass
@@ -43,7 +43,7 @@ def plan_install(root: Path, runs_pytest: bool, runner: str | None = None) -> In
     "pytest" for the newest) is the pytest to use whatever the project asks for."""
     pyproject = declared.read_pyproject(root)
     plan = InstallPlan()
-    envs = declared.declared_envs(root, pyproject)
+    envs = testenvs.declared_envs(root, pyproject)
     env = envs[0] if envs else None
     extras = list(dict.fromkeys([*declared.extras_for_tests(root, pyproject), *(env.extras if env else [])]))
     specs = _project(root, pyproject, extras, plan)
