@@ -29,6 +29,15 @@ def hermetic_git(tmp_path_factory: pytest.TempPathFactory):
         yield config
 
 
+@pytest.fixture(autouse=True, scope="session")
+def hermetic_cache(tmp_path_factory: pytest.TempPathFactory):
+    """The user cache (where test environments of repositories without .agentos/ are kept)
+    is one of the session's own, never the developer's."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 @pytest.fixture
 def sample_repo(tmp_path: Path) -> Path:
     """The demo's sample repository with issue #1 and scripted models configured."""

@@ -1,73 +1,101 @@
-"""The target repository's test command: which one runs its tests, and running it.
+"""The target repository's test command: which one runs its tests, why, and running it.
 
-`detect_test_command` guesses the command from marker files; `run_tests` runs it through the
-one process runner (a wall-clock limit, the whole process group ended, only the head and the
-tail of the output kept) and reads the counts from what it reported (see testreport).
+`detect` picks the command from evidence in the repository's files and says which (Python
+projects through pydetect; then npm/yarn/pnpm scripts, go test, cargo test, make test);
+`run_tests` runs it through the one process runner (a wall-clock limit, the whole process
+group ended, only the head and the tail of the output kept) and reads the counts from what it
+reported (see testreport).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from agentos.errors import TestCommandError
 from agentos.process import run_bounded
+from agentos.repo.pydetect import detect_python
 from agentos.repo.testreport import TestCounts, TestRun, parse_junit, parse_test_output
 
 CONFIG_KEY = "orchestrator.stages.implementation.test_command"
 SET_EXAMPLE = '--set stages.implementation.test_command="pytest -q"'
 PARSE_WINDOW_CHARS = 2_000_000  # the last this-many characters of output are parsed for counts
-_SKIP_DIRS = {"node_modules", "site-packages", "venv", "env", "build", "dist", "target"}
+NODE_LOCKS = (("pnpm-lock.yaml", "pnpm"), ("yarn.lock", "yarn"), ("package-lock.json", "npm"),
+              ("npm-shrinkwrap.json", "npm"))
 
 
 # --- detection ---------------------------------------------------------------------------
 
 
-def detect_test_command(worktree: Path) -> str:
-    """The command that most likely runs this repository's tests; TestCommandError if none."""
-    if _declares_pytest(worktree):
-        return "{python} -m pytest -q"
-    if _has_file(worktree, lambda name: name.endswith(".py") and _is_test_module(name)):
-        extra = " -s tests -t ." if (worktree / "tests").is_dir() else ""
-        return "{python} -m unittest discover -v" + extra
-    if _npm_test_script(worktree):
-        return "npm test"
-    if (worktree / "go.mod").is_file():
-        return "go test -v ./..."  # -v names the passing tests too
-    if (worktree / "Cargo.toml").is_file():
-        return "cargo test"
-    if _make_has_test(worktree):
-        return "make test"
+@dataclass(frozen=True)
+class Detection:
+    """A test command and, in a few words, the evidence it was chosen on."""
+
+    command: str
+    reason: str
+
+
+def detect(worktree: Path) -> Detection:
+    """The command that most likely runs this repository's tests, and why; TestCommandError if none."""
+    for detector in (_python, _node, _go, _cargo, _make):
+        if found := detector(worktree):
+            return found
     raise TestCommandError(
         f"no test command could be detected in {worktree}",
         f"set {CONFIG_KEY} in .agentos/config.yaml, or pass {SET_EXAMPLE}",
     )
 
 
-def _declares_pytest(root: Path) -> bool:
-    if (root / "pytest.ini").is_file() or _has_file(root, lambda name: name == "conftest.py"):
-        return True
-    candidates = [root / n for n in ("pyproject.toml", "setup.cfg", "tox.ini")]
-    candidates += sorted(root.glob("requirements*.txt")) + sorted(root.glob("requirements/*.txt"))
-    return any(_mentions(path, r"\bpytest\b") for path in candidates)
+def detect_test_command(worktree: Path) -> str:
+    """The command that most likely runs this repository's tests; TestCommandError if none."""
+    return detect(worktree).command
 
 
-def _is_test_module(name: str) -> bool:
-    return name.startswith("test_") or name.endswith("_test.py")
+def describe_test_command(root: Path, configured: str | None = None) -> tuple[str | None, str]:
+    """(command, why) for `agentos doctor` and `--dry-run`: the configured command when set,
+    else the detected one with its evidence, else (None, what to set)."""
+    if configured:
+        return configured, f"set in {CONFIG_KEY}"
+    try:
+        found = detect(root)
+    except TestCommandError as exc:
+        return None, f"{exc.message}; {exc.hint}"
+    return found.command, found.reason
 
 
-def _has_file(root: Path, wanted) -> bool:
-    """Whether any file under `root` (skipping hidden, vendored and build dirs) is `wanted`."""
-    for _, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS]
-        if any(wanted(name) for name in files):
-            return True
-    return False
+def _python(root: Path) -> Detection | None:
+    found = detect_python(root)
+    return Detection(*found) if found else None
+
+
+def _node(root: Path) -> Detection | None:
+    script = _npm_test_script(root)
+    if not script:
+        return None
+    tool, lock = next(((tool, lock) for lock, tool in NODE_LOCKS if (root / lock).is_file()), ("npm", None))
+    chosen = f", {tool} from {lock}" if lock else ""
+    return Detection(f"{tool} test", f"{tool}: package.json scripts.test `{script}`{chosen}")
+
+
+def _go(root: Path) -> Detection | None:
+    if (root / "go.mod").is_file():
+        return Detection("go test -v ./...", "go: go.mod")  # -v names the passing tests too
+    return None
+
+
+def _cargo(root: Path) -> Detection | None:
+    return Detection("cargo test", "cargo: Cargo.toml") if (root / "Cargo.toml").is_file() else None
+
+
+def _make(root: Path) -> Detection | None:
+    makefiles = [root / n for n in ("GNUmakefile", "makefile", "Makefile")]
+    found = next((p for p in makefiles if p.is_file() and _mentions(p, r"(?m)^test\s*:(?!=)")), None)
+    return Detection("make test", f"make: {found.name} has a test target") if found else None
 
 
 def _mentions(path: Path, pattern: str) -> bool:
@@ -77,19 +105,14 @@ def _mentions(path: Path, pattern: str) -> bool:
         return False
 
 
-def _npm_test_script(root: Path) -> bool:
+def _npm_test_script(root: Path) -> str | None:
     try:
         scripts = json.loads((root / "package.json").read_text(encoding="utf-8")).get("scripts")
     except (OSError, ValueError, AttributeError):
-        return False
+        return None
     script = scripts.get("test") if isinstance(scripts, dict) else None
     # `npm init` writes a placeholder that always fails; it is not a test suite.
-    return bool(script) and "no test specified" not in str(script)
-
-
-def _make_has_test(root: Path) -> bool:
-    makefiles = [root / n for n in ("GNUmakefile", "makefile", "Makefile")]
-    return any(_mentions(path, r"(?m)^test\s*:(?!=)") for path in makefiles if path.is_file())
+    return str(script) if script and "no test specified" not in str(script) else None
 
 
 def expand_command(command: str, worktree: Path) -> str:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import subprocess
-import zipfile
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -14,53 +10,26 @@ from typer.testing import CliRunner
 from agentos.cli.main import app as agentos_app
 from agentos.config import ImplementationStageConfig
 from agentos.errors import TestCommandError
-from agentos.workflows.implementation.environment import TestEnvironment, python_install_args
-from tests.helpers.repos import git
+from agentos.workflows.implementation.environment import TestEnvironment
+from agentos.workflows.implementation.installplan import plan_install
+from tests.helpers.repos import git, make_repo
 from tests.helpers.sample import edit_config
 from tests.workflows.impl_repo import FINISH, make_target, script
+from tests.workflows.pyprojects import make_wheel
 
 UNITTEST = "{python} -m unittest discover -v -s tests -t ."
-
-
-def make_wheel(folder: Path, name: str = "tinydep", version: str = "1.0") -> Path:
-    """A real (minimal) wheel, so pip installs it without any network."""
-    dist = f"{name}-{version}.dist-info"
-    files = {f"{name}/__init__.py": b"VALUE = 42\n",
-             f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-             f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
-    record = "".join(f"{path},sha256={_digest(data)},{len(data)}\n" for path, data in files.items()) + f"{dist}/RECORD,,\n"
-    wheel = folder / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as zf:
-        for path, data in {**files, f"{dist}/RECORD": record.encode()}.items():
-            zf.writestr(path, data)
-    return wheel
-
-
-def _digest(data: bytes) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
-def repo_with(tmp_path: Path, files: dict[str, str]) -> Path:
-    root = tmp_path / "wt"
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    git(root.parent, "init", "-q", "-b", "main", str(root))
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "x")
-    return root
 
 
 def test_a_venv_is_made_in_the_worktree_with_the_declared_dependencies(tmp_path):
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     wheel = make_wheel(wheels)
-    root = repo_with(tmp_path, {"requirements.txt": f"{wheel}\n", "tests/test_x.py": "import tinydep\n"})
+    root = make_repo(tmp_path / "wt", {"requirements.txt": f"{wheel}\n", "tests/test_x.py": "import tinydep\n"})
     env = TestEnvironment(root, ImplementationStageConfig(), UNITTEST)
 
     done = env.ensure()
 
-    assert done is not None and f"-r requirements.txt" in done.what
+    assert done is not None and "with uv (-r requirements.txt)" in done.what
     python = root / ".venv" / "bin" / "python"
     probe = subprocess.run([str(python), "-c", "import sys, tinydep; print(tinydep.VALUE, sys.prefix)"],
                            capture_output=True, text=True)
@@ -73,7 +42,7 @@ def test_a_venv_is_made_in_the_worktree_with_the_declared_dependencies(tmp_path)
 
 
 def test_a_project_that_declares_nothing_gets_a_bare_venv_quickly(tmp_path):
-    root = repo_with(tmp_path, {"pyproject.toml": "[project]\nname = 'x'\nversion = '0'\n", "tests/test_x.py": ""})
+    root = make_repo(tmp_path / "wt", {"pyproject.toml": "[project]\nname = 'x'\nversion = '0'\n", "tests/test_x.py": ""})
 
     done = TestEnvironment(root, ImplementationStageConfig(), UNITTEST).ensure()
 
@@ -97,13 +66,13 @@ def test_install_arguments_follow_what_the_project_declares(tmp_path, files, run
     for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
-    assert python_install_args(tmp_path, runs_pytest) == expected
+    assert plan_install(tmp_path, runs_pytest).args == expected
 
 
 def test_invalid_pyproject_is_a_clear_error(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[project\n")
     with pytest.raises(TestCommandError) as info:
-        python_install_args(tmp_path, False)
+        plan_install(tmp_path, False)
     assert "not valid TOML" in info.value.message and "setup_command" in info.value.hint
 
 

@@ -1,0 +1,48 @@
+"""Whatever a set-up step leaves in a worktree stays out of git, whatever the project's .gitignore says.
+
+An editable install writes `<pkg>.egg-info/` (and sometimes `build/` or a version file) into the
+source tree, or rewrites the egg-info an sdist ships; `git add -A` would commit it with the
+implementer's work. What the step did is found by comparing `git status` before and after it:
+each new folder gets a `.gitignore` of `*` inside it (so it hides itself and touches nothing
+else), each new file an anchored line in the repository's `info/exclude` (git reads no
+per-worktree exclude file), and each tracked file it changed is restored as committed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+
+def snapshot(root: Path) -> set[str] | None:
+    """git's status of `root` as "XY path" entries (untracked folders end with "/"); None outside git."""
+    proc = subprocess.run(["git", "status", "--porcelain", "-z", "--untracked-files=normal", "--no-renames"],
+                          cwd=root, capture_output=True, text=True)
+    return {e for e in proc.stdout.split("\0") if e} if proc.returncode == 0 else None
+
+
+def keep_out_of_git(root: Path, before: set[str] | None) -> list[str]:
+    """Ignore what appeared since `before` and restore the tracked files changed since; says which."""
+    after = snapshot(root)
+    if before is None or after is None:
+        return []
+    done = sorted(after - before)
+    created = [e[3:] for e in done if e.startswith("?? ")]
+    changed = [e[3:] for e in done if e[1] == "M" and e[0] in " M"]
+    for folder in (rel for rel in created if rel.endswith("/")):
+        (root / folder / ".gitignore").write_text("*\n")
+    if files := [rel for rel in created if not rel.endswith("/")]:
+        _exclude(root, files)
+    if changed:
+        subprocess.run(["git", "checkout", "--", *changed], cwd=root, capture_output=True)
+    return created + [f"{rel} (restored)" for rel in changed]
+
+
+def _exclude(root: Path, files: list[str]) -> None:
+    proc = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-path", "info/exclude"],
+                          cwd=root, capture_output=True, text=True)
+    if proc.returncode == 0:
+        exclude = Path(proc.stdout.strip())
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        with exclude.open("a", encoding="utf-8") as out:
+            out.write("".join(f"/{rel}\n" for rel in files))
