@@ -27,6 +27,7 @@ from agentos.llm.registry import ProviderContext, provider_class, resolve, split
 from agentos.paths import find_repo_root
 from agentos.redact import redact
 from agentos.repo.git import Git
+from agentos.workflows.implementation.environment import describe_tests
 from agentos.workflows.orchestrator.config import model_uses
 from agentos.workflows.services import provider_context
 
@@ -73,12 +74,20 @@ def run_doctor(repo: Path | None, online: bool, config_file: Path | None = None,
     reports = [check_model(m, used, ctx, online) for m, used in configured_models(loaded.config).items()]
     env_line, env_ok = dotenv_status(root)
     lines = [f"agentos doctor: {root} (config: {loaded.file or 'built-in defaults'})", env_line]
+    lines += [_test_row(line) for line in describe_tests(root, loaded.config.stages.implementation)]
     for report in reports:
         lines.append(f"\n{report.model_id}  (used by {', '.join(report.used_by)})")
         lines += [f"  {f.status:<5} {f.what:<9} {f.detail}" for f in report.findings]
     ready = env_ok and all(r.ready for r in reports)
     lines.append("\nall configured models are ready" if ready else "\nsome models are not ready: see FAIL above")
     return redact("\n".join(lines)), ready
+
+
+def _test_row(line: str) -> str:
+    """A `tests: …` or `test environment: …` line as a row: `warn` when nothing was detected."""
+    what, detail = line.split(": ", 1)
+    status = "warn" if detail.startswith("none detected") else "ok"
+    return f"  {status:<5} {what.replace('test environment', 'test env'):<9} {detail}"
 
 
 def check_model(model_id: str, used_by: list[str], ctx: ProviderContext, online: bool) -> ModelReport:

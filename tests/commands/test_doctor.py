@@ -60,3 +60,14 @@ def test_a_committed_dotenv_fails_and_the_exit_code_says_so(sample_repo):
     result = CliRunner().invoke(app, ["doctor", "--repo", str(sample_repo)])
     assert result.exit_code == 2 and ".env      is committed" in result.output
     assert "sk-ant-committed-by-mistake" not in result.output
+
+
+def test_shows_the_test_command_and_why_and_warns_when_none_is_found(sample_repo, tmp_path):
+    report, _ = run_doctor(sample_repo, online=False)
+    assert "  ok    tests     {python} -m unittest discover -v -s tests -t . (unittest:" in report
+    assert "  ok    test env  .venv made with" in report
+    (sample_repo / "tests" / "test_slug.py").unlink()
+    git(sample_repo, "commit", "-qam", "no tests")
+    report, _ = run_doctor(sample_repo, online=False)
+    assert "  warn  tests     none detected (no test command could be detected" in report
+    assert "stages.implementation.test_command" in report

@@ -154,6 +154,8 @@ def test_dry_run_writes_nothing_and_imports_no_graph_engine(sample_repo, capfd):
     assert proc.returncode == 0, proc.stderr
     assert "triage  RUN" in proc.stdout and "gate before_pr: off" in proc.stdout
     assert "scripted:.agentos/scripted/reviewer.yaml" in proc.stdout and "ready" in proc.stdout
+    # the test command it would use, and why: the sample's tests are unittest.TestCase classes
+    assert "tests: {python} -m unittest discover -v -s tests -t . (unittest: tests/test_slug.py" in proc.stdout
     assert tree_snapshot(sample_repo) == before
 
 

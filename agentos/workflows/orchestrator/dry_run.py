@@ -22,7 +22,7 @@ def render_plan(session, plan: dict[str, dict], readiness: dict[str, str | None]
     for stage in STAGES:
         p = plan[stage]
         lines.append(f"  {stage:<7} {p['action'].upper():<5} {p['reason']}")
-        lines += [f"          {d}" for d in _details(cfg, stage)] if p["action"] == "run" else []
+        lines += [f"          {d}" for d in _details(session, stage)] if p["action"] == "run" else []
         if stage in GATE_AFTER:
             gate = GATE_AFTER[stage]
             on = getattr(cfg.gates, gate)
@@ -38,7 +38,8 @@ def _model_line(model_id: str, why: str | None) -> str:
     return f"  {model_id:<32} {'ready' if why is None else 'NOT READY: ' + why}{note}"
 
 
-def _details(cfg, stage: str) -> list[str]:
+def _details(session, stage: str) -> list[str]:
+    cfg = session.config
     if stage in DOC_STAGES:
         c = stage_config(cfg, stage)
         lines = [f"drafter {c.drafter}, reviewer {c.reviewer}, max {c.max_revisions} revision(s)"]
@@ -46,8 +47,11 @@ def _details(cfg, stage: str) -> list[str]:
             lines.append("warning: drafter and reviewer are the same model; a different reviewer catches more")
         return lines
     if stage == "impl":
+        from agentos.workflows.implementation.environment import describe_tests
+
         c = stage_config(cfg, stage)
-        tests = c.test_command or "detected in the worktree"
-        return [f"implementer {c.implementer}, {c.max_test_retries} fix round(s), {c.max_steps} steps/round",
-                f"tests: {tests} (timeout {c.test_timeout_s}s)"]
+        ws = session.workspace
+        where = ws.path if (ws.path / ".git").exists() else session.layout.root
+        return [f"implementer {c.implementer}, {c.max_test_retries} fix round(s), {c.max_steps} steps/round, "
+                f"test timeout {c.test_timeout_s}s", *describe_tests(where, c)]
     return ["draft PR" if cfg.pr_draft else "ready-for-review PR"]
