@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from agentos.errors import AgentosError
+from agentos.repo.buildoutput import default_user_excludes, exclude_text
 
 FALLBACK_NAME = "agentos"
 FALLBACK_EMAIL = "agentos@localhost"
@@ -144,7 +145,45 @@ def _output_if_ok(proc: subprocess.CompletedProcess[str]) -> str | None:
 
 class Checkout(Git):
     """A working tree agentos changes: its own worktrees, never the user's checkout, which
-    agentos reads only through `Git`. Stages, commits, resets and switches."""
+    agentos reads only through `Git`. Stages, commits, resets and switches.
+
+    Build output (see buildoutput) never reaches a commit: every git command here reads an
+    ignore file of it (kept in the worktree's own git folder, so the user's checkout is not
+    affected), and tracked build files that set-up or a test run rewrote are put back as
+    committed before anything is staged."""
+
+    _excludes: Path | None = None
+
+    def call(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+        return super().call("-c", f"core.excludesFile={self._exclude_file()}", *args, check=check)
+
+    def _exclude_file(self) -> Path:
+        """The ignore file, written once per Checkout (the project's version files can change)."""
+        if self._excludes is None:
+            git_dir = Git.call(self, "rev-parse", "--absolute-git-dir", check=True).stdout.strip()  # no ignore file yet
+            configured = Git.call(self, "config", "--path", "--get", "core.excludesFile").stdout.strip()
+            text = exclude_text(self.cwd, Path(configured) if configured else default_user_excludes())
+            path = Path(git_dir) / "agentos-exclude"
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
+            self._excludes = path
+        return self._excludes
+
+    def put_back_build_output(self) -> list[str]:
+        """Restore tracked build files that differ from HEAD (an sdist's egg-info, a version
+        file written from git tags); the paths put back."""
+        tracked = self.call("ls-files", "-z", "--ignored", "--cached", f"--exclude-from={self._exclude_file()}",
+                            check=True).stdout.split("\0")
+        changed = self.call("diff", "--name-only", "--no-renames", "-z", "HEAD", check=True).stdout.split("\0")
+        paths = sorted({p for p in tracked if p} & set(changed))
+        if paths:
+            self.run("checkout", "--quiet", "HEAD", "--", *paths)
+        return paths
+
+    def stage_all(self) -> None:
+        """Stage every change but build output."""
+        self.put_back_build_output()
+        self.run("add", "-A")
 
     def dirty_paths(self) -> list[str]:
         """Paths with staged, unstaged or untracked (not ignored) changes."""
@@ -160,8 +199,9 @@ class Checkout(Git):
 
     def commit_all(self, message: str, allow_empty: bool = False) -> str | None:
         """Stage everything and commit; the new sha, or None when there was nothing to commit
-        (unless `allow_empty`: then the commit records `message` on its own)."""
-        self.run("add", "-A")
+        (unless `allow_empty`: then the commit records `message` on its own). Build output
+        is left out."""
+        self.stage_all()
         if not allow_empty and self.ok("diff", "--cached", "--quiet"):
             return None
         self.run(*self._identity_args(), "commit", "--quiet", "--allow-empty", "-m", message)

@@ -81,7 +81,7 @@ def _blocked(wt: StageWorktree, state: ImplState, run: TestRun, verdict: Judgeme
     git = wt.git
     patch = wt.folder / "tests-first-rejected.diff"
     wt.folder.mkdir(parents=True, exist_ok=True)
-    git.run("add", "-A")
+    git.stage_all()
     patch.write_text(redact(git.run("diff", "--cached", "HEAD")) + "\n")
     git.restore("HEAD")
     message = (f"the tests written first do not fail as they should after {tries} tr{'y' if tries == 1 else 'ies'}: "
