@@ -2,7 +2,9 @@
 
 `TestRun` is the outcome of one run of the test command (see testcmd.run_tests). Its counts
 come from a JUnit XML report (pytest), else from the text the runner printed: pytest,
-unittest, go test, cargo test or jest. Nothing here runs a process.
+unittest, go test, cargo test, jest, mocha or TAP (tape, node --test). A run whose results
+cannot be read says nothing about the tests (`results_unknown`), and a base run must really
+run them (`why_no_tests_ran`). Nothing here runs a process.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ class TestRun:
                 and len(self.failed_tests) == self.failed + self.errors)
 
     @property
+    def results_unknown(self) -> bool:
+        """Whether the run ended without results agentos can read (a crash, a runner or plugin
+        that would not load, output in no known format): such a run is neither red nor green."""
+        return not self.timed_out and not self.counts_known
+
+    @property
     def ok(self) -> bool:
         """Exited 0 in time with no failures or errors, and ran at least one test if we can tell."""
         clean = self.exit_code == 0 and not self.timed_out and self.failed == self.errors == 0
@@ -59,6 +67,25 @@ class TestRun:
         if self.exit_code != 0 and self.failed == self.errors == 0:
             text += f" (exit code {self.exit_code})"
         return text
+
+
+_NOT_COLLECTED = re.compile(r"(?m)^(?:_* ?ERROR collecting \S+|ImportError while loading conftest .*|.*PluginValidationError.*"
+                            r"|(?:ERROR|FAIL): \S+ \(unittest\.loader\._FailedTest.*)")
+
+
+def why_no_tests_ran(run: TestRun) -> str | None:
+    """Why a run did not really run the tests (nothing collected, stopped at collection or
+    import, results unreadable), or None when it did. A base run must not have one."""
+    if run.timed_out:
+        return None
+    if not run.counts_known:
+        return f"it exited {run.exit_code} without test results agentos recognises"
+    if run.passed + run.failed == 0:
+        return (f"it stopped at collection or import: {run.errors} error(s) before any test ran" if run.errors
+                else "it collected no tests")
+    if found := _NOT_COLLECTED.search(run.output):
+        return f"some tests could not be collected or imported ({found.group(0).strip(' _')[:200]})"
+    return None
 
 
 @dataclass
@@ -111,10 +138,10 @@ def _junit_id(case: ET.Element, root: Path) -> str:
 def parse_test_output(text: str) -> TestCounts | None:
     """Counts from the text summary of pytest, unittest, cargo, jest or go test; None if none.
 
-    Jest is tried before go test because jest also prints `FAIL path` lines.
+    Jest and TAP are tried before go test, which would read their `FAIL path` and `ok 1` lines.
     """
     text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text).replace("\r\n", "\n")
-    for parser in (_parse_pytest, _parse_unittest, _parse_cargo, _parse_jest, _parse_go):
+    for parser in (_parse_pytest, _parse_unittest, _parse_cargo, _parse_jest, _parse_mocha, _parse_tap, _parse_go):
         if (counts := parser(text)) is not None:
             return counts
     return None
@@ -234,6 +261,39 @@ def _parse_jest(text: str) -> TestCounts | None:
         passed=found.get("passed", 0), failed=found.get("failed", 0), errors=suites_broken,
         skipped=found.get("skipped", 0) + found.get("todo", 0), failed_tests=_unique(failed),
     )
+
+
+def _parse_mocha(text: str) -> TestCounts | None:
+    """`  3 passing (12ms)`, `  1 failing`, `  2 pending` (mocha's spec reporter names no tests here)."""
+    passing = re.search(r"(?m)^\s*(\d+) passing \(", text)
+    if passing is None:
+        return None
+    failing = re.search(r"(?m)^\s*(\d+) failing\b", text)
+    pending = re.search(r"(?m)^\s*(\d+) pending\b", text)
+    return TestCounts(passed=int(passing[1]), failed=int(failing[1]) if failing else 0,
+                      skipped=int(pending[1]) if pending else 0)
+
+
+_TAP_LINE = re.compile(r"(?m)^(not ok|ok) \d+(?: -)? ?(.*?)(?: # (SKIP|TODO)\b.*)?$")
+
+
+def _parse_tap(text: str) -> TestCounts | None:
+    """TAP (tape, node --test): `ok 1 name` / `not ok 2 name` lines, with a plan (`1..N`) or a
+    `# tests N` summary so that stray `ok` lines are not taken for a test report."""
+    if not re.search(r"(?m)^(?:1\.\.\d+|# tests \d+)\s*$", text):
+        return None
+    counts = TestCounts()
+    for status, name, directive in _TAP_LINE.findall(text):
+        if directive:
+            counts.skipped += 1
+        elif status == "ok":
+            counts.passed += 1
+            counts.passed_tests.append(name.strip())
+        else:
+            counts.failed += 1
+            counts.failed_tests.append(name.strip())
+    counts.failed_tests, counts.passed_tests = _unique(counts.failed_tests), _unique(counts.passed_tests)
+    return counts
 
 
 def _unique(items) -> list[str]:

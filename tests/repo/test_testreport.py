@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 import pytest
 
-from agentos.repo.testreport import TestRun, parse_test_output
+from agentos.repo.testreport import TestRun, parse_test_output, why_no_tests_ran
 
 
 def test_test_run_is_json_serialisable_and_ok_needs_tests_when_counts_are_known():
@@ -155,3 +155,73 @@ def test_names_are_complete_only_when_every_test_is_named():
                   failed=unnamed.failed, errors=unnamed.errors, skipped=0, failed_tests=unnamed.failed_tests,
                   output="", counts_known=True, passed_tests=unnamed.passed_tests)
     assert not run.names_complete
+
+
+# --- runs that did not really run the tests ------------------------------------------------
+
+def counted(output: str = "", exit_code: int = 1, counts_known: bool = True, **counts) -> TestRun:
+    fields = {"passed": 0, "failed": 0, "errors": 0, **counts}
+    return TestRun(command="pytest", exit_code=exit_code, timed_out=False, duration_s=0.1, skipped=0,
+                   failed_tests=[], output=output, counts_known=counts_known, **fields)
+
+
+PLUGIN_ERROR = """\
+Traceback (most recent call last):
+pluggy._manager.PluginValidationError: Plugin '/w/tests/conftest.py' for hook 'pytest_ignore_collect'
+hookimpl definition: pytest_ignore_collect(path, config)
+Argument(s) {'path'} are declared in the hookimpl but can not be found in the hookspec
+"""
+
+
+@pytest.mark.parametrize("run, why", [
+    (counted(PLUGIN_ERROR, counts_known=False), "it exited 1 without test results agentos recognises"),
+    (counted("hello", exit_code=0, counts_known=False), "it exited 0 without test results agentos recognises"),
+    (counted("no tests ran in 0.01s", exit_code=5), "it collected no tests"),
+    (counted("1 error in 0.2s", exit_code=2, errors=1), "it stopped at collection or import: 1 error(s) before any test ran"),
+    (counted("ERROR: test_x (unittest.loader._FailedTest.test_x)\nRan 5 tests", passed=4, errors=1),
+     "some tests could not be collected or imported (ERROR: test_x (unittest.loader._FailedTest.test_x))"),
+    (counted("_____ ERROR collecting tests/test_y.py _____", passed=3, errors=1),
+     "some tests could not be collected or imported (ERROR collecting tests/test_y.py)"),
+])
+def test_a_run_that_did_not_really_run_the_tests_says_why(run, why):
+    assert why_no_tests_ran(run) == why
+
+
+def test_runs_that_ran_tests_or_timed_out_have_no_such_reason():
+    assert why_no_tests_ran(counted("3 passed, 1 failed in 0.1s", passed=3, failed=1)) is None
+    timed_out = counted(counts_known=False)
+    timed_out.timed_out, timed_out.exit_code = True, None
+    assert why_no_tests_ran(timed_out) is None and not timed_out.results_unknown
+    assert counted(counts_known=False).results_unknown
+
+
+TAP = """\
+TAP version 13
+# immutable
+ok 1 should be equal
+not ok 2 merges deeply
+  ---
+ok 3 skipped one # SKIP not here
+1..3
+# tests 3
+# pass  1
+# fail  1
+"""
+
+MOCHA = """\
+  clamp
+    ✓ keeps values inside
+    1) honours hi
+
+  4 passing (12ms)
+  1 failing
+  2 pending
+"""
+
+
+def test_tap_and_mocha_summaries_are_read():
+    tap = parse_test_output(TAP)
+    assert (tap.passed, tap.failed, tap.skipped) == (1, 1, 1)
+    assert tap.failed_tests == ["merges deeply"] and tap.passed_tests == ["should be equal"]
+    mocha = parse_test_output(MOCHA)
+    assert (mocha.passed, mocha.failed, mocha.skipped) == (4, 1, 2)

@@ -74,10 +74,17 @@ def test_red_without_a_mapping_needs_some_new_failure():
     base = run(["t::old"], ["t::flaky"])
     assert judge_red(run(["t::old"], ["t::flaky", "t::mine"]), base, [], never_existed).new_tests == ["t::mine"]
     assert not judge_red(run(["t::old"], ["t::flaky"]), base, [], never_existed).ok
-    unknown = run(counts=False, exit_code=0)
-    assert "still passes" in judge_red(unknown, run(counts=False, exit_code=0), [], never_existed).problems[0]
-    assert judge_red(run(counts=False, exit_code=1), run(counts=False, exit_code=0), [], never_existed).ok
+    names_only_failures = run(["t::old"])
+    names_only_failures.passed = 3
+    assert "still passes" in judge_red(names_only_failures, base, [], never_existed).problems[0]
     assert judge_red(run(timed_out=True), base, ["t::new"], never_existed).ok
+
+
+@pytest.mark.parametrize("exit_code", [0, 1, 2])
+def test_a_run_whose_results_are_unknown_is_never_red(exit_code):
+    for required in ([], ["t::new"]):
+        verdict = judge_red(run(counts=False, exit_code=exit_code), run(["t::old"]), required, never_existed)
+        assert not verdict.ok and "printed no results agentos recognises" in verdict.problems[0]
 
 
 def test_green_blames_only_what_passed_at_the_base():
@@ -104,11 +111,18 @@ def test_green_new_failing_tests_block_without_being_regressions():
     assert not verdict.ok and verdict.regressions == [] and "new test failing: t::mine" in verdict.problems
 
 
-def test_green_with_a_runner_that_names_nothing_goes_by_the_exit_code():
-    assert judge_green(run(counts=False, exit_code=0), run(counts=False, exit_code=0), ["t::new"]).ok
-    failing_base = run(counts=False, exit_code=1)
-    verdict = judge_green(run(counts=False, exit_code=1), failing_base, ["t::new"])
-    assert not verdict.ok and "cannot be told from an old failure" in verdict.problems[-1]
+@pytest.mark.parametrize("exit_code", [0, 1])
+def test_a_run_whose_results_are_unknown_is_never_green(exit_code):
+    verdict = judge_green(run(counts=False, exit_code=exit_code), run(["t::a"]), ["t::new"])
+    assert not verdict.ok and verdict.required == {"t::new": "unknown"}
+    assert "printed no results agentos recognises" in verdict.problems[-1]
+    assert status("t::new", run(counts=False, exit_code=0)) == "unknown"
+
+
+def test_green_with_a_runner_that_names_only_failures_goes_by_the_counts():
+    clean = run(["t::a"])
+    clean.passed = 4
+    assert judge_green(clean, run(["t::a"]), ["t::new"]).ok
     timed_out = judge_green(run(timed_out=True), run(["t::a"]), ["t::new"])
     assert not timed_out.ok and timed_out.problems == ["the test run timed out after 5s"]
 

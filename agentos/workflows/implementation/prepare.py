@@ -3,7 +3,8 @@
 prepare puts the worktree back on the work branch, commits any uncommitted work an earlier
 attempt left, sets up the test environment and reads the documents; it decides the phase (a
 branch whose tests were already seen failing starts green). baseline runs the full suite at
-the base commit once.
+the base commit once (see baserun), or reuses the run the orchestrator's preflight made
+before triage.
 """
 
 from __future__ import annotations
@@ -11,24 +12,42 @@ from __future__ import annotations
 import dataclasses
 
 from agentos.llm.base import Message
-from agentos.repo.worktrees import back_on_branch, checked_out_at, fork_point
+from agentos.repo.worktrees import back_on_branch, fork_point
 from agentos.repo.testcmd import detect_test_command
-from agentos.workflows.implementation import docs, prompts, report
+from agentos.repo.testreport import TestRun
+from agentos.workflows.implementation import baserun, docs, prompts, report
 from agentos.workflows.implementation.state import ImplState, new_round
 from agentos.workflows.implementation.verdict import judge_green
 from agentos.workflows.implementation.worktree import StageWorktree
 
 
-def prepare(wt: StageWorktree, state: ImplState) -> ImplState:
-    if state.get("phase"):
-        return {}
+def preflight(wt: StageWorktree, issue: int) -> tuple[list[str], TestRun]:
+    """Before the pipeline's first model call: (notes for the stage's report, the base run),
+    which must really run the tests (BaseRunError, exit 2, otherwise). The stage's baseline
+    reuses the run."""
+    notes, fork, template = _ready(wt, issue)
+    return notes, baserun.base_run(wt, fork, template)
+
+
+def _ready(wt: StageWorktree, issue: int) -> tuple[list[str], str, str]:
+    """(notes, base commit, test command): the worktree back on its branch with interrupted
+    work kept, and its test environment set up."""
     ws, git = wt.workspace, wt.git
     back_on_branch(git, ws.branch)
-    notes = keep_interrupted_work(wt, state["issue_number"])
+    notes = keep_interrupted_work(wt, issue)
     fork = fork_point(git, ws.base)
     template = wt.cfg.test_command or detect_test_command(wt.root)  # exit 2 naming the key
     if done := wt.environment(template).ensure():
         notes.append(f"test environment: {done.what} ({done.duration_s:.1f}s)")
+        wt.note(notes[-1])
+    return notes, fork, template
+
+
+def prepare(wt: StageWorktree, state: ImplState) -> ImplState:
+    if state.get("phase"):
+        return {}
+    git = wt.git
+    notes, fork, template = _ready(wt, state["issue_number"])
     red_tests = report.red_tests_on_branch(git.messages(f"{fork}..HEAD"))
     return {**_opening(wt, state, template, red_tests), "fork_sha": fork, "start_sha": git.head(),
             "notes": notes, "issue_title": wt.services.forge.get_issue(state["issue_number"]).title,
@@ -65,16 +84,9 @@ def keep_interrupted_work(wt: StageWorktree, issue: int) -> list[str]:
 def baseline(wt: StageWorktree, state: ImplState) -> ImplState:
     """The full suite at the base commit, once; and in a green start, the starting state."""
     git, fork = wt.git, state["fork_sha"]
-    docs_dir = wt.services.config.docs_dir + "/"
-    code_moved = [p for p in git.changed_files(fork, "HEAD") if not p.startswith(docs_dir)]
-    if code_moved:
-        with checked_out_at(git, fork, wt.workspace.branch):
-            base = wt.run_tests(state, setup=False)
-    else:
-        base = wt.run_tests(state, setup=False)
-    wt.record_run(base, "base commit", verdict="BASE")
+    base = baserun.base_run(wt, fork, wt.template(state))
     updates: ImplState = {"baseline": dataclasses.asdict(base)}
-    if state["phase"] == "green" and code_moved:
+    if state["phase"] == "green" and baserun.code_moved(wt, fork):
         start = wt.run_tests(state)
         wt.record_run(start, "starting state")
         score = judge_green(start, base, state["required_tests"]).score

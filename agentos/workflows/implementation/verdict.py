@@ -41,14 +41,15 @@ def _inside(test: str, module: str) -> bool:
 
 
 def status(test: str, run: TestRun) -> str:
-    """passed | failed | missing | unknown (the runner names no passing tests)."""
+    """passed | failed | missing | unknown (the runner names no passing tests, or its results
+    could not be read)."""
     if run.timed_out or any(same_test(test, f) or _inside(test, f) for f in run.failed_tests):
         return "failed"
     if any(same_test(test, p) for p in run.passed_tests):
         return "passed"
     if run.names_complete:
         return "missing"
-    return "passed" if run.ok else "unknown"  # a clean run passed everything it ran
+    return "passed" if run.ok and run.counts_known else "unknown"  # a clean run passed everything it ran
 
 
 def _ran(test: str, run: TestRun) -> bool:
@@ -76,7 +77,9 @@ class Judgement:
 
 
 def judge_red(run: TestRun, base: TestRun, required: list[str], existed: Callable[[str], bool]) -> Judgement:
-    """The tests written first must fail on the unchanged code."""
+    """The tests written first must fail on the unchanged code, in a run whose results are known."""
+    if run.results_unknown:
+        return Judgement(ok=False, problems=[_unreadable(run, "cannot show the new tests failing")])
     new_required = [t for t in required if not existed(t)]
     found = {t: status(t, run) for t in new_required}
     new_failing = [f for f in run.failed_tests if not any(same_test(f, b) for b in base.failed_tests)]
@@ -96,12 +99,19 @@ def _red_without_mapping(run: TestRun, new_failing: list[str]) -> list[str]:
     """Red when the spec names no new test: some new test must be seen failing."""
     if run.timed_out or new_failing:
         return []
-    if run.counts_known and (run.failed_tests or run.names_complete):
+    if run.failed_tests or run.names_complete:
         return ["no new test fails on the current code: write the tests from the spec's test "
                 "mapping first, so that they fail until the change is made"]
     if run.exit_code == 0:
         return ["the test suite still passes with the new tests, so they do not test the change"]
     return []
+
+
+def _unreadable(run: TestRun, so: str) -> str:
+    return (f"the test run printed no results agentos recognises (exit {run.exit_code}), so it {so}: "
+            "if a test file does not even load, fix it; if the runner cannot be read, set "
+            "stages.implementation.test_command to one agentos reads (pytest, unittest -v, go test -v, "
+            "cargo test, jest, mocha, TAP)")
 
 
 def judge_green(run: TestRun, base: TestRun, required: list[str]) -> Judgement:
@@ -115,7 +125,7 @@ def judge_green(run: TestRun, base: TestRun, required: list[str]) -> Judgement:
     problems = [f"{t} {s}" for t, s in found.items() if s in ("failed", "missing")]
     problems += [f"regression: {r}" for r in regressions]
     problems += [f"new test failing: {f}" for f in new_failures]
-    problems += _unverifiable(run, base, found)
+    problems += _unverifiable(run, found)
     passing = sum(s == "passed" for s in found.values())
     score = (int(not regressions), passing, run.passed)
     return Judgement(ok=not problems, problems=problems, required=found, regressions=regressions,
@@ -142,16 +152,10 @@ def _regressions(run: TestRun, base: TestRun, required: list[str]) -> tuple[list
     return found, others
 
 
-def _unverifiable(run: TestRun, base: TestRun, found: dict[str, str]) -> list[str]:
-    """What cannot be confirmed because the runner does not say which tests passed."""
-    if run.counts_known:
-        return [f"cannot confirm {t} passed: the runner does not name passing tests"
-                for t, s in found.items() if s == "unknown"]
-    if run.exit_code == 0:
-        return []
-    if base.exit_code != 0 and not base.counts_known:
-        return [f"the suite fails (exit {run.exit_code}), as it already did at the base commit, and "
-                "its runner names no tests, so a regression cannot be told from an old failure: "
-                "set stages.implementation.test_command to a runner agentos reads (pytest, "
-                "unittest -v, go test -v, cargo test, jest)"]
-    return [f"the test command failed (exit {run.exit_code})"]
+def _unverifiable(run: TestRun, found: dict[str, str]) -> list[str]:
+    """What cannot be confirmed: a run whose results are unknown, or required tests the runner
+    does not name."""
+    if run.results_unknown:
+        return [_unreadable(run, "cannot show the tests passing")]
+    return [f"cannot confirm {t} passed: the runner does not name passing tests"
+            for t, s in found.items() if s == "unknown"]

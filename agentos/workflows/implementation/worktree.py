@@ -59,7 +59,10 @@ class StageWorktree:
 
     def run_tests(self, state: ImplState, setup: bool = True) -> TestRun:
         """The whole suite, in the worktree's test environment (set up again when it went stale)."""
-        template = self.template(state)
+        return self.run_suite(self.template(state), setup)
+
+    def run_suite(self, template: str, setup: bool = True) -> TestRun:
+        """The whole suite with the test command `template`, in its environment."""
         env = self.environment(template)
         if setup and (done := env.ensure()):
             self.note(f"test environment set up again ({done.what}, {done.duration_s:.1f}s)")

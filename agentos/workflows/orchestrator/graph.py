@@ -1,6 +1,9 @@
 """The orchestrator: a graph whose stages call the workflow graphs, with gates between them.
 
-    start → triage → [gate] → lld → [gate] → spec → [gate] → impl → [gate] → pr → done
+    start → preflight → triage → [gate] → lld → [gate] → spec → [gate] → impl → [gate] → pr → done
+
+preflight runs the tests at the base commit before any model call (when impl will run): a
+project whose tests cannot run stops there, with exit 2, not after three design documents.
 
 After each stage: PASS → its gate (or the next stage), RETRY → the same stage again (bounded
 in stages.py), BLOCK → end. At a gate: approve → next stage, reject → back to the stage
@@ -16,7 +19,7 @@ from langgraph.types import interrupt
 
 from agentos.progress.events import now_iso
 from agentos.workflows.orchestrator.config import GATE_AFTER, GATES
-from agentos.workflows.orchestrator.stages import runners, stage_node
+from agentos.workflows.orchestrator.stages import preflight_node, runners, stage_node
 from agentos.workflows.orchestrator.state import STAGES, OrchestrationState
 from agentos.workflows.services import Services
 
@@ -85,13 +88,15 @@ def _next(stage: str) -> str:
 def build_graph(services: Services, checkpointer=None):
     g = StateGraph(OrchestrationState)
     g.add_node("start", start)
+    g.add_node("preflight", preflight_node(services))
     for stage, runner in runners(services).items():
         g.add_node(stage, stage_node(stage, runner, services))
     for gate in GATES:
         g.add_node(f"gate_{gate}", gate_node(gate, services))
     g.add_node("done", done)
     g.add_edge(START, "start")
-    g.add_edge("start", STAGES[0])
+    g.add_edge("start", "preflight")
+    g.add_edge("preflight", STAGES[0])
     for stage in STAGES:
         route, targets = _after_stage(stage)
         g.add_conditional_edges(stage, route, targets)

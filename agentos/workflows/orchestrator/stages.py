@@ -1,7 +1,8 @@
 """Each orchestrator stage calls one workflow graph, with explicit input and output mapping.
 
 A workflow graph is invoked from inside the stage node, so its checkpoints nest under the
-stage's and a killed run resumes inside the workflow, not at its start.
+stage's and a killed run resumes inside the workflow, not at its start. The preflight node runs
+the implementation stage's base run before the first stage.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from agentos.errors import ModelCallError
 from agentos.llm.retry import ModelCallFailed
 from agentos.progress.events import now_iso
 from agentos.workflows.implementation.graph import build_graph as build_impl
+from agentos.workflows.implementation.prepare import preflight
+from agentos.workflows.implementation.worktree import StageWorktree
 from agentos.workflows.lld.graph import build_graph as build_lld
 from agentos.workflows.orchestrator.plan import ARTIFACT_FIELD
 from agentos.workflows.orchestrator.state import STAGES, OrchestrationState
@@ -53,7 +56,7 @@ def impl_runner(services: Services) -> StageRunner:
     def run(state: OrchestrationState, attempt: int) -> dict[str, Any]:
         feedback = (state.get("feedback") or {}).get("impl") or []
         out = graph.invoke({"issue_number": state["issue_number"], "attempt": attempt,
-                            "human_feedback": feedback})
+                            "human_feedback": feedback, "notes": state.get("preflight_notes") or []})
         result = {k: out.get(k) for k in ("exit_reason", "message", "commit")}
         return {"verdict": out.get("outcome") or "BLOCK", "result": result,
                 "updates": {"test_run": out.get("test_run")}}
@@ -72,6 +75,20 @@ def pr_runner(services: Services) -> StageRunner:
                 "updates": {"pr_url": out.get("pr_url")}}
 
     return run
+
+
+def preflight_node(services: Services):
+    """Before triage, when the implementation stage will run: the suite at the base commit must
+    really run the tests, so a project whose tests cannot run stops (exit 2) before any model is
+    paid for. The stage's baseline reuses this run."""
+
+    def node(state: OrchestrationState) -> dict[str, Any]:
+        if (state.get("plan") or {}).get("impl", {}).get("action") != "run":
+            return {}
+        notes, base = preflight(StageWorktree(services), state["issue_number"])
+        return {"base_run": base.summary(), "preflight_notes": notes}
+
+    return node
 
 
 def stage_node(stage: str, runner: StageRunner, services: Services):

@@ -48,3 +48,8 @@ class OrchestrationState(TypedDict, total=False):
     last_verdict: str
     blocker: str | None
     test_run: dict[str, Any] | None
+    base_run: str | None
+    """The preflight's base run, in one line (the implementation stage reuses the run itself)."""
+    preflight_notes: list[str]
+    """What the preflight did to the worktree (interrupted work kept, the test environment set
+    up), for the implementation stage's report."""
