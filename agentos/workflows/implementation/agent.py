@@ -1,7 +1,8 @@
 """The built-in implementer: a model with file tools, one graph step per model call.
 
 agent makes one model call and appends its reply to the conversation; tools runs the calls
-the reply asked for and appends their results. A round ends when the model calls `finish` or
+the reply asked for and appends their results. The state keeps the whole conversation; each
+call sends it bounded (see conversation.py). A round ends when the model calls `finish` or
 reaches the round's step, token or cost limit; then the tests judge it.
 """
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from agentos.llm.base import Message, Request
 from agentos.workflows.implementation import prompts
+from agentos.workflows.implementation.conversation import prompt_messages
 from agentos.workflows.implementation.red import red_guard
 from agentos.workflows.implementation.state import ImplState
 from agentos.workflows.implementation.tools import TOOL_SPECS, WorktreeTools, describe
@@ -22,7 +24,7 @@ TOOL_REPORT_CHARS = 6000
 def agent(wt: StageWorktree, state: ImplState) -> ImplState:
     purpose = f"impl.{state['phase']}"
     turn = state.get("turns", {}).get(purpose, 0)
-    request = Request(system=prompts.SYSTEM, messages=[Message.model_validate(m) for m in state["messages"]],
+    request = Request(system=prompts.SYSTEM, messages=prompt_messages(state["messages"]),
                       tools=TOOL_SPECS, purpose=purpose, turn=turn)
     client = wt.services.models.client("impl", wt.cfg.implementer, state.get("attempt", 1))
     reply = client.complete(request)
