@@ -38,14 +38,13 @@ def version_files(root: Path) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def exclude_text(root: Path, user_excludes: Path | None) -> str:
-    """The ignore file agentos's git commands in `root` use: the user's own global excludes
-    (which it replaces), then the build output and the project's version files."""
-    own = ""
-    if user_excludes is not None and user_excludes.is_file():
-        own = user_excludes.read_text(encoding="utf-8", errors="replace").rstrip("\n") + "\n"
+def exclude_text(root: Path, also: list[Path]) -> str:
+    """The ignore file agentos's git commands in `root` use: the files in `also` (the user's
+    global excludes, which it replaces; the worktree's own info/exclude, which git does not
+    read), then the build output and the project's version files."""
+    parts = [p.read_text(encoding="utf-8", errors="replace").rstrip("\n") + "\n" for p in also if p.is_file()]
     lines = [*BUILD_OUTPUT, *(f"/{rel}" for rel in version_files(root))]
-    return own + "# build output: never committed by agentos\n" + "\n".join(lines) + "\n"
+    return "".join(parts) + "# build output: never committed by agentos\n" + "\n".join(lines) + "\n"
 
 
 def default_user_excludes() -> Path:

@@ -148,9 +148,9 @@ class Checkout(Git):
     agentos reads only through `Git`. Stages, commits, resets and switches.
 
     Build output (see buildoutput) never reaches a commit: every git command here reads an
-    ignore file of it (kept in the worktree's own git folder, so the user's checkout is not
-    affected), and tracked build files that set-up or a test run rewrote are put back as
-    committed before anything is staged."""
+    ignore file of it, with the worktree's own info/exclude (both kept in the worktree's
+    private git folder, so the user's checkout is not affected), and tracked build files that
+    set-up or a test run rewrote are put back as committed before anything is staged."""
 
     _excludes: Path | None = None
 
@@ -160,10 +160,11 @@ class Checkout(Git):
     def _exclude_file(self) -> Path:
         """The ignore file, written once per Checkout (the project's version files can change)."""
         if self._excludes is None:
-            git_dir = Git.call(self, "rev-parse", "--absolute-git-dir", check=True).stdout.strip()  # no ignore file yet
+            git_dir = Path(Git.call(self, "rev-parse", "--absolute-git-dir", check=True).stdout.strip())  # no ignore file yet
             configured = Git.call(self, "config", "--path", "--get", "core.excludesFile").stdout.strip()
-            text = exclude_text(self.cwd, Path(configured) if configured else default_user_excludes())
-            path = Path(git_dir) / "agentos-exclude"
+            user = Path(configured) if configured else default_user_excludes()
+            text = exclude_text(self.cwd, [user, git_dir / "info" / "exclude"])
+            path = git_dir / "agentos-exclude"
             if not path.is_file() or path.read_text(encoding="utf-8") != text:
                 path.write_text(text, encoding="utf-8")
             self._excludes = path

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from agentos.config import ImplementationStageConfig
+from agentos.repo.git import Checkout
 from agentos.repo.testcmd import expand_command, run_tests
 from agentos.repo.testreport import TestRun
 from agentos.workflows.implementation.environment import TestEnvironment, collection_failed
@@ -70,8 +71,11 @@ def test_a_new_file_left_by_the_setup_is_excluded_without_touching_the_tree(tmp_
     done = TestEnvironment(tree, cfg, UNITTEST).ensure()
 
     assert done.what.endswith("kept out of git: _version.py")
-    assert git(tree, "status", "--porcelain") == ""
-    assert git(tree, "ls-files", "--others", "--exclude-standard") == ""
+    assert Checkout(tree).dirty_paths() == [] and Checkout(tree).changed_since("HEAD") == []
+    assert Checkout(tree).commit_all("nothing of the implementer's") is None
+    user_checkout = tree.parents[2]
+    (user_checkout / "_version.py").write_text("the user's own\n")
+    assert git(user_checkout, "status", "--porcelain") == "?? _version.py\n"  # the user's checkout still sees it
 
 
 def test_pip_is_the_fallback_when_uv_is_missing(tmp_path):

@@ -4,8 +4,9 @@ An editable install writes `<pkg>.egg-info/` (and sometimes `build/` or a versio
 source tree, or rewrites the egg-info an sdist ships; `git add -A` would commit it with the
 implementer's work. What the step did is found by comparing `git status` before and after it:
 each new folder gets a `.gitignore` of `*` inside it (so it hides itself and touches nothing
-else), each new file an anchored line in the repository's `info/exclude` (git reads no
-per-worktree exclude file), and each tracked file it changed is restored as committed.
+else), each new file an anchored line in the worktree's own `info/exclude` (in its private git
+folder, so the user's checkout is not affected; git itself reads no per-worktree exclude file,
+agentos's `Checkout` does), and each tracked file it changed is restored as committed.
 """
 
 from __future__ import annotations
@@ -39,10 +40,9 @@ def keep_out_of_git(root: Path, before: set[str] | None) -> list[str]:
 
 
 def _exclude(root: Path, files: list[str]) -> None:
-    proc = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-path", "info/exclude"],
-                          cwd=root, capture_output=True, text=True)
+    proc = subprocess.run(["git", "rev-parse", "--absolute-git-dir"], cwd=root, capture_output=True, text=True)
     if proc.returncode == 0:
-        exclude = Path(proc.stdout.strip())
+        exclude = Path(proc.stdout.strip()) / "info" / "exclude"
         exclude.parent.mkdir(parents=True, exist_ok=True)
         with exclude.open("a", encoding="utf-8") as out:
             out.write("".join(f"/{rel}\n" for rel in files))
