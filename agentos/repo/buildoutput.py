@@ -43,8 +43,12 @@ def exclude_text(root: Path, also: list[Path]) -> str:
     global excludes, which it replaces; the worktree's own info/exclude, which git does not
     read), then the build output and the project's version files."""
     parts = [p.read_text(encoding="utf-8", errors="replace").rstrip("\n") + "\n" for p in also if p.is_file()]
-    lines = [*BUILD_OUTPUT, *(f"/{rel}" for rel in version_files(root))]
-    return "".join(parts) + "# build output: never committed by agentos\n" + "\n".join(lines) + "\n"
+    return "".join(parts) + "# build output: never committed by agentos\n" + "\n".join(patterns(root)) + "\n"
+
+
+def patterns(root: Path) -> list[str]:
+    """The build output of the project at `root`, as gitignore patterns."""
+    return [*BUILD_OUTPUT, *(f"/{rel}" for rel in version_files(root))]
 
 
 def default_user_excludes() -> Path:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from agentos.errors import AgentosError
-from agentos.repo.buildoutput import default_user_excludes, exclude_text
+from agentos.repo.buildoutput import default_user_excludes, exclude_text, patterns
 
 FALLBACK_NAME = "agentos"
 FALLBACK_EMAIL = "agentos@localhost"
@@ -173,8 +173,8 @@ class Checkout(Git):
     def put_back_build_output(self) -> list[str]:
         """Restore tracked build files that differ from HEAD (an sdist's egg-info, a version
         file written from git tags); the paths put back."""
-        tracked = self.call("ls-files", "-z", "--ignored", "--cached", f"--exclude-from={self._exclude_file()}",
-                            check=True).stdout.split("\0")
+        build_output = [f"--exclude={p}" for p in patterns(self.cwd)]
+        tracked = self.call("ls-files", "-z", "--ignored", "--cached", *build_output, check=True).stdout.split("\0")
         changed = self.call("diff", "--name-only", "--no-renames", "-z", "HEAD", check=True).stdout.split("\0")
         paths = sorted({p for p in tracked if p} & set(changed))
         if paths:

@@ -79,3 +79,15 @@ def test_the_users_checkout_still_sees_its_own_files(tmp_path):
     (root / "build").mkdir()
     (root / "build" / "mine.txt").write_text("the user's")
     assert "build/" in git(root, "status", "--porcelain")  # our ignore file lives in the worktree's git folder
+
+
+def test_a_tracked_file_the_user_ignores_globally_is_still_the_implementers_to_change(tmp_path, monkeypatch):
+    global_ignore = tmp_path / "global-ignore"
+    global_ignore.write_text("*.log\n")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
+    root = make_repo(tmp_path / "repo", {"fixtures/run.log": "old\n"})
+    git(root, "config", "core.excludesFile", str(global_ignore))
+    (root / "fixtures/run.log").write_text("new\n")
+    (root / "debug.log").write_text("untracked, ignored by the user")
+    Checkout(root).commit_all("update the fixture")
+    assert committed(root) == {"fixtures/run.log"}
