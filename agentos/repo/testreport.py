@@ -73,13 +73,18 @@ _NOT_COLLECTED = re.compile(r"(?m)^(?:_* ?ERROR collecting \S+|ImportError while
                             r"|(?:ERROR|FAIL): \S+ \(unittest\.loader\._FailedTest.*)")
 
 
+_PYTEST_EXITS = {2: "interrupted, e.g. by errors at collection", 3: "an internal error, e.g. a plugin that would not load",
+                 4: "a usage error, e.g. an option of a plugin that is not installed", 5: "no tests collected"}
+
+
 def why_no_tests_ran(run: TestRun) -> str | None:
     """Why a run did not really run the tests (nothing collected, stopped at collection or
     import, results unreadable), or None when it did. A base run must not have one."""
     if run.timed_out:
         return None
     if not run.counts_known:
-        return f"it exited {run.exit_code} without test results agentos recognises"
+        meaning = _PYTEST_EXITS.get(run.exit_code) if "pytest" in run.command else None
+        return f"it exited {run.exit_code}{f' (pytest: {meaning})' if meaning else ''} without test results agentos recognises"
     if run.passed + run.failed == 0:
         return (f"it stopped at collection or import: {run.errors} error(s) before any test ran" if run.errors
                 else "it collected no tests")

@@ -57,7 +57,7 @@ def test_a_base_run_that_cannot_collect_stops_before_any_model_call_and_the_same
 @pytest.mark.parametrize("command, why", [
     (f"{PYTEST} -k no_such_test", "it collected no tests"),
     ("echo all good", "it exited 0 without test results agentos recognises"),
-    (f"{PYTEST} --no-such-option", "it exited 4 without test results agentos recognises"),
+    (f"{PYTEST} --no-such-option", "it exited 4 (pytest: a usage error, e.g. an option of a plugin that is not installed) without test results"),
 ])
 def test_the_stage_on_its_own_stops_at_a_base_run_that_ran_no_tests(tmp_path, command, why):
     repo = make_target(tmp_path / "repo", implementation={"test_command": command})
