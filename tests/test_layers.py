@@ -58,3 +58,29 @@ def test_the_model_layer_knows_no_config_workflow_or_forge():
     for path in sorted((PACKAGE / "llm").glob("*.py")):
         banned = [m for m in imports(path) if m.split(".")[1] in ("config", "workflows", "forge", "cli", "commands")]
         assert banned == [], path.name
+
+
+def test_one_process_runner_and_one_git_runner():
+    """Child processes start in agentos/process.py (bounded, whole group ended) or, for git, in
+    agentos/repo/git.py; nowhere else imports subprocess or names the git binary in an argv."""
+    runners = {PACKAGE / "process.py", PACKAGE / "repo" / "git.py"}
+    elsewhere = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path in runners:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import) and any(a.name == "subprocess" for a in node.names):
+                elsewhere.append(f"{path.name} imports subprocess")
+            if isinstance(node, ast.ImportFrom) and node.module == "subprocess" and not _type_only(tree, node):
+                elsewhere.append(f"{path.name} imports from subprocess")
+            if isinstance(node, ast.List) and node.elts and isinstance(node.elts[0], ast.Constant) \
+                    and node.elts[0].value == "git":
+                elsewhere.append(f"{path.name}:{node.lineno} runs git itself")
+    assert elsewhere == []
+
+
+def _type_only(tree: ast.Module, node: ast.ImportFrom) -> bool:
+    """Whether the import sits under `if TYPE_CHECKING:` (a type annotation, no process)."""
+    return any(isinstance(n, ast.If) and getattr(n.test, "id", "") == "TYPE_CHECKING" and node in n.body
+               for n in ast.walk(tree))

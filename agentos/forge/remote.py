@@ -11,16 +11,20 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from agentos.errors import AgentosError, ConfigError, UsageError
 from agentos.forge.base import ForgeUnavailableError
+from agentos.process import run_bounded
 from agentos.repo.git import Git
+
+if TYPE_CHECKING:
+    from subprocess import CompletedProcess
 
 TOKEN_VARS = ("GITHUB_TOKEN", "GH_TOKEN")
 TOKEN_HINT = "export GITHUB_TOKEN=<a token with write access to the repository> (or GH_TOKEN), or run `gh auth login`"
@@ -115,8 +119,7 @@ def host_of_api(base_url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
-def find_token(host: str, env: Mapping[str, str], run: Callable[..., subprocess.CompletedProcess] = subprocess.run
-               ) -> Token | None:
+def find_token(host: str, env: Mapping[str, str]) -> Token | None:
     """The first token found: GITHUB_TOKEN, GH_TOKEN, then `gh auth token` for `host`."""
     for var in TOKEN_VARS:
         if (env.get(var) or "").strip():
@@ -126,10 +129,11 @@ def find_token(host: str, env: Mapping[str, str], run: Callable[..., subprocess.
         return None
     args = [gh, "auth", "token"] + ([] if host == PUBLIC_HOST else ["--hostname", host])
     try:
-        proc = run(args, capture_output=True, text=True, timeout=15, env=dict(env), stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired):
+        run = run_bounded(args, Path.cwd(), 15, head_chars=4000, tail_chars=4000, base_env=env, stdin="",
+                          stderr_apart=True)
+    except OSError:
         return None
-    value = proc.stdout.strip() if proc.returncode == 0 else ""
+    value = run.clipped(4000).strip() if run.exit_code == 0 and not run.timed_out else ""
     return Token(value, "`gh auth token`") if value else None
 
 
@@ -199,7 +203,7 @@ class GitRemote:
             self.sleep(2.0 * attempt)
         raise AssertionError("unreachable")
 
-    def _run(self, args: list[str]) -> subprocess.CompletedProcess[str]:
+    def _run(self, args: list[str]) -> CompletedProcess[str]:
         return Git(self.root, env=self._env(), timeout_s=self.timeout_s).call(*args)
 
     def _env(self) -> dict[str, str]:

@@ -138,6 +138,14 @@ class Git:
         return [m.strip() for m in out.split("\0") if m.strip()]
 
 
+def _identity_args(git: Git) -> list[str]:
+    """`-c user.x=…` for whichever of user.name / user.email is not configured."""
+    out = git.run("config", "--get-regexp", r"^user\.(name|email)$", check=False)
+    configured = {line.split(" ", 1)[0] for line in out.splitlines() if " " in line}
+    return [arg for key, fallback in (("user.name", FALLBACK_NAME), ("user.email", FALLBACK_EMAIL))
+            if key not in configured for arg in ("-c", f"{key}={fallback}")]
+
+
 def _output_if_ok(proc: subprocess.CompletedProcess[str]) -> str | None:
     out = proc.stdout.strip()
     return out if proc.returncode == 0 and out else None
@@ -205,15 +213,8 @@ class Checkout(Git):
         self.stage_all()
         if not allow_empty and self.ok("diff", "--cached", "--quiet"):
             return None
-        self.run(*self._identity_args(), "commit", "--quiet", "--allow-empty", "-m", message)
+        self.run(*_identity_args(self), "commit", "--quiet", "--allow-empty", "-m", message)
         return self.head()
-
-    def _identity_args(self) -> list[str]:
-        """`-c user.x=…` for whichever of user.name / user.email is not configured."""
-        out = self.run("config", "--get-regexp", r"^user\.(name|email)$", check=False)
-        configured = {line.split(" ", 1)[0] for line in out.splitlines() if " " in line}
-        return [arg for key, fallback in (("user.name", FALLBACK_NAME), ("user.email", FALLBACK_EMAIL))
-                if key not in configured for arg in ("-c", f"{key}={fallback}")]
 
     def reset_hard(self, ref: str) -> None:
         """Discard all changes and move the branch to `ref`. Only for our own worktrees."""

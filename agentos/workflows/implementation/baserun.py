@@ -22,7 +22,7 @@ from agentos.redact import redact
 from agentos.repo.testcmd import CONFIG_KEY
 from agentos.repo.testreport import TestRun, why_no_tests_ran
 from agentos.repo.worktrees import checked_out_at
-from agentos.workflows.implementation.environment import SETUP_KEY, TestEnvironment
+from agentos.workflows.implementation.environment import SETUP_KEY, TestEnvironment, collection_failed
 from agentos.workflows.implementation.worktree import StageWorktree
 
 SHOWN_LINES = 15
@@ -44,7 +44,9 @@ def base_run(wt: StageWorktree, fork: str, template: str) -> TestRun:
         wt.note(f"base commit: reusing its run for this command and environment ({kept.summary()})")
         return kept
     run = _run_at(wt, fork, template)
-    if why_no_tests_ran(run) and (said := env.fallback_runner()):
+    # A runner agentos added that cannot load the project's conftest or plugins: the previous
+    # major, then the one before (fallback_runner says when there is nothing left to try).
+    while collection_failed(run) and (said := env.fallback_runner()):
         wt.note(said)
         key, run = _key(wt, env, fork, template), _run_at(wt, fork, template)
     wt.record_run(run, "base commit", verdict="BASE")

@@ -11,14 +11,16 @@ agentos's `Checkout` does), and each tracked file it changed is restored as comm
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
+
+from agentos.repo.git import Checkout, Git, GitError
 
 
 def snapshot(root: Path) -> set[str] | None:
-    """git's status of `root` as "XY path" entries (untracked folders end with "/"); None outside git."""
-    proc = subprocess.run(["git", "status", "--porcelain", "-z", "--untracked-files=normal", "--no-renames"],
-                          cwd=root, capture_output=True, text=True)
+    """git's status of `root` as "XY path" entries (untracked folders end with "/"); None outside git.
+    Read as plain git sees it (not through Checkout's build-output excludes), so the note says
+    everything the step left."""
+    proc = Git(root).call("status", "--porcelain", "-z", "--untracked-files=normal", "--no-renames")
     return {e for e in proc.stdout.split("\0") if e} if proc.returncode == 0 else None
 
 
@@ -34,15 +36,16 @@ def keep_out_of_git(root: Path, before: set[str] | None) -> list[str]:
         (root / folder / ".gitignore").write_text("*\n")
     if files := [rel for rel in created if not rel.endswith("/")]:
         _exclude(root, files)
-    if changed:
-        subprocess.run(["git", "checkout", "--", *changed], cwd=root, capture_output=True)
+    Checkout(root).checkout_paths("HEAD", changed)
     return created + [f"{rel} (restored)" for rel in changed]
 
 
 def _exclude(root: Path, files: list[str]) -> None:
-    proc = subprocess.run(["git", "rev-parse", "--absolute-git-dir"], cwd=root, capture_output=True, text=True)
-    if proc.returncode == 0:
-        exclude = Path(proc.stdout.strip()) / "info" / "exclude"
-        exclude.parent.mkdir(parents=True, exist_ok=True)
-        with exclude.open("a", encoding="utf-8") as out:
-            out.write("".join(f"/{rel}\n" for rel in files))
+    try:
+        git_dir = Path(Git(root).run("rev-parse", "--absolute-git-dir"))
+    except GitError:
+        return
+    exclude = git_dir / "info" / "exclude"
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    with exclude.open("a", encoding="utf-8") as out:
+        out.write("".join(f"/{rel}\n" for rel in files))

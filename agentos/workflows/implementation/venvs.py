@@ -16,11 +16,12 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from agentos.repo.git import Git
 
 UV_ENV = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
 KEEP_READY_MADE = 8
@@ -43,8 +44,7 @@ def find_uv() -> str | None:
 
 def cache_root(worktree: Path) -> Path:
     """The repository's `.agentos/cache/testenv`, or the user cache when it has no `.agentos/`."""
-    proc = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=worktree,
-                          capture_output=True, text=True)
+    proc = Git(worktree).call("rev-parse", "--path-format=absolute", "--git-common-dir")
     common = Path(proc.stdout.strip()) if proc.returncode == 0 else None
     if common is not None and (common.parent / ".agentos").is_dir():
         return common.parent / ".agentos" / "cache" / "testenv"
