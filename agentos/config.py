@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from agentos.errors import ConfigError
 from agentos.llm.registry import PROVIDER_NAMES, PROVIDERS
@@ -108,6 +108,34 @@ class GitHubConfig(_Strict):
     """Retries, with back-off, of a request that failed on the network or with a server error."""
 
 
+class SandboxConfig(_Strict):
+    """Where the code the model writes runs: its tests, the set-up, agent CLIs as implementers.
+    `sandbox: off` is short for `sandbox: {backend: off}`."""
+
+    backend: Literal["auto", "bubblewrap", "off"] = "auto"
+    """auto and bubblewrap: run it under bubblewrap, and refuse (exit 2) where bubblewrap cannot
+    run; off: run it unconfined, with your environment, files and network (warned on every run
+    and recorded in the PR body)."""
+    env: list[str] = Field(default_factory=list)
+    """Environment variable names (fnmatch patterns) passed into the sandbox besides PATH, LANG,
+    LC_*, TERM and what agentos sets; e.g. [DATABASE_URL]. Never put a secret's name here."""
+    memory_mb: int = Field(4096, ge=64)
+    """Memory each sandboxed process may allocate (RLIMIT_DATA); past it allocations fail."""
+    processes: int = Field(512, ge=8)
+    """Processes a sandboxed command may have at once; a fork bomb stops there."""
+    bwrap: str = "bwrap"
+    """The bubblewrap executable, a name on PATH or a path."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if value is False or value == "off":  # YAML reads a bare `off` as false
+            return {"backend": "off"}
+        if isinstance(value, str):
+            return {"backend": value}
+        return value
+
+
 class OrchestratorConfig(_Strict):
     skip_existing_brief: bool = True
     """Reuse an approved issue brief already on the branch or base branch."""
@@ -131,6 +159,8 @@ class OrchestratorConfig(_Strict):
     """Open the pull request as a draft."""
     github: GitHubConfig = Field(default_factory=GitHubConfig)
     """GitHub settings (used when forge is github, or auto finds a GitHub remote and a token)."""
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    """How model-written code is confined (see SandboxConfig); `sandbox: off` opts out."""
     budget_usd: float | None = Field(None, gt=0)
     """Cap on the run's model spend in USD; the run pauses (exit 5) before a call that could cross it."""
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)

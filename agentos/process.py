@@ -5,7 +5,9 @@ goes through `run_bounded`. The command runs in a session (so a process group) o
 within a wall-clock limit. Its output is read through a pipe as it comes and only the first and
 last characters are kept, so a command printing gigabytes costs neither memory nor disk. When
 it ends, times out, or the caller is interrupted, its whole process group is ended by the one
-kill policy: SIGTERM, a grace of KILL_GRACE_S, then SIGKILL.
+kill policy: SIGTERM, a grace of KILL_GRACE_S, then SIGKILL. With a `confine` (see
+agentos/sandbox) the command runs inside the sandbox it describes: the runner wraps its argv
+with the sandbox's backend and gives it the sandbox's environment.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agentos.sandbox import Confinement
 
 KILL_GRACE_S = 2.0
 _CHUNK = 1 << 20
@@ -55,6 +61,7 @@ def run_bounded(
     base_env: Mapping[str, str] | None = None,
     stdin: Path | str | bytes | None = None,
     stderr_apart: bool = False,
+    confine: Confinement | None = None,
 ) -> BoundedRun:
     """Run a shell string or an argv list in `cwd`, within `timeout_s`, and end its process group.
 
@@ -62,9 +69,19 @@ def run_bounded(
     writes Python bytecode into the tree it runs in. `stdin` is a file to read, or text/bytes
     to feed; none means an empty stdin. Output is stdout and stderr merged, or with
     `stderr_apart` stdout alone (stderr's tail goes to `BoundedRun.stderr`). Raises OSError
-    only when the command cannot start.
+    only when the command cannot start. With `confine`, the command runs in that sandbox and
+    sees only the environment it allows (`env` entries always pass).
     """
-    child_env = {**(os.environ if base_env is None else base_env), "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
+    ours = os.environ if base_env is None else base_env
+    set_for_command = {"PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
+    if confine is None:
+        return _run({**ours, **set_for_command}, command, cwd, timeout_s, head_chars, tail_chars, stdin, stderr_apart)
+    with confine.launch(command, cwd, ours, set_for_command) as (argv, child_env):
+        return _run(child_env, argv, cwd, timeout_s, head_chars, tail_chars, stdin, stderr_apart)
+
+
+def _run(child_env: dict[str, str], command: str | list[str], cwd: Path, timeout_s: float, head_chars: int,
+         tail_chars: int, stdin: Path | str | bytes | None, stderr_apart: bool) -> BoundedRun:
     out = _Ends(head_chars, tail_chars)
     err = _Ends(0, tail_chars) if stderr_apart else None
     started = time.monotonic()

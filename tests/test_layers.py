@@ -18,7 +18,7 @@ LAYERS = [
     ["config"],
     ["llm"],
     ["progress", "repo", "runs", "paths"],
-    ["markdown", "process", "files", "redact", "errors"],
+    ["markdown", "process", "sandbox", "files", "redact", "errors"],
 ]
 """Top to bottom, as drawn in docs/architecture.md."""
 

@@ -5,6 +5,11 @@ comes from where the id is used. As a drafter or reviewer a CLI runs in text mod
 on stdout in its JSON mode with its own tools off (llm/agent_cli.py). As the implementer it runs
 in agent mode in the worktree and edits files itself (workflows/implementation/external.py).
 aider has no text mode. The names older configs used stay accepted (OLD_NAMES).
+
+In agent mode the CLI runs in the sandbox (agentos/sandbox): its private HOME holds only its
+own config (`config_paths`, read-only) and it sees only its own key variables (`own_keys`).
+In text mode it runs unsandboxed: it runs no code of the worktree (it has none, only a scratch
+folder) and its own tools are off.
 """
 
 from __future__ import annotations
@@ -49,7 +54,9 @@ class Cli:
     title: str
     install: str
     own_keys: tuple[str, ...]
-    """Key variables the CLI itself may use; other secrets are not passed to it in text mode."""
+    """Key variables the CLI itself may use; no other secret is passed to it."""
+    config_paths: tuple[str, ...]
+    """Its own config and login, relative to HOME: read-only in the sandbox's private HOME."""
     agent_argv: Callable[[AgentCall], list[str]]
     text_argv: Callable[[TextCall], list[str]] | None = None
     """None when the CLI cannot be a drafter or reviewer."""
@@ -99,19 +106,21 @@ def _aider_agent(c: AgentCall) -> list[str]:
 
 CLIS: dict[str, Cli] = {cli.name: cli for cli in (
     Cli("claude-code", "claude", "Claude Code", "npm install -g @anthropic-ai/claude-code",
-        ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"),
+        ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"), (".claude", ".claude.json", ".config/claude"),
         agent_argv=lambda c: [c.command, "-p", "--model", c.model, "--permission-mode", "acceptEdits",
                               "--output-format", "text"],
         text_argv=_claude_text),
     Cli("codex", "codex", "Codex CLI", "npm install -g @openai/codex", ("OPENAI_API_KEY", "CODEX_API_KEY"),
+        (".codex",),
         agent_argv=lambda c: [c.command, "exec", "--model", c.model, "--sandbox", "workspace-write", "-"],
         text_argv=_codex_text),
     Cli("gemini-cli", "gemini", "Gemini CLI", "npm install -g @google/gemini-cli",
-        ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS"),
+        ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS"), (".gemini", ".config/gcloud"),
         agent_argv=lambda c: [c.command, "--model", c.model, "--approval-mode", "auto_edit",
                               "--prompt", "Carry out the task given on standard input."],
         text_argv=_gemini_text),
-    Cli("aider", "aider", "aider", "pip install aider-chat", (), agent_argv=_aider_agent, task_on_stdin=False),
+    Cli("aider", "aider", "aider", "pip install aider-chat", (), (".aider.conf.yml", ".aider"),
+        agent_argv=_aider_agent, task_on_stdin=False),
 )}
 
 OLD_NAMES: dict[str, str] = {"claude-cli": "claude-code", "codex-cli": "codex"}

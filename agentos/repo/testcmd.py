@@ -16,11 +16,15 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agentos.errors import TestCommandError
 from agentos.process import run_bounded
 from agentos.repo.pydetect import detect_python
 from agentos.repo.testreport import TestCounts, TestRun, parse_junit, parse_test_output
+
+if TYPE_CHECKING:
+    from agentos.sandbox import Confinement
 
 CONFIG_KEY = "orchestrator.stages.implementation.test_command"
 SET_EXAMPLE = '--set stages.implementation.test_command="pytest -q"'
@@ -131,18 +135,21 @@ def run_tests(
     timeout_s: float,
     env: dict[str, str] | None = None,
     max_output_chars: int = 20000,
+    confine: Confinement | None = None,
 ) -> TestRun:
     """Run `command` through the shell in `cwd` and report what happened.
 
     A failing or hanging command is reported, never raised (a hang is killed, with its
     whole process group, after `timeout_s`). Only a command that cannot start at all raises
-    TestCommandError. `env` entries are added to (and override) the current environment.
+    TestCommandError. `env` entries are added to (and override) the current environment;
+    with `confine` the command runs in that sandbox (which may write the junit report only).
     """
     with tempfile.TemporaryDirectory(prefix="agentos-tests-") as tmp:
         junit = Path(tmp) / "junit.xml"
         try:
             run = run_bounded(_with_junit(command, junit), cwd, timeout_s, env=env, head_chars=max_output_chars,
-                              tail_chars=max(max_output_chars, PARSE_WINDOW_CHARS))
+                              tail_chars=max(max_output_chars, PARSE_WINDOW_CHARS),
+                              confine=confine.also_writable(Path(tmp)) if confine else None)
         except OSError as exc:
             raise TestCommandError(
                 f"the test command {command!r} could not be started in {cwd}: {exc.strerror}",

@@ -16,6 +16,7 @@ from agentos.llm.journal import CallJournal
 from agentos.llm.registry import ProviderContext, resolve
 from agentos.paths import RepoLayout
 from agentos.progress.events import Progress
+from agentos.sandbox import Sandbox, from_config
 from agentos.workflows.workspace import Workspace
 
 
@@ -51,6 +52,11 @@ class Services:
     @property
     def repo_root(self) -> Path:
         return self.layout.root
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """Where model-written code runs; SandboxUnavailable (exit 2) when none can run here."""
+        return from_config(self.config.sandbox)
 
 
 def build_models(layout: RepoLayout, run_dir: Path, progress: Progress,

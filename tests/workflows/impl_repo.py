@@ -76,15 +76,18 @@ BRIEF = "# Brief\n\n## Kind\nbug\n\n## Review log\nStatus: APPROVED after 1 revi
 
 
 def make_target(root: Path, *, files: dict[str, str] | None = None, tests: list[str] | None = None,
-                lld_files: list[str] | None = None, implementation: dict[str, Any] | None = None) -> Path:
-    """A git repository on `main` with the package, approved docs, issue #1 and a config."""
+                lld_files: list[str] | None = None, implementation: dict[str, Any] | None = None,
+                sandbox: Any = None) -> Path:
+    """A git repository on `main` with the package, approved docs, issue #1 and a config
+    (`sandbox`, when given, is the config's sandbox section)."""
     docs = {"docs/agentos/issue-1/brief.md": BRIEF,
             "docs/agentos/issue-1/lld.md": lld(lld_files or ["calc/ops.py", "tests/test_ops.py"]),
             "docs/agentos/issue-1/spec.md": spec(NEW_TESTS if tests is None else tests)}
     make_repo(root, {**FILES, **(files or {}), **docs}, message="calc")
     impl = {"implementer": "scripted:.agentos/scripted/implementer.yaml", "test_command": PYTEST,
             "python_venv": False, "max_test_retries": 2, "test_timeout_s": 60, **(implementation or {})}
-    config = {"orchestrator": {"stages": {"implementation": impl}, "gates": {"before_pr": False}}}
+    config = {"orchestrator": {"stages": {"implementation": impl}, "gates": {"before_pr": False},
+                               **({"sandbox": sandbox} if sandbox is not None else {})}}
     (root / ".agentos" / "scripted").mkdir(parents=True)
     (root / ".agentos" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     LocalForge(root).create_issue("clamp ignores its upper bound", "clamp(11, 0, 10) returns 11.", ["bug"])

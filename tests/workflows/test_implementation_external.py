@@ -17,6 +17,10 @@ from tests.workflows.impl_repo import (
     BUGGY_LINE, NEW_TESTS, OPS, RED_TESTS, implement, make_target, report, run_folder, worktree,
 )
 
+UNSANDBOXED = "off"
+"""These tests watch what agentos checks after a CLI ran (git's files, paths, the verdict); the
+fake writes its log outside the worktree and meddles with .git, which the sandbox would refuse
+(tests/workflows/test_sandbox.py runs a fake CLI inside it)."""
 FIXED_OPS = OPS.replace(BUGGY_LINE, "    if lo > hi:\n        raise ValueError('lo > hi')\n    return max(lo, min(x, hi))")
 WRONG_OPS = OPS.replace(BUGGY_LINE, "    return min(x, hi)")
 
@@ -68,7 +72,7 @@ def calls(log: Path) -> list[dict]:
 
 
 def test_an_agent_cli_works_test_first_and_what_it_may_not_change_is_undone(tmp_path, monkeypatch):
-    repo = make_target(tmp_path / "repo", implementation={"implementer": "claude-code:sonnet"})
+    repo = make_target(tmp_path / "repo", sandbox=UNSANDBOXED, implementation={"implementer": "claude-code:sonnet"})
     red = {"tests/test_ops.py": RED_TESTS, "calc/ops.py": FIXED_OPS}  # code too early: undone
     green = {"calc/ops.py": FIXED_OPS, ".github/workflows/evil.yml": "on: push\n", ".env": "TOKEN=x\n"}
     log = install_fake(tmp_path, monkeypatch, "claude", red, green, FAKE_AGENT_MEDDLE="1")
@@ -99,7 +103,7 @@ def test_an_agent_cli_works_test_first_and_what_it_may_not_change_is_undone(tmp_
 
 
 def test_an_agent_saying_it_is_done_is_not_the_verdict(tmp_path, monkeypatch):
-    repo = make_target(tmp_path / "repo", implementation={"implementer": "codex:gpt-5", "max_test_retries": 1})
+    repo = make_target(tmp_path / "repo", sandbox=UNSANDBOXED, implementation={"implementer": "codex:gpt-5", "max_test_retries": 1})
     log = install_fake(tmp_path, monkeypatch, "codex", {"tests/test_ops.py": RED_TESTS}, {"calc/ops.py": WRONG_OPS})
 
     result = implement(repo)
@@ -113,7 +117,7 @@ def test_an_agent_saying_it_is_done_is_not_the_verdict(tmp_path, monkeypatch):
 
 
 def test_a_hanging_agent_cli_is_killed_at_its_timeout(tmp_path, monkeypatch):
-    repo = make_target(tmp_path / "repo", implementation={
+    repo = make_target(tmp_path / "repo", sandbox=UNSANDBOXED, implementation={
         "implementer": "gemini-cli:pro", "external_timeout_s": 2, "max_test_retries": 0})
     install_fake(tmp_path, monkeypatch, "gemini", {"tests/test_ops.py": RED_TESTS}, {}, FAKE_AGENT_HANG="1")
 
@@ -126,7 +130,7 @@ def test_a_hanging_agent_cli_is_killed_at_its_timeout(tmp_path, monkeypatch):
 
 
 def test_aider_gets_its_files_and_its_cache_is_not_committed(tmp_path, monkeypatch):
-    repo = make_target(tmp_path / "repo", implementation={"implementer": "aider:sonnet"})
+    repo = make_target(tmp_path / "repo", sandbox=UNSANDBOXED, implementation={"implementer": "aider:sonnet"})
     log = install_fake(tmp_path, monkeypatch, "aider", {"tests/test_ops.py": RED_TESTS}, {"calc/ops.py": FIXED_OPS},
                        FAKE_AGENT_MEDDLE="1")
 
@@ -148,7 +152,7 @@ def test_aider_gets_its_files_and_its_cache_is_not_committed(tmp_path, monkeypat
 ])
 def test_an_agent_cli_that_cannot_run_is_reported_before_the_run(tmp_path, monkeypatch, implementer, needle):
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}/usr/bin{os.pathsep}/bin")
-    repo = make_target(tmp_path / "repo", implementation={"implementer": implementer})
+    repo = make_target(tmp_path / "repo", sandbox=UNSANDBOXED, implementation={"implementer": implementer})
 
     plan = CliRunner().invoke(orchestrate_app, ["--issue", "1", "--repo", str(repo), "--dry-run"])
 
@@ -157,7 +161,7 @@ def test_an_agent_cli_that_cannot_run_is_reported_before_the_run(tmp_path, monke
 
 def test_a_missing_agent_cli_exits_2_with_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}/usr/bin{os.pathsep}/bin")
-    repo = make_target(tmp_path / "repo", implementation={"implementer": "codex:gpt-5"})
+    repo = make_target(tmp_path / "repo", sandbox=UNSANDBOXED, implementation={"implementer": "codex:gpt-5"})
 
     result = CliRunner().invoke(orchestrate_app, ["--issue", "1", "--repo", str(repo), "--plain"])
 

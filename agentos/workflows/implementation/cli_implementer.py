@@ -21,7 +21,7 @@ def external_round(wt: StageWorktree, state: ImplState) -> ImplState:
     label = f"{state['phase']}-{state.get('red_round' if state['phase'] == 'red' else 'fix_round', 0)}"
     admin = external.GitAdminGuard(git)
     run = external.run_agent(implementer, _task(wt, state), wt.root, wt.cfg.external_timeout_s, wt.folder,
-                             label, _files(state))
+                             label, _files(state), wt.services.sandbox)
     notes = [f"{implementer} {label}: " + ("timed out" if run.timed_out else f"exit {run.exit_code}")
              + f" after {run.duration_s:.0f}s (its own account is in impl/{label}-output.log)"]
     notes += [f"undid a change the agent made to git's own files: {p}" for p in admin.restore()]

@@ -28,6 +28,7 @@ from agentos.process import run_bounded
 from agentos.repo import declared
 from agentos.repo.testcmd import describe_test_command
 from agentos.repo.testreport import TestRun
+from agentos.sandbox import Sandbox, unconfined
 from agentos.workflows.implementation import untracked, venvs
 from agentos.workflows.implementation.installplan import InstallPlan, plan_install
 
@@ -69,8 +70,10 @@ class TestEnvironment:
     __test__ = False  # not a pytest test class
 
     def __init__(self, worktree: Path, cfg: ImplementationStageConfig, test_command: str, *,
-                 cache_dir: Path | None = None, uv: str | None = "auto"):
+                 cache_dir: Path | None = None, uv: str | None = "auto", sandbox: Sandbox | None = None):
         self.root = worktree
+        self.sandbox = sandbox or unconfined()
+        """Where the set-up runs (with the network, for the package indexes) and the tests."""
         self.cfg = cfg
         self.test_command = test_command
         self.marker = worktree.parent / f"{worktree.name}.setup.json"
@@ -227,7 +230,7 @@ class TestEnvironment:
         """Run a setup step; None when it succeeded, else (with `check` false) what went wrong."""
         try:
             run = run_bounded(command, self.root, self.cfg.setup_timeout_s, env={**self.variables(), **(extra or {})},
-                              head_chars=2000, tail_chars=4000)
+                              head_chars=2000, tail_chars=4000, confine=self.sandbox.setup(self.root, self.cache))
         except OSError as exc:
             if not check:
                 return f"{what} could not start: {exc.strerror}"

@@ -2,7 +2,9 @@
 
 The CLI runs non-interactively in the worktree (its agent-mode command line comes from the one
 table of CLIs, llm/clis.py) with the task on stdin (aider: a message file), through the one
-process runner: a process group of its own, ended whole at the timeout. It is not trusted: what
+process runner: a process group of its own, ended whole at the timeout, inside the sandbox
+(the worktree and the run's impl/ folder writable, the network for its model API, its own
+config and key variables from the CLI table, nothing else of the user's). It is not trusted: what
 it changed is checked with the same path rules as the built-in tools and put back where it
 broke them, anything it did to the repository's git configuration or hooks is undone, and
 the stage then runs the tests itself. Its own account of the work is kept for the record.
@@ -21,6 +23,7 @@ from agentos.errors import ProviderConfigError
 from agentos.llm.clis import CLIS, AgentCall, Cli, cli_name
 from agentos.process import run_bounded
 from agentos.redact import redact
+from agentos.sandbox import Sandbox
 from agentos.repo.git import Checkout
 from agentos.workflows.implementation.tools import write_refusal
 
@@ -68,16 +71,17 @@ class AgentRun:
 
 
 def run_agent(model_id: str, task: str, worktree: Path, timeout_s: float, log_dir: Path,
-              label: str, files: list[str]) -> AgentRun:
+              label: str, files: list[str], sandbox: Sandbox) -> AgentRun:
     """Run the CLI once on `task` in `worktree`; raises ProviderConfigError when it cannot start."""
     cli, model = parse(model_id)
     log_dir.mkdir(parents=True, exist_ok=True)
     task_file = log_dir / f"{label}-task.md"
     task_file.write_text(redact(task), encoding="utf-8")
     argv = cli.agent_argv(AgentCall(shutil.which(cli.binary) or cli.binary, model, task_file, log_dir, files))
+    confine = sandbox.agent(worktree, cli.binary, cli.config_paths, cli.own_keys).also_writable(log_dir)
     try:
         run = run_bounded(argv, worktree, timeout_s, stdin=task_file if cli.task_on_stdin else None,
-                          head_chars=4000, tail_chars=16000)
+                          head_chars=4000, tail_chars=16000, confine=confine)
     except OSError as exc:
         raise ProviderConfigError(
             f"implementer {model_id}: `{cli.binary}` could not start: {exc.strerror}",

@@ -55,7 +55,7 @@ class StageWorktree:
         return expand_command(template, self.root)
 
     def environment(self, template: str) -> TestEnvironment:
-        return TestEnvironment(self.root, self.cfg, template)
+        return TestEnvironment(self.root, self.cfg, template, sandbox=self.services.sandbox)
 
     def run_tests(self, state: ImplState, setup: bool = True) -> TestRun:
         """The whole suite, in the worktree's test environment (set up again when it went stale)."""
@@ -66,7 +66,8 @@ class StageWorktree:
         env = self.environment(template)
         if setup and (done := env.ensure()):
             self.note(f"test environment set up again ({done.what}, {done.duration_s:.1f}s)")
-        return run_tests(self.test_command(template), self.root, self.cfg.test_timeout_s, env=env.variables())
+        return run_tests(self.test_command(template), self.root, self.cfg.test_timeout_s, env=env.variables(),
+                         confine=self.services.sandbox.tests(self.root))
 
     # --- records ------------------------------------------------------------------------
 

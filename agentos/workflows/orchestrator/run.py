@@ -15,6 +15,7 @@ from agentos import runs
 from agentos.errors import AgentosError, ExitCode, ModelCallError
 from agentos.llm.retry import ModelCallFailed
 from agentos.progress.events import Progress
+from agentos.sandbox import from_config
 from agentos.workflows.orchestrator.driver import (
     Asker, RunContext, RunResult, comment_gate, drive, fail, finish, graph_config,
 )
@@ -47,7 +48,10 @@ class Job(Protocol):
 def execute(session: Session, record: runs.RunRecord, job: Job, plain: bool = False,
             ask: Asker | None = None, stream=None) -> RunResult:
     """Run the job's graph with the repository's checkpointer until it ends or pauses; finish the record."""
+    sandbox = from_config(session.config.sandbox)  # no sandbox here: refuse before anything runs (exit 2)
     services = build_services(session, record, plain, stream)
+    if sandbox.off:
+        services.progress.emit("note", message=f"WARNING: {sandbox.summary()}")
     try:
         with checkpointer(session.layout) as saver:
             ctx = RunContext(job.build(services, saver), graph_config(record), record, session.layout,
@@ -91,6 +95,7 @@ def orchestrate(opts: RunOptions, ask: Asker | None = None, stream=None) -> RunR
         plan = make_plan(session.config, session.workspace, opts.skip, opts.resume_from)
         return RunResult(ExitCode.DONE, "dry-run", render_plan(session, plan, check_models(session, plan, strict=False)))
     session.forge.check_push(session.workspace.branch)  # before any model is called or run recorded
+    from_config(session.config.sandbox)
     record, fresh_plan = _pick_run(session, opts)
     if record is None:
         return _already_done(session)
@@ -177,6 +182,7 @@ def run_workflow(stage: str, opts: RunOptions, stream=None) -> RunResult:
     """One workflow on its own (`agentos lld --issue N`): same graph, own run and checkpoints."""
     session = open_session(opts)
     check_models(session, {stage: {"action": "run"}})
+    from_config(session.config.sandbox)
     last = runs.latest(session.layout, opts.issue, kind=stage)
     resumable = last is not None and last.status in ("running", "failed", "budget")
     record = last if resumable else runs.new_run(session.layout, opts.issue, stage)

@@ -1,0 +1,129 @@
+"""The sandbox every command that runs code from the worktree goes through.
+
+`from_config` picks the backend the configuration asks for (auto: bubblewrap when it works
+here; else a run refuses, naming the fix and the opt-out), and `Sandbox.tests/setup/agent`
+give the `Confinement` that `process.run_bounded` runs a command in. The policies are in
+policy.py, the backends in bubblewrap.py and off.py. Landlock is not a backend: the one
+Python binding on PyPI is a development release, and Landlock confines files only (not
+the environment, the network of older kernels, or process counts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from agentos.errors import UsageError
+from agentos.sandbox import policy as policies
+from agentos.sandbox.bubblewrap import Bubblewrap
+from agentos.sandbox.off import WARNING, Off
+from agentos.sandbox.policy import Limits, Policy
+
+INSTALL = "install bubblewrap (`apt-get install bubblewrap` or `dnf install bubblewrap`)"
+OPT_OUT = "or set `sandbox: off` in .agentos/config.yaml to run model-written code unconfined"
+
+
+class SandboxUnavailable(UsageError):
+    """A run would execute model-written code, and no sandbox can run here (exit 2)."""
+
+
+class Backend(Protocol):
+    name: str
+
+    def available(self) -> str | None: ...
+
+    def limits_note(self) -> str: ...
+
+    def launch(self, argv: list[str], cwd: Path, policy: Policy) -> contextlib.AbstractContextManager[list[str]]: ...
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """One command's sandbox: a backend and the policy it enforces."""
+
+    backend: Backend
+    policy: Policy
+
+    def also_writable(self, path: Path) -> Confinement:
+        """The same sandbox with `path` writable too (e.g. the folder a report is written to)."""
+        return Confinement(self.backend, self.policy.with_writable(path))
+
+    @contextlib.contextmanager
+    def launch(self, command: str | list[str], cwd: Path, ours: Mapping[str, str],
+               set_for_command: Mapping[str, str]) -> Iterator[tuple[list[str] | str, dict[str, str]]]:
+        """(argv, environment) to start the command with; the backend cleans up after it."""
+        if isinstance(self.backend, Off):
+            yield command, {**ours, **set_for_command}
+            return
+        argv = ["/bin/sh", "-c", command] if isinstance(command, str) else command
+        with self.backend.launch(argv, cwd, self.policy) as wrapped:
+            yield wrapped, self.policy.environment(ours, set_for_command)
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """The configured backend, with the limits and extra variables every policy gets."""
+
+    backend: Backend
+    limits: Limits
+    env_names: tuple[str, ...] = ()
+
+    @property
+    def off(self) -> bool:
+        return isinstance(self.backend, Off)
+
+    def tests(self, worktree: Path) -> Confinement:
+        return Confinement(self.backend, policies.for_tests(worktree, self.limits, self.env_names))
+
+    def setup(self, worktree: Path, cache: Path) -> Confinement:
+        return Confinement(self.backend, policies.for_setup(worktree, self.limits, cache, self.env_names))
+
+    def agent(self, worktree: Path, binary: str, config_paths: tuple[str, ...], keys: tuple[str, ...]) -> Confinement:
+        return Confinement(self.backend, policies.for_agent(worktree, self.limits, binary, config_paths, keys,
+                                                            self.env_names))
+
+    def summary(self) -> str:
+        """One line: the backend in use, or the opt-out's warning."""
+        if self.off:
+            return WARNING
+        return f"sandbox: {self.backend.name} ({self.backend.limits_note()})"
+
+    def describe(self, worktree: Path) -> list[str]:
+        """The backend and what each kind of command may do (doctor, --dry-run)."""
+        if self.off:
+            return [WARNING]
+        lines = [self.summary()]
+        for policy in (self.tests(worktree).policy, self.setup(worktree, Path("<cache>")).policy):
+            lines += [f"  {line}" for line in policy.describe()]
+        return lines
+
+
+def from_config(cfg) -> Sandbox:
+    """The sandbox `cfg` (a config.SandboxConfig) asks for; SandboxUnavailable when it cannot run here."""
+    limits = Limits(cfg.memory_mb, cfg.processes)
+    if cfg.backend == "off":
+        return Sandbox(Off(), limits, tuple(cfg.env))
+    backend = Bubblewrap(cfg.bwrap)
+    if why := backend.available():
+        raise SandboxUnavailable(f"no sandbox to run model-written code in: {why}", f"{INSTALL}, {OPT_OUT}")
+    return Sandbox(backend, limits, tuple(cfg.env))
+
+
+def status(cfg) -> tuple[Sandbox | None, str]:
+    """(sandbox or None, one line saying which) without raising, for doctor and --dry-run."""
+    try:
+        sandbox = from_config(cfg)
+    except SandboxUnavailable as exc:
+        return None, f"sandbox: NONE AVAILABLE - {exc.message}; a run would refuse (exit 2): {exc.hint}"
+    return sandbox, sandbox.summary()
+
+
+def unconfined() -> Sandbox:
+    """No confinement: for commands that run none of the model's code."""
+    return Sandbox(Off(), Limits(0, 0))
+
+
+__all__ = ["Confinement", "Sandbox", "SandboxUnavailable", "from_config", "status", "unconfined"]

@@ -1,0 +1,147 @@
+"""What a sandboxed command may see and do: files, environment, network and limits.
+
+One `Policy` per kind of command that runs code from the worktree:
+
+- `tests`: the test runs. The worktree read-write, but its `.venv` and `node_modules`
+  read-only: they are hard-linked copies of the repository's ready-made environments (see
+  venvs), so a test writing into them would change every worktree's copy. No network.
+- `setup`: the test environment's set-up (uv, pip, npm, setup_command). The worktree, the
+  venv and the repository's environment cache read-write; the network shared, to reach the
+  package indexes.
+- `agent`: an agent CLI as the implementer. The worktree read-write, the network shared (its
+  model API), its own config read-only in the private HOME, its own key variables passed.
+
+Every kind gets the system and the interpreter read-only, a private empty /tmp and HOME, and
+the main checkout's git directory read-only (git inside the worktree needs it; agentos
+commits from outside). Nothing else of the user's is there: no other file of HOME, no other
+repository, not the repository's `.agentos/` state. The environment is an allowlist.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/nix/store")
+"""Read-only in every sandbox, where they exist (a symlink such as /bin -> usr/bin stays one)."""
+ENV_ALLOWED = ("PATH", "LANG", "LANGUAGE", "LC_*", "TERM", "TZ", "NO_COLOR", "FORCE_COLOR", "COLUMNS",
+               "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED", "PYTEST_ADDOPTS", "CI")
+"""Variables of agentos's environment a sandboxed command sees; `sandbox.env` adds names.
+The entries agentos sets for the command itself (the venv's VIRTUAL_ENV and PATH, uv's
+settings) are always passed."""
+READ_ONLY_IN_TESTS = (".venv", "node_modules")
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int
+    """Per process: RLIMIT_DATA, the memory it may allocate (not RLIMIT_AS, which V8, Go and
+    the JVM exceed by merely reserving address space)."""
+    processes: int
+    """Processes the command may have at once (RLIMIT_NPROC; as root also a pids cgroup)."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What one sandboxed command may see and do."""
+
+    kind: str
+    """tests, setup or agent."""
+    worktree: Path
+    limits: Limits
+    network: bool = False
+    network_reason: str = ""
+    read_only: tuple[Path, ...] = ()
+    """Besides the system: the interpreter, the main checkout's .git, a CLI's install and config."""
+    writable: tuple[Path, ...] = ()
+    """Besides the worktree: e.g. the environment cache during set-up, a report file's folder."""
+    read_only_inside: tuple[Path, ...] = ()
+    """Folders of the worktree that stay read-only (the venv during test runs)."""
+    env_names: tuple[str, ...] = ENV_ALLOWED
+    home: Path = field(default_factory=lambda: Path.home())
+    """Where the private, empty HOME is mounted (the user's path, so `~` still means HOME)."""
+
+    def with_writable(self, *paths: Path) -> Policy:
+        return replace(self, writable=(*self.writable, *paths))
+
+    def environment(self, ours: Mapping[str, str], set_for_command: Mapping[str, str]) -> dict[str, str]:
+        """The command's environment: the allowed names of `ours`, then what agentos set for it."""
+        kept = {k: v for k, v in ours.items() if any(fnmatch.fnmatchcase(k, p) for p in self.env_names)}
+        return {**kept, "HOME": str(self.home), "TMPDIR": "/tmp", **set_for_command}
+
+    def describe(self) -> list[str]:
+        """What this sandbox allows, in a few lines (doctor, --dry-run)."""
+        ro = ", ".join(str(p) for p in self.read_only)
+        lines = [f"{self.kind}: worktree read-write" + (
+                     f" except {', '.join(p.name for p in self.read_only_inside)}" if self.read_only_inside else ""),
+                 f"  read-only: the system ({', '.join(d for d in SYSTEM_DIRS if os.path.exists(d))}), {ro}",
+                 f"  private: /tmp, HOME ({self.home}, empty)",
+                 "  network: " + (f"shared ({self.network_reason})" if self.network else "none"),
+                 f"  limits: {self.limits.memory_mb} MB per process, {self.limits.processes} processes",
+                 f"  environment: {', '.join(self.env_names)} and what agentos sets for the command"]
+        if self.writable:
+            lines.insert(1, f"  also read-write: {', '.join(str(p) for p in self.writable)}")
+        return lines
+
+
+def interpreter_paths() -> tuple[Path, ...]:
+    """agentos's interpreter and its venv: a worktree's venv points at the one, the tests run
+    on the other when the target has no venv, and uv lives in it."""
+    found = {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent.parent}
+    return tuple(sorted(p for p in found if p != Path("/")))
+
+
+def git_common_dir(worktree: Path) -> Path | None:
+    """The main checkout's .git a linked worktree points into (what git in the worktree needs)."""
+    proc = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=worktree,
+                          capture_output=True, text=True)
+    common = Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else None
+    return None if common is None or common.is_relative_to(worktree) else common
+
+
+def program_paths(binary: str) -> tuple[Path, ...]:
+    """Where a program on PATH is installed: the folder holding both its link and what it links to
+    (a CLI installed under HOME by npm or a version manager brings its runtime along)."""
+    found = shutil.which(binary)
+    if found is None:
+        return ()
+    link, real = Path(found).absolute(), Path(os.path.realpath(found))
+    common = Path(os.path.commonpath([link.parent, real.parent]))
+    if common in (Path("/"), Path.home()):
+        return tuple(sorted({link.parent, real.parent}))
+    return (common,)
+
+
+def for_tests(worktree: Path, limits: Limits, env_names: Iterable[str] = ()) -> Policy:
+    """A test run: no network, the venv read-only, nothing written outside the worktree."""
+    inside = tuple(worktree / name for name in READ_ONLY_IN_TESTS if (worktree / name).is_dir())
+    return Policy("tests", worktree, limits, read_only=_shared_read_only(worktree), read_only_inside=inside,
+                  env_names=(*ENV_ALLOWED, *env_names))
+
+
+def for_setup(worktree: Path, limits: Limits, cache: Path, env_names: Iterable[str] = ()) -> Policy:
+    """The test environment's set-up: the network for the package indexes, the cache writable."""
+    return Policy("setup", worktree, limits, network=True,
+                  network_reason="set-up installs the declared dependencies from the package indexes",
+                  read_only=_shared_read_only(worktree), writable=(cache,), env_names=(*ENV_ALLOWED, *env_names))
+
+
+def for_agent(worktree: Path, limits: Limits, binary: str, config_paths: Iterable[str], keys: Iterable[str],
+              env_names: Iterable[str] = ()) -> Policy:
+    """An agent CLI: the network for its model API, its install and its own config read-only."""
+    home = Path.home()
+    config = tuple(home / p for p in config_paths if (home / p).exists())
+    return Policy("agent", worktree, limits, network=True, network_reason="the agent CLI calls its model API",
+                  read_only=(*_shared_read_only(worktree), *program_paths(binary), *config),
+                  env_names=(*ENV_ALLOWED, *keys, *env_names))
+
+
+def _shared_read_only(worktree: Path) -> tuple[Path, ...]:
+    common = git_common_dir(worktree)
+    return (*interpreter_paths(), *([common] if common else []))
