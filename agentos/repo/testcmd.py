@@ -23,6 +23,8 @@ from agentos.process import run_bounded
 from agentos.repo.pydetect import detect_python
 from agentos.repo.testreport import TestCounts, TestRun, parse_junit, parse_test_output
 
+from agentos.sandbox import refusal_note
+
 if TYPE_CHECKING:
     from agentos.sandbox import Confinement
 
@@ -160,10 +162,13 @@ def run_tests(
         raise _cannot_start(command, run.exit_code, run.tail)
     counts = counts or parse_test_output(run.tail)
     known = counts or TestCounts()
+    output = run.clipped(max_output_chars)
+    if confine is not None and run.exit_code != 0 and (note := refusal_note(output, confine)):
+        output += f"\n{note}\n"
     return TestRun(
         command=command, exit_code=run.exit_code, timed_out=run.timed_out, duration_s=run.duration_s,
         passed=known.passed, failed=known.failed, errors=known.errors, skipped=known.skipped,
-        failed_tests=known.failed_tests, output=run.clipped(max_output_chars),
+        failed_tests=known.failed_tests, output=output,
         counts_known=counts is not None, timeout_s=timeout_s, passed_tests=known.passed_tests,
     )
 

@@ -11,6 +11,7 @@ the environment, the network of older kernels, or process counts).
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,32 @@ class Sandbox:
         for policy in (self.tests(worktree).policy, self.setup(worktree, Path("<cache>")).policy):
             lines += [f"  {line}" for line in policy.describe()]
         return lines
+
+
+REFUSALS = (
+    (r"Read-only file system|EROFS", "a write outside the worktree (or into its venv)"),
+    (r"Permission denied|EACCES|Operation not permitted|EPERM", "an access the sandbox does not allow"),
+    (r"Network is unreachable|ENETUNREACH|Connection refused|ECONNREFUSED|Temporary failure in name resolution"
+     r"|Name or service not known|getaddrinfo", "a network connection (test runs have no network)"),
+    (r"Resource temporarily unavailable|BlockingIOError|fork: retry|EAGAIN", "more processes than the limit"),
+    (r"MemoryError|Cannot allocate memory|ENOMEM|std::bad_alloc", "more memory than the limit"),
+)
+
+
+def refusal_note(output: str, confine: Confinement) -> str | None:
+    """What the sandbox most likely refused in this output, said to the implementer; None if nothing."""
+    if isinstance(confine.backend, Off):
+        return None
+    seen = [what for pattern, what in REFUSALS if re.search(pattern, output)]
+    if not seen:
+        return None
+    p = confine.policy
+    return (f"[sandbox] The tests ran in a sandbox, and the output shows it refused: {'; '.join(seen)}. "
+            f"Inside it: the worktree is writable ({', '.join(x.name for x in p.read_only_inside) or 'all of it'}"
+            f"{' read-only' if p.read_only_inside else ''}), /tmp and HOME are private and empty, there is no "
+            f"network, only allowed environment variables are set, each process may allocate "
+            f"{p.limits.memory_mb} MB and at most {p.limits.processes} processes run. Tests must not depend on "
+            "anything outside the worktree.")
 
 
 def from_config(cfg) -> Sandbox:
