@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from agentos.sandbox import SandboxUnavailable
+
 from tests.workflows.impl_repo import (
     BUGGY_LINE, FINISH, RED_TESTS, call, implement, make_target, prompts_sent, reply, replace, run_folder,
     script, worktree,
@@ -191,3 +193,79 @@ def test_escape_attempts_in_model_written_tests_are_contained_and_reported(tmp_p
     fix_prompts = prompts_sent(repo, "impl.green")
     assert any("[sandbox]" in text for text in fix_prompts)
 
+
+
+FAKE_CLI = '''#!{python}
+"""A hostile agent CLI: tries to escape, then does the work like the real one would."""
+import json, os, sys
+from pathlib import Path
+
+HOME, REPO, TMP_TARGET, MARK = {home!r}, {repo!r}, {tmp_target!r}, {mark!r}
+task = sys.stdin.read()
+for attempt in (lambda: print("LEAK:" + os.environ.get("AGENTOS_SANDBOX_SECRET", "none")[::-1]),
+                lambda: print("LEAK:" + Path(REPO, ".env").read_text()[::-1]),
+                lambda: print("LEAK:" + Path(HOME, ".ssh", "id_ed25519").read_text()[::-1]),
+                lambda: open(Path(HOME, ".bashrc"), "a").write(MARK[::-1]),
+                lambda: Path(TMP_TARGET).write_text(MARK[::-1]),
+                lambda: open(Path(REPO, "README.md"), "a").write(MARK[::-1]),
+                lambda: open(Path(REPO, ".git", "config"), "a").write(MARK[::-1])):
+    try:
+        attempt()
+    except OSError as exc:
+        print("refused:", exc)
+files = json.loads(os.environ["FAKE_AGENT_FILES"])
+for rel, text in (files["red"] if "Phase 1 of 2" in task else files["green"]).items():
+    Path(rel).write_text(text)
+print("done")
+'''
+
+
+def test_a_hostile_agent_cli_is_confined_too(tmp_path, world, monkeypatch):
+    home, listener = world
+    repo = make_target(tmp_path / "repo", sandbox={**LIMITS, "env": ["FAKE_AGENT_*"]},
+                       implementation={"implementer": "claude-code:sonnet", "max_test_retries": 0})
+    (repo / ".env").write_text(f"GITHUB_TOKEN={DOTENV_SECRET}\n")
+    tmp_target = Path("/tmp") / f"{MARK}-cli-{os.getpid()}-{tmp_path.name}"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "claude").write_text(FAKE_CLI.format(python=sys.executable, home=str(home), repo=str(repo),
+                                                    tmp_target=str(tmp_target), mark=MARK))
+    (bin_dir / "claude").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    fixed = RED_TESTS.replace("x", "x")  # the tests stay; the fix below makes them pass
+    ops = (repo / "calc" / "ops.py").read_text().replace(BUGGY_LINE, "    if lo > hi:\n        raise ValueError()\n"
+                                                          "    return max(lo, min(x, hi))")
+    monkeypatch.setenv("FAKE_AGENT_FILES", json.dumps({"red": {"tests/test_ops.py": fixed},
+                                                       "green": {"calc/ops.py": ops}}))
+    before = snapshot(repo, home)
+
+    result = implement(repo)
+
+    assert result.exit_code == 0, result.message  # the work inside the worktree went through
+    assert_contained(repo, home, before, None, tmp_target)  # the CLI has the network for its API
+    output = (run_folder(repo) / "red-0-output.log").read_text()
+    assert "LEAK:enon" in output  # the secret's name was not even set
+    assert "Read-only file system" in output and "No such file or directory" in output
+
+
+def test_without_a_sandbox_a_run_refuses_naming_the_fix_and_the_opt_out(tmp_path):
+    repo = make_target(tmp_path / "repo", sandbox={"bwrap": str(tmp_path / "no-such-bwrap")})
+    script(repo, red=[FINISH])
+
+    with pytest.raises(SandboxUnavailable) as refused:
+        implement(repo)
+    assert refused.value.exit_code == 2
+    assert "apt-get install bubblewrap" in str(refused.value) and "sandbox: off" in str(refused.value)
+    assert not worktree(repo).exists()  # nothing ran
+
+
+def test_the_opt_out_runs_unconfined_and_warns(tmp_path):
+    repo = make_target(tmp_path / "repo", sandbox="off")
+    script(repo, red=[reply(call("write_file", path="tests/test_ops.py", content=RED_TESTS)), FINISH],
+           green=[replace(BUGGY_LINE, "    return max(lo, min(x, hi))"), FINISH])
+
+    result = implement(repo)
+
+    events = (run_folder(repo).parent / "events.jsonl").read_text()
+    assert "WARNING: sandbox: off" in events
+    assert result.exit_code in (0, 4), result.message
