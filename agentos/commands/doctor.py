@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from agentos import sandbox
 from agentos.config import OrchestratorConfig, load_config
 from agentos.errors import AgentosError, ProviderConfigError
 from agentos.llm.adapter import ProviderBase, settings_for
@@ -75,12 +76,20 @@ def run_doctor(repo: Path | None, online: bool, config_file: Path | None = None,
     env_line, env_ok = dotenv_status(root)
     lines = [f"agentos doctor: {root} (config: {loaded.file or 'built-in defaults'})", env_line]
     lines += [_test_row(line) for line in describe_tests(root, loaded.config.stages.implementation)]
+    lines += _sandbox_rows(sandbox.report(loaded.config.sandbox, root))
     for report in reports:
         lines.append(f"\n{report.model_id}  (used by {', '.join(report.used_by)})")
         lines += [f"  {f.status:<5} {f.what:<9} {f.detail}" for f in report.findings]
     ready = env_ok and all(r.ready for r in reports)
     lines.append("\nall configured models are ready" if ready else "\nsome models are not ready: see FAIL above")
     return redact("\n".join(lines)), ready
+
+
+def _sandbox_rows(lines: list[str]) -> list[str]:
+    """The sandbox's line as a row (`FAIL` when none can run, `warn` when off), what it allows below."""
+    first = lines[0].split(": ", 1)[1]
+    status = "FAIL" if first.startswith("none available") else "warn" if "sandbox: off" in lines[0] else "ok"
+    return [f"  {status:<5} {'sandbox':<9} {first}", *[f"          {line}" for line in lines[1:]]]
 
 
 def _test_row(line: str) -> str:

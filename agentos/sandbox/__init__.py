@@ -97,9 +97,11 @@ class Sandbox:
         if self.off:
             return [WARNING]
         lines = [self.summary()]
-        for policy in (self.tests(worktree).policy, self.setup(worktree, Path("<cache>")).policy):
+        cache = Path("<repository>/.agentos/cache/testenv")
+        for policy in (self.tests(worktree).policy, self.setup(worktree, cache).policy):
             lines += [f"  {line}" for line in policy.describe()]
-        return lines
+        return lines + ["  agent: an agent CLI as implementer, as the tests but the network shared (its model API), "
+                        "its own config read-only in HOME and its own key variables (llm/clis.py)"]
 
 
 REFUSALS = (
@@ -139,13 +141,14 @@ def from_config(cfg) -> Sandbox:
     return Sandbox(backend, limits, tuple(cfg.env))
 
 
-def status(cfg) -> tuple[Sandbox | None, str]:
-    """(sandbox or None, one line saying which) without raising, for doctor and --dry-run."""
+def report(cfg, worktree: Path) -> list[str]:
+    """For doctor and --dry-run, without raising: the backend in use and what it allows, or
+    that none can run here and what a run would do."""
     try:
         sandbox = from_config(cfg)
     except SandboxUnavailable as exc:
-        return None, f"sandbox: NONE AVAILABLE - {exc.message}; a run would refuse (exit 2): {exc.hint}"
-    return sandbox, sandbox.summary()
+        return [f"sandbox: none available ({exc.message}); a run would refuse (exit 2): {exc.hint}"]
+    return sandbox.describe(worktree)
 
 
 def unconfined() -> Sandbox:
@@ -153,4 +156,4 @@ def unconfined() -> Sandbox:
     return Sandbox(Off(), Limits(0, 0))
 
 
-__all__ = ["Confinement", "Sandbox", "SandboxUnavailable", "from_config", "status", "unconfined"]
+__all__ = ["Confinement", "Sandbox", "SandboxUnavailable", "from_config", "refusal_note", "report", "unconfined"]

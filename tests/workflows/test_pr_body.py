@@ -114,3 +114,13 @@ def test_template_headings_are_followed(tmp_path: Path):
 
 def test_no_template_found(tmp_path: Path):
     assert find_template(tmp_path) is None
+
+
+def test_the_body_says_whether_the_code_ran_sandboxed():
+    from agentos.workflows.pr.body import PRFacts, build_body
+
+    run = {"command": "pytest -q", "passed": 3, "failed": 0, "errors": 0}
+    off = build_body(PRFacts(issue=1, branch="b", test_run=run, sandbox="off"))
+    on = build_body(PRFacts(issue=1, branch="b", test_run=run, sandbox="auto"))
+    assert "**Not sandboxed** (`sandbox: off`)" in off
+    assert "Sandbox: bubblewrap" in on and "Not sandboxed" not in on

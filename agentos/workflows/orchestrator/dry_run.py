@@ -47,11 +47,12 @@ def _details(session, stage: str) -> list[str]:
             lines.append("warning: drafter and reviewer are the same model; a different reviewer catches more")
         return lines
     if stage == "impl":
+        from agentos.sandbox import report
         from agentos.workflows.implementation.environment import describe_tests
 
         c = stage_config(cfg, stage)
         ws = session.workspace
         where = ws.path if (ws.path / ".git").exists() else session.layout.root
         return [f"implementer {c.implementer}, {c.max_test_retries} fix round(s), {c.max_steps} steps/round, "
-                f"test timeout {c.test_timeout_s}s", *describe_tests(where, c)]
+                f"test timeout {c.test_timeout_s}s", *describe_tests(where, c), *report(cfg.sandbox, where)]
     return ["draft PR" if cfg.pr_draft else "ready-for-review PR"]

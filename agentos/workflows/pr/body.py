@@ -67,6 +67,8 @@ class PRFacts:
     models: list[tuple[str, str, int, float]] = field(default_factory=list)
     """(stage, model ids, calls, cost)."""
     worktree: str = ""
+    sandbox: str = ""
+    """The configured sandbox backend (auto, bubblewrap, off); empty when unknown."""
 
 
 def build_body(facts: PRFacts, template: str | None = None) -> str:
@@ -104,11 +106,18 @@ def _testing(f: PRFacts) -> list[str]:
     if not final:
         return ["No test run was recorded for this pull request."]
     lines = [f"- Command: {code(_relative(final.get('command', ''), f.worktree))}",
-             f"- Result: **{inline(_counts(final))}**"]
+             f"- Result: **{inline(_counts(final))}**", *_sandbox(f)]
     if (report.get("baseline") or {}).get("summary"):
         base = str(report.get("fork_sha") or "")[:12]
         lines.append(f"- Before the change (base {code(base) if base else 'commit'}): {inline(report['baseline']['summary'])}")
     return lines + _red_green(report) + _required(report)
+
+
+def _sandbox(f: PRFacts) -> list[str]:
+    if f.sandbox == "off":
+        return ["- **Not sandboxed** (`sandbox: off`): the model-written code ran with the user's environment, "
+                "files and network"]
+    return ["- Sandbox: bubblewrap (no network, no secrets, nothing writable outside the worktree)"] if f.sandbox else []
 
 
 def _red_green(report: dict[str, Any]) -> list[str]:

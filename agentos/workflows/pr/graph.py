@@ -47,7 +47,7 @@ def gather_facts(services: Services, state: PRState) -> PRFacts:
         why=sections(lld[0]).get("context and goal", "") if lld else "",
         changed=ws.git.changed_files(ws.base, "HEAD"), report=_json(services.run_dir / "impl" / "test-report.json"),
         test_run=state.get("test_run"), docs=docs, reviews=state.get("reviews") or {},
-        models=_models(services), worktree=str(ws.path))
+        models=_models(services), worktree=str(ws.path), sandbox=services.config.sandbox.backend)
 
 
 def _models(services: Services) -> list[tuple[str, str, int, float]]:
