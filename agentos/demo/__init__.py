@@ -2,7 +2,9 @@
 
 Everything but the model answers is real: the graphs, checkpoints, git worktree, document
 validation, test runs and the PR record. The answers come from the YAML scripts copied into
-the sample repository's .agentos/scripted/, where a user can read (and edit) them.
+the sample repository's .agentos/scripted/, where a user can read (and edit) them. The tests
+run in the sandbox where bubblewrap works; on a machine without it the demo still runs (its
+model answers are our own scripts) with `sandbox: off` in its config, and says so.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ MARKER = ".agentos/demo.marker"
 SCRIPTS = ("drafter", "reviewer", "implementer")
 
 
-def demo_config() -> dict:
+def demo_config(sandboxed: bool = True) -> dict:
     drafter, reviewer, implementer = (f"scripted:.agentos/scripted/{n}.yaml" for n in SCRIPTS)
     doc = {"drafter": drafter, "reviewer": reviewer}
     return {"orchestrator": {
@@ -29,11 +31,13 @@ def demo_config() -> dict:
                    "implementation": {"implementer": implementer, "max_test_retries": 1, "test_timeout_s": 120}},
         # The demo runs unattended; real use keeps the default human approval before the PR.
         "gates": {"before_pr": False},
+        **({} if sandboxed else {"sandbox": "off"}),
     }}
 
 
-def create_sample(target: Path) -> Path:
-    """A fresh git repository with the sample package, config, scripts and one issue."""
+def create_sample(target: Path, bwrap: str = "bwrap") -> Path:
+    """A fresh git repository with the sample package, config, scripts and one issue; its
+    config turns the sandbox off only where `bwrap` cannot make one."""
     _clear(target)
     for rel, text in FILES.items():
         (target / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -46,12 +50,29 @@ def create_sample(target: Path) -> Path:
     for name in SCRIPTS:
         text = resources.files("agentos.demo").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
         (scripted / f"{name}.yaml").write_text(text, encoding="utf-8")
-    (target / ".agentos" / "config.yaml").write_text(yaml.safe_dump(demo_config(), sort_keys=False))
+    config = demo_config(sandboxed=sandbox_works(bwrap))
+    (target / ".agentos" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     (target / MARKER).write_text("created by `agentos demo`; safe to delete\n")
     from agentos.forge.local import LocalForge
 
     LocalForge(target).create_issue(ISSUE_TITLE, ISSUE_BODY, ["bug"])
     return target
+
+
+def sandbox_works(bwrap: str) -> bool:
+    """Whether bubblewrap can run a sandbox here (else the demo runs its own scripts unconfined)."""
+    from agentos.sandbox.bubblewrap import Bubblewrap
+
+    return Bubblewrap(bwrap).available() is None
+
+
+def sandbox_line(root: Path) -> str:
+    """Which way the demo's tests ran, in a line."""
+    config = yaml.safe_load((root / ".agentos" / "config.yaml").read_text()) or {}
+    if config.get("orchestrator", {}).get("sandbox") in ("off", False):
+        return ("  sandbox            off: bubblewrap is missing here, so the tests ran unconfined (the model answers "
+                "are our own scripts); real runs refuse without it: apt-get install bubblewrap")
+    return "  sandbox            bubblewrap: the tests ran with no network, no secrets, nothing outside the worktree"
 
 
 def _clear(target: Path) -> None:
@@ -93,6 +114,7 @@ def _report(root: Path, result) -> str:
         f"  LLD                {worktree}/{state.get('lld_path')}",
         f"  spec               {worktree}/{state.get('spec_path')}",
         f"  test run           {(state.get('test_run') or {}).get('command', '')}",
+        sandbox_line(root),
         f"  run folder         {run_dir}  (events.jsonl, calls.jsonl, drafts and verdicts)",
         "",
         f"Next: agentos status 1 --repo {root}",

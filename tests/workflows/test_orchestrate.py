@@ -41,6 +41,15 @@ def _pr_records(repo: Path) -> list[dict]:
     return out
 
 
+def test_the_demo_runs_unconfined_where_bubblewrap_cannot_and_says_so(tmp_path):
+    from agentos.demo import create_sample, sandbox_line
+    from agentos.config import load_config
+
+    repo = create_sample(tmp_path / "demo", bwrap=str(tmp_path / "no-such-bwrap"))
+    assert load_config(repo).config.sandbox.backend == "off"
+    assert "off: bubblewrap is missing here" in sandbox_line(repo)
+
+
 def test_demo_end_to_end(tmp_path):
     report = run_demo(tmp_path / "demo", plain=True)
     repo = tmp_path / "demo"
@@ -49,6 +58,7 @@ def test_demo_end_to_end(tmp_path):
     [pr] = _pr_records(repo)
     assert pr["head"] == "agentos/issue-1" and pr["base"] == "main" and pr["state"] == "open"
     assert "Closes #1" in pr["body"] and "4 passed, 0 failed" in pr["body"]
+    assert "sandbox            bubblewrap" in report and "Sandbox: bubblewrap" in pr["body"]
 
     # Artifacts are committed on the work branch, with the code; the user's checkout is untouched.
     on_branch = git(repo, "ls-tree", "-r", "--name-only", "agentos/issue-1").split()
