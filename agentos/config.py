@@ -133,6 +133,8 @@ class SandboxConfig(_Strict):
             return {"backend": "off"}
         if isinstance(value, str):
             return {"backend": value}
+        if isinstance(value, dict) and value.get("backend") is False:
+            return {**value, "backend": "off"}
         return value
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from agentos.sandbox.policy import SYSTEM_DIRS, Policy
 
+SYSTEM_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 _counter = itertools.count()
 
@@ -39,14 +40,14 @@ class Bubblewrap:
     name = "bubblewrap"
 
     def __init__(self, binary: str = "bwrap"):
-        self.binary = binary
+        self.binary = find(binary) or binary
 
     def available(self) -> str | None:
         """None when bwrap runs a sandbox here, else why not."""
         return _probe(self.binary)
 
     def limits_note(self) -> str:
-        if shutil.which("prlimit") is None:
+        if find("prlimit") is None:
             return "prlimit is missing: memory and process limits are not set (install util-linux)"
         if os.geteuid() == 0 and _pids_cgroup_root() is None:
             return "as root without a writable pids cgroup the process limit is not enforced (wall time is)"
@@ -83,14 +84,19 @@ def mounts(policy: Policy) -> list[str]:
     return args
 
 
+def find(program: str) -> str | None:
+    """The program's path: on PATH, else in the system's own bin folders."""
+    return shutil.which(program) or shutil.which(program, path=SYSTEM_PATH)
+
+
 @functools.lru_cache(maxsize=8)
 def _probe(binary: str) -> str | None:
-    found = shutil.which(binary)
+    found = find(binary)
     if found is None:
         return f"{binary} is not installed"
     try:
-        proc = subprocess.run([found, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
-                              capture_output=True, text=True, timeout=30)
+        argv = [found, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "/bin/sh", "-c", ":"]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"{found} could not run: {exc}"
     if proc.returncode != 0:
@@ -100,10 +106,11 @@ def _probe(binary: str) -> str | None:
 
 
 def _prlimit(policy: Policy) -> list[str]:
-    if shutil.which("prlimit") is None:
+    prlimit = find("prlimit")
+    if prlimit is None:
         return []
     memory = policy.limits.memory_mb * 1024 * 1024
-    return ["prlimit", f"--data={memory}:{memory}", f"--nproc={policy.limits.processes}:{policy.limits.processes}",
+    return [prlimit, f"--data={memory}:{memory}", f"--nproc={policy.limits.processes}:{policy.limits.processes}",
             "--"]
 
 

@@ -1,0 +1,89 @@
+"""The sandbox's policies, configuration and refusal notes, and the bubblewrap backend on its own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from agentos.config import AgentosConfig, SandboxConfig, load_config
+from agentos.process import run_bounded
+from agentos.sandbox import SandboxUnavailable, from_config, refusal_note, report
+from agentos.sandbox.policy import Limits, for_tests
+
+def needs_bwrap(test):
+    """A test that starts real bubblewrap."""
+    skip = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap (bwrap) is not installed")
+    return pytest.mark.real_component(skip(test))
+
+
+@pytest.mark.parametrize("text", ["off", "false", "{backend: off}"])
+def test_sandbox_off_is_accepted_in_each_spelling(tmp_path, text):
+    (tmp_path / ".agentos").mkdir()
+    (tmp_path / ".agentos" / "config.yaml").write_text(f"orchestrator:\n  sandbox: {text}\n")
+    assert load_config(tmp_path).config.sandbox.backend == "off"
+
+
+def test_unknown_sandbox_keys_and_backends_are_refused():
+    with pytest.raises(Exception):
+        AgentosConfig.model_validate({"orchestrator": {"sandbox": {"backend": "docker"}}})
+    with pytest.raises(Exception):
+        AgentosConfig.model_validate({"orchestrator": {"sandbox": {"network": True}}})
+
+
+def test_the_environment_is_an_allowlist(tmp_path):
+    policy = for_tests(tmp_path, Limits(512, 64), env_names=("DATABASE_URL",))
+    ours = {"PATH": "/usr/bin", "LANG": "C.UTF-8", "LC_ALL": "C", "GITHUB_TOKEN": "ghp_x", "OPENAI_API_KEY": "sk",
+            "DATABASE_URL": "postgres://", "HOME": "/home/u", "SSH_AUTH_SOCK": "/run/agent"}
+    env = policy.environment(ours, {"VIRTUAL_ENV": "/wt/.venv"})
+    assert set(env) == {"PATH", "LANG", "LC_ALL", "DATABASE_URL", "HOME", "TMPDIR", "VIRTUAL_ENV"}
+
+
+def test_a_missing_bwrap_refuses_with_the_fix_and_the_opt_out(tmp_path):
+    with pytest.raises(SandboxUnavailable) as refused:
+        from_config(SandboxConfig(bwrap=str(tmp_path / "no-bwrap")))
+    assert refused.value.exit_code == 2
+    assert "apt-get install bubblewrap" in str(refused.value) and "sandbox: off" in str(refused.value)
+    assert "a run would refuse (exit 2)" in report(SandboxConfig(bwrap=str(tmp_path / "no-bwrap")), tmp_path)[0]
+    assert from_config(SandboxConfig(backend="off", bwrap=str(tmp_path / "no-bwrap"))).off
+
+
+@needs_bwrap
+def test_refusals_in_the_output_become_a_note_for_the_implementer(tmp_path):
+    confine = from_config(SandboxConfig(memory_mb=256, processes=32)).tests(tmp_path)
+    note = refusal_note("OSError: [Errno 30] Read-only file system: '/x'\nConnection refused", confine)
+    assert "a write outside the worktree" in note and "a network connection" in note and "256 MB" in note
+    assert refusal_note("AssertionError: 1 != 2", confine) is None
+    assert refusal_note("Read-only file system", from_config(SandboxConfig(backend="off")).tests(tmp_path)) is None
+
+
+@needs_bwrap
+def test_the_process_limit_holds_as_root_too(tmp_path):
+    """RLIMIT_NPROC is not enforced for uid 0 (a user namespace keeps the real uid): as root the
+    pids cgroup is what stops a fork bomb."""
+    confine = from_config(SandboxConfig(processes=16)).tests(tmp_path)
+    script = ("import subprocess\nkids = []\ntry:\n    while len(kids) < 500:\n"
+              "        kids.append(subprocess.Popen(['sleep', '20']))\nexcept OSError as exc:\n    print(exc)\n"
+              "print('STARTED', len(kids))\n[k.kill() for k in kids]\n")
+    if os.geteuid() == 0 and "pids cgroup" not in confine.backend.limits_note():
+        pytest.skip("as root without a writable pids cgroup only wall time bounds processes")
+    run = run_bounded([sys.executable, "-c", script], tmp_path, 60, head_chars=2000, tail_chars=2000, confine=confine)
+    out = run.clipped(2000)
+    assert "Resource temporarily unavailable" in out and int(out.split("STARTED")[1].split()[0]) < 16
+
+
+@needs_bwrap
+def test_the_worktree_is_writable_and_its_venv_and_the_rest_are_not(tmp_path):
+    wt = tmp_path / "wt"
+    (wt / ".venv").mkdir(parents=True)
+    confine = from_config(SandboxConfig()).tests(wt)
+    run = run_bounded("echo ok > made.txt; echo x > .venv/f 2>&1; echo x > $HOME/f; ls -A $HOME; echo home=$HOME;"
+                      f" ls {tmp_path}", wt, 30, head_chars=4000, tail_chars=4000, confine=confine)
+    out = run.clipped(4000)
+    assert (wt / "made.txt").read_text() == "ok\n"
+    assert not (wt / ".venv" / "f").exists() and "Read-only file system" in out
+    assert not (Path.home() / "f").exists() and f"home={Path.home()}" in out
+    assert out.strip().endswith("wt")  # the worktree's parent shows only the worktree
