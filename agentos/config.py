@@ -121,8 +121,13 @@ class SandboxConfig(_Strict):
     LC_*, TERM and what agentos sets; e.g. [DATABASE_URL]. Never put a secret's name here."""
     memory_mb: int = Field(4096, ge=64)
     """Memory each sandboxed process may allocate (RLIMIT_DATA); past it allocations fail."""
-    processes: int = Field(512, ge=8)
-    """Processes a sandboxed command may have at once; a fork bomb stops there."""
+    processes: int = Field(1024, ge=8)
+    """Processes a sandboxed command may have at once; a fork bomb stops there. RLIMIT_NPROC
+    counts all of a user's processes, so leave room for the ones you already run; as root (not
+    limited by it) a pids cgroup holds the limit instead."""
+    setup_network: bool = True
+    """Let the test environment's set-up reach the package indexes (uv, pip, npm); test runs never
+    have the network."""
     bwrap: str = "bwrap"
     """The bubblewrap executable, a name on PATH or a path."""
 

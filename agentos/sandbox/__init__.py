@@ -71,6 +71,7 @@ class Sandbox:
     backend: Backend
     limits: Limits
     env_names: tuple[str, ...] = ()
+    setup_network: bool = True
 
     @property
     def off(self) -> bool:
@@ -80,7 +81,8 @@ class Sandbox:
         return Confinement(self.backend, policies.for_tests(worktree, self.limits, self.env_names))
 
     def setup(self, worktree: Path, cache: Path) -> Confinement:
-        return Confinement(self.backend, policies.for_setup(worktree, self.limits, cache, self.env_names))
+        return Confinement(self.backend, policies.for_setup(worktree, self.limits, cache, self.env_names,
+                                                            self.setup_network))
 
     def agent(self, worktree: Path, binary: str, config_paths: tuple[str, ...], keys: tuple[str, ...]) -> Confinement:
         return Confinement(self.backend, policies.for_agent(worktree, self.limits, binary, config_paths, keys,
@@ -138,7 +140,7 @@ def from_config(cfg) -> Sandbox:
     backend = Bubblewrap(cfg.bwrap)
     if why := backend.available():
         raise SandboxUnavailable(f"no sandbox to run model-written code in: {why}", f"{INSTALL}, {OPT_OUT}")
-    return Sandbox(backend, limits, tuple(cfg.env))
+    return Sandbox(backend, limits, tuple(cfg.env), cfg.setup_network)
 
 
 def report(cfg, worktree: Path) -> list[str]:

@@ -125,10 +125,12 @@ def for_tests(worktree: Path, limits: Limits, env_names: Iterable[str] = ()) -> 
                   env_names=(*ENV_ALLOWED, *env_names))
 
 
-def for_setup(worktree: Path, limits: Limits, cache: Path, env_names: Iterable[str] = ()) -> Policy:
-    """The test environment's set-up: the network for the package indexes, the cache writable."""
-    return Policy("setup", worktree, limits, network=True,
-                  network_reason="set-up installs the declared dependencies from the package indexes",
+def for_setup(worktree: Path, limits: Limits, cache: Path, env_names: Iterable[str] = (),
+              network: bool = True) -> Policy:
+    """The test environment's set-up: the network for the package indexes (unless turned off),
+    the cache writable."""
+    reason = "set-up installs the declared dependencies from the package indexes" if network else ""
+    return Policy("setup", worktree, limits, network=network, network_reason=reason,
                   read_only=_shared_read_only(worktree), writable=(cache,), env_names=(*ENV_ALLOWED, *env_names))
 
 

@@ -196,6 +196,9 @@ class TestEnvironment:
             what = self._make_venv(plan, fingerprint)
         if kept := untracked.keep_out_of_git(self.root, before):
             what += f"; kept out of git: {', '.join(kept)}"
+        if not self.sandbox.off:
+            policy = self.sandbox.setup(self.root, self.cache).policy
+            what += f"; sandboxed, network {'shared: ' + policy.network_reason if policy.network else 'none'}"
         return SetupReport(what, time.monotonic() - started)
 
     def _node_install(self, fingerprint: str) -> str:

@@ -117,7 +117,9 @@ def _sandbox(f: PRFacts) -> list[str]:
     if f.sandbox == "off":
         return ["- **Not sandboxed** (`sandbox: off`): the model-written code ran with the user's environment, "
                 "files and network"]
-    return ["- Sandbox: bubblewrap (no network, no secrets, nothing writable outside the worktree)"] if f.sandbox else []
+    if not f.sandbox:
+        return []
+    return ["- Sandbox: bubblewrap (no network, no secrets, nothing writable outside the worktree)"]
 
 
 def _red_green(report: dict[str, Any]) -> list[str]:
