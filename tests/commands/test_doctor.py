@@ -71,3 +71,15 @@ def test_shows_the_test_command_and_why_and_warns_when_none_is_found(sample_repo
     report, _ = run_doctor(sample_repo, online=False)
     assert "  warn  tests     none detected (no test command could be detected" in report
     assert "stages.implementation.test_command" in report
+
+
+def test_doctor_shows_the_sandbox_and_what_it_allows(sample_repo):
+    import shutil
+
+    report, _ = run_doctor(sample_repo, online=False)
+    if shutil.which("bwrap"):
+        assert "ok    sandbox   bubblewrap" in report and "network: none" in report and "private: /tmp" in report
+    off, _ = run_doctor(sample_repo, online=False, sets=["sandbox=off"])
+    assert "warn  sandbox   off - code the model wrote runs with your environment" in off
+    missing, _ = run_doctor(sample_repo, online=False, sets=["sandbox.bwrap=/nonexistent/bwrap"])
+    assert "FAIL  sandbox   none available" in missing and "apt-get install bubblewrap" in missing

@@ -166,6 +166,8 @@ def test_dry_run_writes_nothing_and_imports_no_graph_engine(sample_repo, capfd):
     assert "scripted:.agentos/scripted/reviewer.yaml" in proc.stdout and "ready" in proc.stdout
     # the test command it would use, and why: the sample's tests are unittest.TestCase classes
     assert "tests: {python} -m unittest discover -v -s tests -t . (unittest: tests/test_slug.py" in proc.stdout
+    # which sandbox the code would run in, and what it allows
+    assert "sandbox: bubblewrap" in proc.stdout or "sandbox: none available" in proc.stdout
     assert tree_snapshot(sample_repo) == before
 
 
