@@ -22,11 +22,11 @@ import itertools
 import os
 import shutil
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from agentos.process import run_bounded
 from agentos.sandbox.policy import SYSTEM_DIRS, Policy
 
 SYSTEM_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
@@ -96,11 +96,11 @@ def _probe(binary: str) -> str | None:
         return f"{binary} is not installed"
     try:
         argv = [found, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "/bin/sh", "-c", ":"]
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        run = run_bounded(argv, Path("/"), 30, head_chars=0, tail_chars=2000)
+    except OSError as exc:
         return f"{found} could not run: {exc}"
-    if proc.returncode != 0:
-        said = proc.stderr.strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+    if run.exit_code != 0:
+        said = run.tail.strip().splitlines()[-1:] or ["timed out" if run.timed_out else f"exit {run.exit_code}"]
         return f"{found} cannot make a sandbox here: {said[0]} (are user namespaces disabled?)"
     return None
 

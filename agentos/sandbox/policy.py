@@ -22,7 +22,6 @@ from __future__ import annotations
 import fnmatch
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -98,11 +97,19 @@ def interpreter_paths() -> tuple[Path, ...]:
 
 
 def git_common_dir(worktree: Path) -> Path | None:
-    """The main checkout's .git a linked worktree points into (what git in the worktree needs)."""
-    proc = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=worktree,
-                          capture_output=True, text=True)
-    common = Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else None
-    return None if common is None or common.is_relative_to(worktree) else common
+    """The main checkout's .git a linked worktree points into (what git in the worktree needs),
+    read from the worktree's `.git` file and its `commondir`; None for a checkout of its own."""
+    try:
+        pointer = (worktree / ".git").read_text(encoding="utf-8").strip()
+    except OSError:  # a .git folder (inside the worktree, so bound with it) or none
+        return None
+    own = Path(pointer.removeprefix("gitdir:").strip())
+    own = own if own.is_absolute() else worktree / own
+    try:
+        common = own / (own / "commondir").read_text(encoding="utf-8").strip()
+    except OSError:
+        common = own
+    return Path(os.path.realpath(common))
 
 
 def program_paths(binary: str) -> tuple[Path, ...]:
