@@ -87,3 +87,28 @@ def test_the_worktree_is_writable_and_its_venv_and_the_rest_are_not(tmp_path):
     assert not (wt / ".venv" / "f").exists() and "Read-only file system" in out
     assert not (Path.home() / "f").exists() and f"home={Path.home()}" in out
     assert out.strip().endswith("wt")  # the worktree's parent shows only the worktree
+
+
+@needs_bwrap
+def test_an_agent_cli_gets_its_own_config_read_only_its_own_key_and_the_network(tmp_path, monkeypatch):
+    from agentos.llm.clis import CLIS
+
+    home, wt = tmp_path / "home", tmp_path / "wt"
+    (home / ".claude").mkdir(parents=True)
+    (home / ".claude" / "settings.json").write_text("{}")
+    (home / ".ssh").mkdir()
+    (home / ".ssh" / "id_ed25519").write_text("KEY")
+    wt.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-own")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-other")
+    cli = CLIS["claude-code"]
+    confine = from_config(SandboxConfig()).agent(wt, "sh", cli.config_paths, cli.own_keys)
+    assert confine.policy.network
+    run = run_bounded("cat ~/.claude/settings.json; echo x >> ~/.claude/settings.json; ls -A ~; "
+                      "echo key=$ANTHROPIC_API_KEY other=$OPENAI_API_KEY", wt, 30, head_chars=4000, tail_chars=4000,
+                      confine=confine)
+    out = run.clipped(4000)
+    assert out.startswith("{}") and "Read-only file system" in out
+    assert (home / ".claude" / "settings.json").read_text() == "{}"
+    assert ".ssh" not in out and "key=sk-ant-own other=" in out and "sk-other" not in out

@@ -35,6 +35,8 @@ ENV_ALLOWED = ("PATH", "LANG", "LANGUAGE", "LC_*", "TERM", "TZ", "NO_COLOR", "FO
 The entries agentos sets for the command itself (the venv's VIRTUAL_ENV and PATH, uv's
 settings) are always passed."""
 READ_ONLY_IN_TESTS = (".venv", "node_modules")
+RESOLVER = Path("/run/systemd/resolve")
+"""Where /etc/resolv.conf points on systemd-resolved machines: read-only where the network is shared."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class Policy:
     read_only_inside: tuple[Path, ...] = ()
     """Folders of the worktree that stay read-only (the venv during test runs)."""
     env_names: tuple[str, ...] = ENV_ALLOWED
-    home: Path = field(default_factory=lambda: Path.home())
+    home: Path = field(default_factory=lambda: private_home())
     """Where the private, empty HOME is mounted (the user's path, so `~` still means HOME)."""
 
     def with_writable(self, *paths: Path) -> Policy:
@@ -87,6 +89,13 @@ class Policy:
         if self.writable:
             lines.insert(1, f"  also read-write: {', '.join(str(p) for p in self.writable)}")
         return lines
+
+
+def private_home() -> Path:
+    """Where the private HOME is mounted: the user's own path, so `~` keeps its meaning; a path
+    of its own when HOME is the root or unset."""
+    home = Path(os.environ.get("HOME") or "/")
+    return home if home != Path("/") and home.is_absolute() else Path("/home/sandbox")
 
 
 def interpreter_paths() -> tuple[Path, ...]:
@@ -138,17 +147,22 @@ def for_setup(worktree: Path, limits: Limits, cache: Path, env_names: Iterable[s
     the cache writable."""
     reason = "set-up installs the declared dependencies from the package indexes" if network else ""
     return Policy("setup", worktree, limits, network=network, network_reason=reason,
-                  read_only=_shared_read_only(worktree), writable=(cache,), env_names=(*ENV_ALLOWED, *env_names))
+                  read_only=(*_shared_read_only(worktree), *_resolver(network)), writable=(cache,),
+                  env_names=(*ENV_ALLOWED, *env_names))
 
 
 def for_agent(worktree: Path, limits: Limits, binary: str, config_paths: Iterable[str], keys: Iterable[str],
               env_names: Iterable[str] = ()) -> Policy:
     """An agent CLI: the network for its model API, its install and its own config read-only."""
-    home = Path.home()
+    home = private_home()
     config = tuple(home / p for p in config_paths if (home / p).exists())
     return Policy("agent", worktree, limits, network=True, network_reason="the agent CLI calls its model API",
-                  read_only=(*_shared_read_only(worktree), *program_paths(binary), *config),
+                  read_only=(*_shared_read_only(worktree), *_resolver(True), *program_paths(binary), *config),
                   env_names=(*ENV_ALLOWED, *keys, *env_names))
+
+
+def _resolver(network: bool) -> tuple[Path, ...]:
+    return (RESOLVER,) if network and RESOLVER.is_dir() else ()
 
 
 def _shared_read_only(worktree: Path) -> tuple[Path, ...]:
