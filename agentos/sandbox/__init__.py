@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -21,7 +21,7 @@ from agentos.errors import UsageError
 from agentos.sandbox import policy as policies
 from agentos.sandbox.bubblewrap import Bubblewrap
 from agentos.sandbox.off import WARNING, Off
-from agentos.sandbox.policy import Limits, Policy
+from agentos.sandbox.policy import Launch, Limits, Policy
 
 INSTALL = "install bubblewrap (`apt-get install bubblewrap` or `dnf install bubblewrap`)"
 OPT_OUT = "or set `sandbox: off` in .agentos/config.yaml to run model-written code unconfined"
@@ -38,7 +38,8 @@ class Backend(Protocol):
 
     def limits_note(self) -> str: ...
 
-    def launch(self, argv: list[str], cwd: Path, policy: Policy) -> contextlib.AbstractContextManager[list[str]]: ...
+    def launch(self, command: str | list[str], cwd: Path, policy: Policy, ours: Mapping[str, str],
+               set_for_command: Mapping[str, str]) -> contextlib.AbstractContextManager[Launch]: ...
 
 
 @dataclass(frozen=True)
@@ -52,16 +53,11 @@ class Confinement:
         """The same sandbox with `path` writable too (e.g. the folder a report is written to)."""
         return Confinement(self.backend, self.policy.with_writable(path))
 
-    @contextlib.contextmanager
     def launch(self, command: str | list[str], cwd: Path, ours: Mapping[str, str],
-               set_for_command: Mapping[str, str]) -> Iterator[tuple[list[str] | str, dict[str, str]]]:
-        """(argv, environment) to start the command with; the backend cleans up after it."""
-        if isinstance(self.backend, Off):
-            yield command, {**ours, **set_for_command}
-            return
-        argv = ["/bin/sh", "-c", command] if isinstance(command, str) else command
-        with self.backend.launch(argv, cwd, self.policy) as wrapped:
-            yield wrapped, self.policy.environment(ours, set_for_command)
+               set_for_command: Mapping[str, str]) -> contextlib.AbstractContextManager[Launch]:
+        """(command, environment) to start it with, from our environment and what agentos set
+        for it; the backend cleans up after it."""
+        return self.backend.launch(command, cwd, self.policy, ours, set_for_command)
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,11 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from agentos.process import run_bounded
-from agentos.sandbox.policy import SYSTEM_DIRS, Policy
+from agentos.sandbox.policy import SYSTEM_DIRS, Launch, Policy
 
 SYSTEM_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
@@ -55,13 +55,16 @@ class Bubblewrap:
             " and a pids cgroup (root)" if os.geteuid() == 0 else "")
 
     @contextlib.contextmanager
-    def launch(self, argv: list[str], cwd: Path, policy: Policy) -> Iterator[list[str]]:
-        """The argv that runs `argv` in `cwd` under `policy`; cleans up the cgroup afterwards."""
+    def launch(self, command: str | list[str], cwd: Path, policy: Policy, ours: Mapping[str, str],
+               set_for_command: Mapping[str, str]) -> Iterator[Launch]:
+        """The argv that runs `command` in `cwd` under `policy`, and the environment it allows;
+        cleans up the cgroup afterwards."""
         for path in policy.writable:
             path.mkdir(parents=True, exist_ok=True)
+        argv = ["/bin/sh", "-c", command] if isinstance(command, str) else command
         wrapped = [self.binary, *mounts(policy), "--chdir", str(cwd), "--", *argv]
         with _pids_cgroup(policy.limits.processes) as procs_file:
-            yield _enter_cgroup(procs_file) + _prlimit(policy) + wrapped
+            yield _enter_cgroup(procs_file) + _prlimit(policy) + wrapped, policy.environment(ours, set_for_command)
 
 
 def mounts(policy: Policy) -> list[str]:

@@ -39,6 +39,10 @@ RESOLVER = Path("/run/systemd/resolve")
 """Where /etc/resolv.conf points on systemd-resolved machines: read-only where the network is shared."""
 
 
+Launch = tuple["list[str] | str", dict[str, str]]
+"""What a backend starts: the command (wrapped) and its environment."""
+
+
 @dataclass(frozen=True)
 class Limits:
     memory_mb: int
