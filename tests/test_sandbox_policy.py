@@ -112,3 +112,21 @@ def test_an_agent_cli_gets_its_own_config_read_only_its_own_key_and_the_network(
     assert out.startswith("{}") and "Read-only file system" in out
     assert (home / ".claude" / "settings.json").read_text() == "{}"
     assert ".ssh" not in out and "key=sk-ant-own other=" in out and "sk-other" not in out
+
+
+@needs_bwrap
+def test_a_token_in_the_repositorys_git_config_is_not_readable_inside(tmp_path):
+    from agentos.repo.worktrees import ensure_worktree
+    from tests.helpers.repos import git, make_repo
+
+    repo = make_repo(tmp_path / "repo")
+    git(repo, "remote", "add", "origin", "https://x-access-token:ghp_SECRETSECRET@github.com/o/r.git")
+    git(repo, "config", "http.https://github.com/.extraheader", "AUTHORIZATION: basic c2VjcmV0")
+    wt = ensure_worktree(repo, tmp_path / "wt", "agentos/issue-1", "main")
+    confine = from_config(SandboxConfig()).tests(wt)
+    run = run_bounded(f"cat {repo}/.git/config; git status --short --branch; git log --oneline | wc -l", wt, 30,
+                      head_chars=8000, tail_chars=8000, confine=confine)
+    out = run.clipped(8000)
+    assert "SECRETSECRET" not in out and "c2VjcmV0" not in out and "[core]" in out
+    assert "## agentos/issue-1" in out and run.exit_code == 0  # git still reads the worktree
+    assert "ghp_SECRETSECRET" in (repo / ".git" / "config").read_text()  # the real file is untouched

@@ -20,8 +20,10 @@ import contextlib
 import functools
 import itertools
 import os
+import re
 import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -62,8 +64,10 @@ class Bubblewrap:
         for path in policy.writable:
             path.mkdir(parents=True, exist_ok=True)
         argv = ["/bin/sh", "-c", command] if isinstance(command, str) else command
-        wrapped = [self.binary, *mounts(policy), "--chdir", str(cwd), "--", *argv]
-        with _pids_cgroup(policy.limits.processes) as procs_file:
+        with tempfile.TemporaryDirectory(prefix="agentos-sandbox-") as scratch, \
+                _pids_cgroup(policy.limits.processes) as procs_file:
+            overlays = git_config_overlays(policy, Path(scratch))
+            wrapped = [self.binary, *mounts(policy), *overlays, "--chdir", str(cwd), "--", *argv]
             yield _enter_cgroup(procs_file) + _prlimit(policy) + wrapped, policy.environment(ours, set_for_command)
 
 
@@ -85,6 +89,36 @@ def mounts(policy: Policy) -> list[str]:
     for path in policy.read_only_inside:
         args += ["--ro-bind-try", str(path), str(path)]
     return args
+
+
+GIT_CONFIG_KEPT = {"core", "extensions"}
+"""Sections of a repository's git config that git inside the sandbox needs to read the worktree;
+the rest (remotes with credentials in their URLs, credential helpers, http headers) stays out."""
+
+
+def git_config_overlays(policy: Policy, scratch: Path) -> list[str]:
+    """bwrap options that show each bound git directory's `config` with only GIT_CONFIG_KEPT
+    sections: a token in a remote URL or an `http.extraHeader` is not readable inside."""
+    args: list[str] = []
+    for n, path in enumerate(policy.read_only):
+        config = path / "config"
+        if (path / "HEAD").is_file() and config.is_file():
+            clean = scratch / f"git-config-{n}"
+            clean.write_text(kept_git_config(config.read_text(encoding="utf-8", errors="replace")), encoding="utf-8")
+            args += ["--ro-bind", str(clean), str(config)]
+    return args
+
+
+def kept_git_config(text: str) -> str:
+    """The lines of a git config file that belong to GIT_CONFIG_KEPT sections."""
+    kept, keep = [], False
+    for line in text.splitlines():
+        header = re.match(r"\s*\[\s*([A-Za-z0-9.-]+)", line)
+        if header:
+            keep = header.group(1).split(".")[0].lower() in GIT_CONFIG_KEPT
+        if keep:
+            kept.append(line)
+    return "\n".join(kept) + "\n"
 
 
 def find(program: str) -> str | None:
