@@ -1,6 +1,9 @@
 """Repository context for prompts: a map of files and their top-level symbols, plus the files
 most relevant to the issue, cut to a token budget.
 
+The files sent whole are first those the issue names, or that define a symbol it names
+(agentos.repo.symbols), then the best of a BM25 ranking over paths, symbols and contents.
+
 Symbols come from Python's `ast` and, for JavaScript, TypeScript and Go, from tree-sitter
 grammar wheels (which bundle their grammars, so this works offline). What is parsed is cached
 per git blob under .agentos/cache/, so a warm run only parses files that changed.
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -18,6 +22,7 @@ from pathlib import Path
 from agentos.files import write_atomic
 from agentos.markdown.escape import fenced
 from agentos.repo.git import Git
+from agentos.repo.symbols import SymbolIndex, definitions, focused
 
 CACHE_VERSION = 1
 MAX_FILE_BYTES = 256_000
@@ -138,13 +143,7 @@ def symbols_of(path: str, data: bytes) -> list[str]:
 
 def symbol_names(entries: list[FileEntry]) -> set[str]:
     """Bare names of every symbol (functions, classes, methods, types)."""
-    names: set[str] = set()
-    for entry in entries:
-        for sym in entry.symbols:
-            head, _, members = sym.partition(": ")
-            names.add(re.sub(r"\(.*", "", head.split(" ", 1)[-1]))
-            names.update(m.strip() for m in members.split(",") if m.strip())
-    return names
+    return {name for entry in entries for name in definitions(entry.symbols) if "." not in name}
 
 
 # -- index -----------------------------------------------------------------------------------
@@ -160,9 +159,12 @@ def tracked_files(root: Path) -> list[tuple[str, str]]:
 
 
 class RepoIndex:
+    """The files of a repository with their symbols and terms, ranked against an issue."""
+
     def __init__(self, entries: list[FileEntry]):
         self.entries = entries
         self._bm25 = None
+        self._symbols: SymbolIndex | None = None
 
     @classmethod
     def build(cls, root: Path, cache_dir: Path | None = None, exclude: tuple[str, ...] = ()) -> RepoIndex:
@@ -197,6 +199,28 @@ class RepoIndex:
         order = sorted(range(len(self.entries)), key=lambda i: (-scores[i], self.entries[i].path))
         return [self.entries[i] for i in order[:limit] if scores[i] > 0]
 
+    def _rare(self, word: str) -> bool:
+        """Whether a word is in the first text of at most 1% of the files (3 on small repositories)."""
+        if self._bm25 is None:
+            return True
+        n = len(self.entries)
+        most = max(3, n // 100)
+        return self._bm25.idf.get(word.lower(), math.inf) >= math.log((n - most + 0.5) / (most + 0.5))
+
+    def relevant(self, query: str, limit: int = 8) -> list[tuple[FileEntry, tuple[str, ...]]]:
+        """The files to send whole, best first, each with the symbol names that chose it: the
+        files the query names or that define what it names, then BM25's order for the rest."""
+        if self._symbols is None:
+            self._symbols = SymbolIndex([(e.path, e.symbols) for e in self.entries])
+        by_path = {e.path: e for e in self.entries}
+        ranked = self.rank(query, limit=limit)  # builds BM25, whose word rarity the claim uses
+        chosen = {path: names for path, names in self._symbols.claim(query, self._rare)}
+        for entry in ranked:
+            if len(chosen) >= limit:
+                break
+            chosen.setdefault(entry.path, ())
+        return [(by_path[path], names) for path, names in list(chosen.items())[:limit]]
+
 
 def _analyse(file: Path, path: str) -> dict | None:
     try:
@@ -229,14 +253,14 @@ def _save_cache(cache_dir: Path, blobs: dict) -> None:
 def repo_context(index: RepoIndex, root: Path, query: str, budget_tokens: int) -> str:
     """The repository map and the most relevant files, within about budget_tokens tokens."""
     budget = budget_tokens * 4  # characters; a token is about four characters of code
-    ranked = index.rank(query, limit=12)
-    map_text = _map(index, ranked, budget // 2)
+    ranked = index.relevant(query, limit=12)
+    map_text = _map(index, [entry for entry, _ in ranked], budget // 2)
     parts, used = [map_text], len(map_text)
-    for entry in ranked[:8]:
+    for entry, names in ranked[:8]:
         room = min(budget - used, 12_000)
         if room < 400:
             break
-        body = _read(root / entry.path, room - 100)
+        body = _read(root / entry.path, room - 100, names)
         block = f"### {entry.path}\n{fenced(body)}"
         parts.append(block)
         used += len(block)
@@ -259,6 +283,6 @@ def _map(index: RepoIndex, ranked: list[FileEntry], budget: int) -> str:
     return f"Repository map ({len(index.entries)} files: path: top-level symbols)\n" + "\n".join(lines)
 
 
-def _read(file: Path, limit: int) -> str:
+def _read(file: Path, limit: int, names: tuple[str, ...]) -> str:
     text = file.read_text(encoding="utf-8", errors="replace")
-    return text if len(text) <= limit else text[:limit] + "\n… (cut)"
+    return text if len(text) <= limit else focused(text, names, limit)
