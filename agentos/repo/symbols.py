@@ -17,12 +17,12 @@ from dataclasses import dataclass
 SYMBOL_SLOTS = 4  # at most this many of the files sent whole are claimed by what the issue names
 MIN_SCORE = 0.5  # a mention's weight divided by the files it could mean; below this it says nothing
 
-WEIGHT = {"frame": 4.0, "path": 4.0, "module": 4.0, "dotted": 3.0, "code": 2.0, "file": 2.0,
+WEIGHT = {"frame": 4.0, "path": 4.0, "dotted": 3.0, "code": 2.0, "file": 2.0,
           "ident": 1.5, "word": 1.0}
 
 FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n(.*?)^[ \t]*\1", re.S | re.M)
 SPAN = re.compile(r"`([^`\n]+)`")
-FRAME = re.compile(r'File "([^"]+)", line \d+')
+FRAME = re.compile(r'File "([^"]+)", line \d+(?:, in [\w<>.]+)?')  # the frame's function: its path says it
 PATH = re.compile(r"(?<![\w/.-])(?:[\w.-]+/)*[\w-]+\.[A-Za-z]{1,5}\b(?![\w/(]|\.\w)")
 IMPORT = re.compile(r"^\s*from\s+([\w.]+)\s+import\s+\(?([\w\s,]+)", re.M)
 NAME = re.compile(r"(?<![\w.])(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[A-Za-z_]\w{2,})")  # one or two letters: noise
@@ -48,10 +48,11 @@ def definitions(symbols: list[str]) -> list[str]:
     names: list[str] = []
     for sym in symbols:
         head, _, members = sym.partition(": ")
-        owner = re.sub(r"\(.*", "", head.split(" ", 1)[-1])
+        owner = head.partition(" ")[2].partition("(")[0]
         names.append(owner)
-        for member in filter(None, (m.strip() for m in members.split(","))):
-            names += [f"{owner}.{member}", member]
+        if members:
+            for member in members.split(", "):
+                names += (f"{owner}.{member}", member)
     return names
 
 
@@ -60,7 +61,7 @@ def mentions(query: str) -> list[Mention]:
     found: list[Mention] = []
     frames = FRAME.findall(query)
     found += [Mention(path, "frame", i / len(frames)) for i, path in enumerate(frames)]
-    prose = FENCE.sub(lambda m: _code(m.group(2), found), query)
+    prose = FENCE.sub(lambda m: _code(m.group(2), found), FRAME.sub(" ", query))
     prose = SPAN.sub(lambda m: _code(m.group(1), found), prose)
     found += _paths(prose, "path")
     for match in NAME.finditer(PATH.sub(" ", prose)):
@@ -87,10 +88,12 @@ def _code(text: str, found: list[Mention]) -> str:
 
 
 def _paths(text: str, kind: str) -> list[Mention]:
+    """Paths written in text; a bare file name (`text.py`) is weaker than one with folders."""
     return [Mention(p, kind if "/" in p else "file") for p in PATH.findall(text)]
 
 
 def _looks_like_code(name: str, after: str) -> bool:
+    """A called name, snake_case, camelCase or with digits: an identifier even in prose."""
     return after == "(" or "_" in name or any(c.isupper() for c in name[1:]) or any(c.isdigit() for c in name)
 
 
@@ -101,8 +104,8 @@ class SymbolIndex:
         self.defines: dict[str, list[str]] = defaultdict(list)
         self.by_basename: dict[str, list[str]] = defaultdict(list)
         for path, symbols in sorted(files):
-            self.by_basename[path.rsplit("/", 1)[-1]].append(path)
-            for name in dict.fromkeys(definitions(symbols)):
+            self.by_basename[path.rpartition("/")[2]].append(path)
+            for name in set(definitions(symbols)):
                 self.defines[name].append(path)
 
     def claim(self, query: str, rare: Callable[[str], bool] = lambda word: True,
@@ -129,8 +132,8 @@ class SymbolIndex:
         """The files a mention could mean, and the symbol names it points at in them."""
         if mention.kind in ("frame", "path", "file"):
             return self.files_at(mention.text), []
-        if "." not in mention.text:  # a name, else a module's (`dumpdata` the command)
-            return list(self.defines.get(mention.text, ())) or self._modules([mention.text]), [mention.text]
+        if "." not in mention.text:  # a name, else a module's (`dumpdata`, the command's file)
+            return list(self.defines.get(mention.text, ())) or self.files_at(f"{mention.text}.py"), [mention.text]
         return self._dotted(mention.text.split("."))
 
     def _dotted(self, parts: list[str]) -> tuple[list[str], list[str]]:
@@ -178,11 +181,13 @@ class SymbolIndex:
 def focused(text: str, names: tuple[str, ...], limit: int) -> str:
     """A file cut to about `limit` characters that still shows the definitions of `names`: its
     head, then each definition that would have been cut, from its first line on."""
-    starts = sorted({m.start() for n in names for m in re.finditer(DEFINITION.format(re.escape(n.rsplit(".", 1)[-1])), text, re.M)})
+    patterns = [re.compile(DEFINITION.format(re.escape(n.rsplit(".", 1)[-1])), re.M) for n in names]
+    starts = sorted({m.start() for pattern in patterns for m in pattern.finditer(text)})
     head = limit // 3 if any(s > limit - 200 for s in starts) else limit
     late = [s for s in starts if s >= head][:3]
     if not late:
         return text[:limit] + "\n… (cut)"
     share = (limit - head) // len(late)
+    late = [s for i, s in enumerate(late) if i == 0 or s >= late[i - 1] + share]  # no window twice
     parts = [text[:head]] + [text[s : s + share] for s in late]
     return "\n… (cut)\n".join(parts) + "\n… (cut)"

@@ -60,3 +60,104 @@ def test_warm_build_reuses_the_cache_by_blob(repo, monkeypatch):
 
 def test_terms_split_identifiers():
     assert terms_of("renderPage slug_ify HTTPServer") == ["render", "page", "slug", "ify", "http", "server"]
+
+
+# -- what the issue names --------------------------------------------------------------------
+
+TEXT_PY = "".join(f"def helper_{i}(value):\n    return value + {i}\n\n\n" for i in range(400)) + (
+    "def slugify(value):\n    return value.strip('-')\n\n\nclass Truncator:\n    def chars(self, num):\n        return num\n")
+NOISE = "keeps leading trailing dashes separators " * 30
+
+
+def big_files() -> dict[str, str]:
+    """A repository where BM25 over words ranks the file defining `slugify` far down, as on Django."""
+    files = {"pkg/utils/text.py": TEXT_PY,
+             "pkg/db/query.py": "class QuerySet:\n    def bulk_create(self, objs):\n        return objs\n",
+             "pkg/db/__init__.py": "from pkg.db.query import QuerySet\n",
+             "pkg/forms/fields.py": "class DecimalField:\n    def clean(self, value):\n        return value\n",
+             "pkg/core/paginator.py": "class Paginator:\n    def get_page(self, number):\n        return number\n",
+             "pkg/core/mail.py": "def send_mail(to):\n    return to\n"}
+    files |= {f"pkg/handlers/h{i}.py": f"class Handler{i}:\n    def run(self):\n        pass\n\n    def get(self):\n        pass\n"
+              for i in range(12)}
+    files |= {f"docs/notes{i}.md": NOISE for i in range(10)}
+    files |= {f"lib/m{i}.py": f"def compute_{i}(a):\n    '''Multiply by {i} for reports.'''\n    return a * {i}\n" for i in range(60)}
+    return files
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    root = make_repo(tmp_path_factory.mktemp("big"), big_files())
+    return root, RepoIndex.build(root)
+
+
+def sent(index: RepoIndex, query: str) -> list[str]:
+    return [entry.path for entry, _ in index.relevant(query)]
+
+
+def test_bm25_alone_misses_the_defining_file(big):
+    _, index = big
+    assert "pkg/utils/text.py" not in [e.path for e in index.rank("slugify keeps leading and trailing dashes", 8)]
+
+
+@pytest.mark.parametrize("query", [
+    "slugify keeps leading and trailing dashes",
+    "`slugify('--a--')` keeps leading and trailing dashes",
+    "Keeps leading dashes:\n\n```python\nfrom pkg.utils.text import slugify\nprint(slugify('--a--'))\n```\n",
+    "Keeps dashes:\n\n    Traceback (most recent call last):\n"
+    '      File "/srv/venv/lib/python3.12/site-packages/pkg/utils/text.py", line 12, in slugify\n'
+    "    ValueError: trailing dashes\n",
+    "pkg.utils.text.slugify keeps leading and trailing dashes",
+    "The bug is in pkg/utils/text.py: it keeps leading and trailing dashes",
+], ids=["prose", "code-span", "fenced", "traceback", "dotted", "named-path"])
+def test_the_file_defining_what_the_issue_names_comes_first(big, query):
+    _, index = big
+    assert sent(index, query)[0] == "pkg/utils/text.py"
+
+
+@pytest.mark.parametrize("query, path", [
+    ("`QuerySet.bulk_create` keeps dashes", "pkg/db/query.py"),
+    ("pkg.db.QuerySet.bulk_create keeps dashes", "pkg/db/query.py"),  # re-exported by the package
+    ("`forms.DecimalField.clean` keeps dashes", "pkg/forms/fields.py"),
+    ("`Paginator.get_page()` keeps dashes", "pkg/core/paginator.py"),
+])
+def test_methods_and_module_paths(big, query, path):
+    _, index = big
+    assert sent(index, query)[0] == path
+
+
+def test_the_innermost_traceback_frame_leads(big):
+    _, index = big
+    trace = ('File "/venv/site-packages/pkg/core/mail.py", line 3, in send_mail\n'
+             'File "/venv/site-packages/pkg/utils/text.py", line 1602, in slugify\n')
+    assert sent(index, trace)[:2] == ["pkg/utils/text.py", "pkg/core/mail.py"]
+
+
+def test_a_common_name_does_not_flood_the_files_sent(big):
+    _, index = big
+    query = "`run()` and `get()` keep leading and trailing dashes"
+    assert not any(path.startswith("pkg/handlers/") for path in sent(index, query))
+    assert sent(index, query) == [e.path for e in index.rank(query, 8)]
+
+
+def test_names_claim_at_most_four_of_the_eight_files(big):
+    _, index = big
+    query = "`slugify`, `send_mail`, `Paginator`, `DecimalField`, `QuerySet`, `compute_7` keep dashes"
+    files = sent(index, query)
+    assert len(files) == 8 and len(set(files[:4]) & {"pkg/utils/text.py", "pkg/core/mail.py", "pkg/core/paginator.py",
+                                                     "pkg/forms/fields.py", "pkg/db/query.py", "lib/m7.py"}) == 4
+    assert files[4:] == [e.path for e in index.rank(query, 12) if e.path not in files[:4]][:4]
+
+
+def test_a_defining_file_longer_than_its_room_still_shows_the_definition(big):
+    root, index = big
+    text = repo_context(index, root, "slugify keeps dashes", budget_tokens=8000)
+    block = text.split("### pkg/utils/text.py\n", 1)[1]
+    assert "def slugify(value):\n    return value.strip('-')" in block and "… (cut)" in block
+
+
+def test_the_same_inputs_give_the_same_prompt(big, tmp_path):
+    root, index = big
+    query = "`slugify` and `get()` keep dashes in pkg/core/mail.py"
+    again = RepoIndex.build(root, tmp_path / "cache")
+    assert repo_context(index, root, query, 24000) == repo_context(again, root, query, 24000)
+    assert repo_context(RepoIndex.build(root, tmp_path / "cache"), root, query, 24000) == repo_context(index, root, query, 24000)
