@@ -147,7 +147,8 @@ def main() -> None:
     args = parser.parse_args()
     only = set(filter(None, args.only.split(",")))
     cases = [("django", django_repo(), DJANGO_ISSUES)] if not only or "django" in only else []
-    cases += corpus_cases(only - {"django"})
+    if not only or only - {"django"}:
+        cases += corpus_cases(only - {"django"})
     totals = {"before": [0, 0], "after": [0, 0]}
     print(f"{'project':18} {'files':>5}  {'issue':52} {'before':>12} {'after':>12}  definition shown")
     for name, repo, issues in cases:

@@ -161,3 +161,10 @@ def test_the_same_inputs_give_the_same_prompt(big, tmp_path):
     again = RepoIndex.build(root, tmp_path / "cache")
     assert repo_context(index, root, query, 24000) == repo_context(again, root, query, 24000)
     assert repo_context(RepoIndex.build(root, tmp_path / "cache"), root, query, 24000) == repo_context(index, root, query, 24000)
+
+
+@pytest.mark.parametrize("query, path", [("`renderPage` shows no title", "web/app.ts"),
+                                         ("Server.Serve hangs", "cmd/main.go"),
+                                         ("`Widget.draw()` draws twice", "web/app.ts")])
+def test_names_from_javascript_typescript_and_go(repo, query, path):
+    assert RepoIndex.build(repo).relevant(query)[0][0].path == path
