@@ -22,7 +22,7 @@ from pathlib import Path
 from agentos.files import write_atomic
 from agentos.markdown.escape import fenced
 from agentos.repo.git import Git
-from agentos.repo.symbols import SymbolIndex, definitions, focused
+from agentos.repo.symbols import claim, definitions, focused
 
 CACHE_VERSION = 1
 MAX_FILE_BYTES = 256_000
@@ -164,7 +164,6 @@ class RepoIndex:
     def __init__(self, entries: list[FileEntry]):
         self.entries = entries
         self._bm25 = None
-        self._symbols: SymbolIndex | None = None
 
     @classmethod
     def build(cls, root: Path, cache_dir: Path | None = None, exclude: tuple[str, ...] = ()) -> RepoIndex:
@@ -200,25 +199,24 @@ class RepoIndex:
         return [self.entries[i] for i in order[:limit] if scores[i] > 0]
 
     def _rare(self, word: str) -> bool:
-        """Whether a word is in the first text of at most 1% of the files (3 on small repositories)."""
+        """Whether a word is in the first text of at most 1% of the files (3 on small repositories);
+        a word in none names nothing defined here, since every symbol's name is among the terms."""
         if self._bm25 is None:
             return True
         n = len(self.entries)
         most = max(3, n // 100)
-        return self._bm25.idf.get(word.lower(), math.inf) >= math.log((n - most + 0.5) / (most + 0.5))
+        return self._bm25.idf.get(word.lower(), -math.inf) >= math.log((n - most + 0.5) / (most + 0.5))
 
     def relevant(self, query: str, limit: int = 8) -> list[tuple[FileEntry, tuple[str, ...]]]:
         """The files to send whole, best first, each with the symbol names that chose it: the
         files the query names or that define what it names, then BM25's order for the rest."""
-        if self._symbols is None:
-            self._symbols = SymbolIndex([(e.path, e.symbols) for e in self.entries])
-        by_path = {e.path: e for e in self.entries}
         ranked = self.rank(query, limit=limit)  # builds BM25, whose word rarity the claim uses
-        chosen = {path: names for path, names in self._symbols.claim(query, self._rare)}
+        chosen = dict(claim([(e.path, e.symbols) for e in self.entries], query, self._rare))
         for entry in ranked:
             if len(chosen) >= limit:
                 break
             chosen.setdefault(entry.path, ())
+        by_path = {e.path: e for e in self.entries}
         return [(by_path[path], names) for path, names in list(chosen.items())[:limit]]
 
 

@@ -26,6 +26,7 @@ FRAME = re.compile(r'File "([^"]+)", line \d+(?:, in [\w<>.]+)?')  # the frame's
 PATH = re.compile(r"(?<![\w/.-])(?:[\w.-]+/)*[\w-]+\.[A-Za-z]{1,5}\b(?![\w/(]|\.\w)")
 IMPORT = re.compile(r"^\s*from\s+([\w.]+)\s+import\s+\(?([\w\s,]+)", re.M)
 NAME = re.compile(r"(?<![\w.])(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[A-Za-z_]\w{2,})")  # one or two letters: noise
+IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 STRING = re.compile(r"""(['"]).*?\1""")
 DEFINITION = r"^[ \t]*(?:export\s+)?(?:default\s+)?(?:async\s+)?(?:def|class|function|func(?:\s*\([^)]*\))?|type|interface|const)\s+{}\b"
 
@@ -97,28 +98,39 @@ def _looks_like_code(name: str, after: str) -> bool:
     return after == "(" or "_" in name or any(c.isupper() for c in name[1:]) or any(c.isdigit() for c in name)
 
 
-class SymbolIndex:
-    """Symbol name -> the files that define it, and file paths by base name."""
+def claim(files: list[tuple[str, list[str]]], query: str, rare: Callable[[str], bool] = lambda word: True,
+          slots: int = SYMBOL_SLOTS) -> list[tuple[str, tuple[str, ...]]]:
+    """Up to `slots` of `files` (path, map symbols) that the query names or names a symbol of,
+    best first, with the names that chose each. A plain word of prose counts only if `rare` in the
+    repository's text: "lists" is English before it is a function's name, "slugify" is not."""
+    wanted = [m for m in mentions(query) if m.kind != "word" or rare(m.text)]
+    index = SymbolIndex(files, {part for m in wanted for part in IDENTIFIER.findall(m.text)})
+    return index.claim(wanted, slots)
 
-    def __init__(self, files: list[tuple[str, list[str]]]):
+
+class SymbolIndex:
+    """Symbol name -> the files that define it, and file paths by base name.
+
+    Given `vocabulary` (the identifiers of what a query names), only names it can ask about are
+    indexed: a query asks about a few names, a large repository defines a hundred thousand."""
+
+    def __init__(self, files: list[tuple[str, list[str]]], vocabulary: set[str] | None = None):
         self.defines: dict[str, list[str]] = defaultdict(list)
         self.by_basename: dict[str, list[str]] = defaultdict(list)
         for path, symbols in sorted(files):
             self.by_basename[path.rpartition("/")[2]].append(path)
+            if vocabulary is not None and not any(word in " ".join(symbols) for word in vocabulary):
+                continue  # a substring test is the fast one; the names are compared exactly below
             for name in set(definitions(symbols)):
-                self.defines[name].append(path)
+                if vocabulary is None or name.rpartition(".")[2] in vocabulary:
+                    self.defines[name].append(path)
 
-    def claim(self, query: str, rare: Callable[[str], bool] = lambda word: True,
-              slots: int = SYMBOL_SLOTS) -> list[tuple[str, tuple[str, ...]]]:
-        """Up to `slots` files the query names or names a symbol of, best first, each with the
-        symbol names that point at it (for showing their definitions when the file is cut).
-        A plain word of prose counts only if `rare` in the repository's text: "lists" is
-        English before it is a function's name, "slugify" is not."""
+    def claim(self, wanted: list[Mention], slots: int = SYMBOL_SLOTS) -> list[tuple[str, tuple[str, ...]]]:
+        """Up to `slots` files the mentions point at, best first, each with the symbol names that
+        point at it (for showing their definitions when the file is cut)."""
         score: dict[str, float] = defaultdict(float)
         focus: dict[str, list[str]] = defaultdict(list)
-        for mention in mentions(query):
-            if mention.kind == "word" and not rare(mention.text):
-                continue
+        for mention in wanted:
             files, names = self._resolve(mention)
             if not files or mention.weight / len(files) < MIN_SCORE:
                 continue
