@@ -198,20 +198,19 @@ class RepoIndex:
         order = sorted(range(len(self.entries)), key=lambda i: (-scores[i], self.entries[i].path))
         return [self.entries[i] for i in order[:limit] if scores[i] > 0]
 
-    def _rare(self, word: str) -> bool:
-        """Whether a word is in the first text of at most 1% of the files (3 on small repositories);
-        a word in none names nothing defined here, since every symbol's name is among the terms."""
-        if self._bm25 is None:
-            return True
-        n = len(self.entries)
-        most = max(3, n // 100)
-        return self._bm25.idf.get(word.lower(), -math.inf) >= math.log((n - most + 0.5) / (most + 0.5))
+    def _spread(self, word: str) -> float:
+        """In about how many files' first text a word is (BM25's inverse document frequency,
+        inverted); a word in none is taken as everywhere: every defined name is among the terms."""
+        idf = self._bm25.idf.get(word.lower()) if self._bm25 is not None else None
+        if idf is None:
+            return math.inf
+        return (len(self.entries) + 0.5 - 0.5 * math.exp(idf)) / (1 + math.exp(idf))
 
     def relevant(self, query: str, limit: int = 8) -> list[tuple[FileEntry, tuple[str, ...]]]:
         """The files to send whole, best first, each with the symbol names that chose it: the
         files the query names or that define what it names, then BM25's order for the rest."""
         ranked = self.rank(query, limit=limit)  # builds BM25, whose word rarity the claim uses
-        chosen = dict(claim([(e.path, e.symbols) for e in self.entries], query, self._rare))
+        chosen = dict(claim([(e.path, e.symbols) for e in self.entries], query, self._spread))
         for entry in ranked:
             if len(chosen) >= limit:
                 break

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 SYMBOL_SLOTS = 4  # at most this many of the files sent whole are claimed by what the issue names
 MIN_SCORE = 0.5  # a mention's weight divided by the files it could mean; below this it says nothing
 
+WORD_SPREAD = 0.005  # a plain word of prose names a symbol only if in at most 0.5% of the files
+CODE_SPREAD = 0.01  # the same for a plain word in code (a shell line, a traceback's header)
+
 WEIGHT = {"frame": 4.0, "path": 4.0, "dotted": 3.0, "code": 2.0, "file": 2.0,
           "ident": 1.5, "word": 1.0}
 
@@ -26,6 +29,7 @@ FRAME = re.compile(r'File "([^"]+)", line \d+(?:, in [\w<>.]+)?')  # the frame's
 PATH = re.compile(r"(?<![\w/.-])(?:[\w.-]+/)*[\w-]+\.[A-Za-z]{1,5}\b(?![\w/(]|\.\w)")
 IMPORT = re.compile(r"^\s*from\s+([\w.]+)\s+import\s+\(?([\w\s,]+)", re.M)
 NAME = re.compile(r"(?<![\w.])(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[A-Za-z_]\w{2,})")  # one or two letters: noise
+PLAIN = re.compile(r"[A-Za-z][a-z]*$")  # `lists`, `Context`; not `bulk_create`, `QuerySet`
 IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 STRING = re.compile(r"""(['"]).*?\1""")
 DEFINITION = r"^[ \t]*(?:export\s+)?(?:default\s+)?(?:async\s+)?(?:def|class|function|func(?:\s*\([^)]*\))?|type|interface|const)\s+{}\b"
@@ -98,12 +102,14 @@ def _looks_like_code(name: str, after: str) -> bool:
     return after == "(" or "_" in name or any(c.isupper() for c in name[1:]) or any(c.isdigit() for c in name)
 
 
-def claim(files: list[tuple[str, list[str]]], query: str, rare: Callable[[str], bool] = lambda word: True,
+def claim(files: list[tuple[str, list[str]]], query: str, spread: Callable[[str], float] = lambda word: 0.0,
           slots: int = SYMBOL_SLOTS) -> list[tuple[str, tuple[str, ...]]]:
     """Up to `slots` of `files` (path, map symbols) that the query names or names a symbol of,
-    best first, with the names that chose each. A plain word of prose counts only if `rare` in the
-    repository's text: "lists" is English before it is a function's name, "slugify" is not."""
-    wanted = [m for m in mentions(query) if m.kind != "word" or rare(m.text)]
+    best first, with the names that chose each. A plain word ("lists", "Context", "python")
+    counts only if it is rare in the repository's text (`spread`: in how many files): in prose or
+    a shell line it is English before it is a method's name, while "slugify" is not."""
+    most = {"word": max(3.0, len(files) * WORD_SPREAD), "code": max(5.0, len(files) * CODE_SPREAD)}
+    wanted = [m for m in mentions(query) if not (m.kind in most and PLAIN.match(m.text) and spread(m.text) > most[m.kind])]
     index = SymbolIndex(files, {part for m in wanted for part in IDENTIFIER.findall(m.text)})
     return index.claim(wanted, slots)
 
