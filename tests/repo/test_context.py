@@ -76,7 +76,8 @@ def big_files() -> dict[str, str]:
              "pkg/db/__init__.py": "from pkg.db.query import QuerySet\n",
              "pkg/forms/fields.py": "class DecimalField:\n    def clean(self, value):\n        return value\n",
              "pkg/core/paginator.py": "class Paginator:\n    def get_page(self, number):\n        return number\n",
-             "pkg/core/mail.py": "def send_mail(to):\n    return to\n"}
+             "pkg/core/mail.py": "def send_mail(to):\n    return to\n",
+             "pkg/core/shell.py": "class Shell:\n    def leading(self):\n        pass\n"}
     files |= {f"pkg/handlers/h{i}.py": f"class Handler{i}:\n    def run(self):\n        pass\n\n    def get(self):\n        pass\n"
               for i in range(12)}
     files |= {f"docs/notes{i}.md": NOISE for i in range(10)}
@@ -168,3 +169,9 @@ def test_the_same_inputs_give_the_same_prompt(big, tmp_path):
                                          ("`Widget.draw()` draws twice", "web/app.ts")])
 def test_names_from_javascript_typescript_and_go(repo, query, path):
     assert RepoIndex.build(repo).relevant(query)[0][0].path == path
+
+
+@pytest.mark.parametrize("query", ["Leading dashes are kept", "`leading` dashes are kept"])
+def test_an_english_word_common_in_the_repository_names_no_symbol(big, query):
+    _, index = big  # `Shell.leading` is defined once, but "leading" is in ten files' text
+    assert "pkg/core/shell.py" not in sent(index, query)
