@@ -171,7 +171,7 @@ def test_names_from_javascript_typescript_and_go(repo, query, path):
     assert RepoIndex.build(repo).relevant(query)[0][0].path == path
 
 
-@pytest.mark.parametrize("query", ["Leading dashes are kept", "`leading` dashes are kept"])
+@pytest.mark.parametrize("query", ["the leading dashes are kept", "`leading` dashes are kept"])
 def test_an_english_word_common_in_the_repository_names_no_symbol(big, query):
     _, index = big  # `Shell.leading` is defined once, but "leading" is in ten files' text
     assert "pkg/core/shell.py" not in sent(index, query)
