@@ -135,6 +135,16 @@ def test_no_fallback_below_pytest_7_or_the_projects_minversion(tmp_path):
     assert TestEnvironment(pinned, ImplementationStageConfig(), PYTEST).fallback_runner() is None
 
 
+def fallback_after_a_failed_collection(tree):
+    """Set up, see the base run fail to collect, take the fallback runner: (what it said, the run after)."""
+    env = TestEnvironment(tree, ImplementationStageConfig(), PYTEST)
+    env.ensure()
+    base = run_tests(expand_command(PYTEST, tree), tree, 120, env=env.variables())
+    assert collection_failed(base), base.output
+    said = env.fallback_runner()
+    return said, run_tests(expand_command(PYTEST, tree), tree, 120, env=env.variables())
+
+
 OLD_HOOK = "def pytest_collect_file(path, parent):  # py.path hook argument, gone in pytest 9\n    return None\n"
 
 
@@ -143,13 +153,7 @@ def test_a_conftest_the_newest_pytest_rejects_runs_on_the_previous_major(tmp_pat
     """Installs pytest 9 and 8 from PyPI (uv)."""
     first, second = worktrees(tmp_path, {"pyproject.toml": "[project]\nname = 'x'\n", "conftest.py": OLD_HOOK,
                                          "tests/test_a.py": "def test_a():\n    assert True\n"})
-    env = TestEnvironment(first, ImplementationStageConfig(), PYTEST)
-    env.ensure()
-    base = run_tests(expand_command(PYTEST, first), first, 120, env=env.variables())
-    assert collection_failed(base), base.output
-
-    said = env.fallback_runner()
-    again = run_tests(expand_command(PYTEST, first), first, 120, env=env.variables())
+    said, again = fallback_after_a_failed_collection(first)
 
     assert said.startswith("pytest 9.") and "so the tests run with pytest<9" in said
     assert again.ok and again.passed == 1, again.output
@@ -197,13 +201,7 @@ def test_an_old_pin_of_the_projects_gives_way_to_the_newest_pytest(tmp_path):
     """pastel pins pytest ^4.6, which cannot run on this Python; installs pytest 4.6 and the newest from PyPI."""
     (tree,) = worktrees(tmp_path, {"requirements-test.txt": "pytest==4.6.11\n",
                                    "tests/test_a.py": "import pytest\n\n\ndef test_a():\n    assert True\n"}, count=1)
-    env = TestEnvironment(tree, ImplementationStageConfig(), PYTEST)
-    env.ensure()
-    base = run_tests(expand_command(PYTEST, tree), tree, 120, env=env.variables())
-    assert collection_failed(base), base.output
-
-    said = env.fallback_runner()
-    again = run_tests(expand_command(PYTEST, tree), tree, 120, env=env.variables())
+    said, again = fallback_after_a_failed_collection(tree)
 
     assert said.startswith("pytest 4.6.11 could not collect the tests, so the tests run with the newest pytest")
     assert "overriding the project's pytest with pytest" in said
