@@ -1,0 +1,155 @@
+"""agentos on the corpus of real projects (tests/corpus/projects.yaml), with the replay model.
+
+    .venv/bin/python bench/bench_corpus.py [--only NAME ...] [--no-pipeline] [--json FILE]
+
+Per project: the test runner agentos detects (right or wrong against projects.yaml), the time
+agentos takes to set up the test environment cold (empty download caches: XDG_CACHE_HOME points
+at a new folder) and warm (the same caches, a fresh copy of the repository), the base run, and the
+whole `orchestrate --issue 1` through the replay server (tests/corpus/replay.py): model calls,
+prompt tokens (all, the first and the largest implementation call), the share of input tokens
+that repeat an earlier call's prefix (what a provider's prefix cache can serve), and the
+estimated cost per issue at Sonnet-class prices with and without that cache. Token counts are
+the replay server's estimate (4 characters a token). Prints a table; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from agentos.config import ImplementationStageConfig  # noqa: E402
+from agentos.llm.base import Usage  # noqa: E402
+from agentos.llm.models import price_for  # noqa: E402
+from agentos.repo import testcmd  # noqa: E402
+from agentos.workflows.implementation.environment import TestEnvironment  # noqa: E402
+from tests.corpus import fetch  # noqa: E402
+from tests.corpus.conftest import make_pipeline  # noqa: E402
+
+PRICE_MODEL = "claude:sonnet-4.6"
+RUNNERS = {"pytest": "pytest", "unittest": "unittest", "npm": "tape"}
+
+
+@contextmanager
+def caches(folder: Path):
+    """Download caches (pip, uv, npm, agentos') under `folder` for the duration."""
+    saved = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "npm_config_cache")}
+    os.environ.update(XDG_CACHE_HOME=str(folder), npm_config_cache=str(folder / "npm"))
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+
+
+def detected(repo: Path) -> str:
+    """The test command agentos detects (whatever shape detection returns), or its error."""
+    try:
+        found: Any = testcmd.detect_test_command(repo)
+    except Exception as exc:  # a project agentos cannot read is a figure too
+        return f"error: {exc}"
+    return found if isinstance(found, str) else getattr(found, "command", str(found))
+
+
+def runner_of(command: str) -> str:
+    return next((name for key, name in RUNNERS.items() if key in command), "?")
+
+
+def set_up(project: fetch.Project, where: Path, command: str) -> tuple[float | None, TestEnvironment, str]:
+    """(seconds, environment, error) for agentos's set-up of a fresh copy of the project."""
+    repo = fetch.prepare(project, where, with_bug=True)
+    env = TestEnvironment(repo, ImplementationStageConfig(), command)
+    started = time.monotonic()
+    try:
+        env.ensure()
+    except Exception as exc:
+        return None, env, str(exc).splitlines()[0][:80]
+    return time.monotonic() - started, env, ""
+
+
+def environment_figures(project: fetch.Project, work: Path) -> dict[str, Any]:
+    command = detected(fetch.prepare(project, work / "probe"))
+    row: dict[str, Any] = {"detected": command, "runner_ok": runner_of(command) == project.data["runner"]}
+    if command.startswith("error"):
+        return row
+    with caches(work / "cache"):
+        row["setup_cold_s"], _, row["setup_error"] = set_up(project, work / "cold", command)
+        row["setup_warm_s"], env, _ = set_up(project, work / "warm", command)
+    if row["setup_warm_s"] is not None:
+        base = testcmd.run_tests(testcmd.expand_command(command, env.root), env.root, 900, env=env.variables())
+        row["base_s"], row["base"] = base.duration_s, f"{base.passed} passed, {base.failed} failed, exit {base.exit_code}"
+    return row
+
+
+def pipeline_figures(project: fetch.Project, work: Path) -> dict[str, Any]:
+    p = make_pipeline(project, work)
+    try:
+        run = p.orchestrate()
+    finally:
+        p.server.stop()
+    calls = p.server.calls
+    impl = p.server.implementation_prompts()
+    price = price_for(PRICE_MODEL)
+    cached = sum(price.cost(Usage(input_tokens=c.prompt_tokens - c.cached_tokens, output_tokens=c.completion_tokens,
+                                  cache_read_tokens=c.cached_tokens)) for c in calls) if price else 0.0
+    plain = sum(price.cost(Usage(input_tokens=c.prompt_tokens, output_tokens=c.completion_tokens))
+                for c in calls) if price else 0.0
+    return {"exit": run.returncode, "pipeline_s": round(run.seconds, 1), "calls": len(calls),
+            "prompt_tokens": sum(c.prompt_tokens for c in calls), "impl_first": impl[0] if impl else 0,
+            "impl_max": max(impl, default=0), "cached_share": round(p.server.cached_share(), 3),
+            "cost_cached_usd": round(cached, 4), "cost_uncached_usd": round(plain, 4)}
+
+
+COLUMNS = [("project", "name"), ("detected", "detected"), ("runner", "runner_ok"), ("cold s", "setup_cold_s"),
+           ("warm s", "setup_warm_s"), ("base s", "base_s"), ("exit", "exit"), ("pipeline s", "pipeline_s"),
+           ("calls", "calls"), ("prompt tok", "prompt_tokens"), ("impl first", "impl_first"),
+           ("impl max", "impl_max"), ("prefix share", "cached_share"), ("$ cached", "cost_cached_usd"),
+           ("$ uncached", "cost_uncached_usd")]
+
+
+def cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "right" if value else "wrong"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return "" if value is None else str(value).replace("|", "\\|")
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| " + " | ".join(h for h, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cell(r.get(k)) for _, k in COLUMNS) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", action="append", metavar="NAME", help="this project only (repeatable)")
+    parser.add_argument("--no-pipeline", action="store_true", help="environment figures only")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON to this file")
+    args = parser.parse_args(argv)
+    projects = [p for p in fetch.load_projects() if not args.only or p.name in args.only]
+    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+    rows = []
+    for project in projects:
+        with tempfile.TemporaryDirectory(prefix=f"bench-corpus-{project.name}-") as tmp:
+            row: dict[str, Any] = {"name": project.name, **environment_figures(project, Path(tmp) / "env")}
+            if not args.no_pipeline:
+                row.update(pipeline_figures(project, Path(tmp) / "pipeline"))
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+    print(table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
