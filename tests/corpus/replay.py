@@ -347,7 +347,8 @@ class ReplayServer(FakeServer):
         self.implementer = Implementer(self.answers)
         self.stats: dict[str, StepStats] = {}
         self.calls: list[Call] = []
-        self.truncated: set[str] = set()
+        self.truncated: dict[str, int] = {}
+        """Step → the max_tokens of the request whose answer was cut off."""
         self._prompts: list[str] = []
         self._reviews: dict[str, int] = {}
 
@@ -373,9 +374,9 @@ class ReplayServer(FakeServer):
         kind, _, what = step.partition(".")
         if step == self.variant.refuse:
             return Answer(refusal="I can't help with that request.")
-        if step == self.variant.truncate and step not in self.truncated:
-            self.truncated.add(step)
-            full = self._answer(kind, what, body)
+        room = body.get("max_tokens") or 0
+        if step == self.variant.truncate and room <= self.truncated.setdefault(step, room):
+            full = self._answer(kind, what, body)  # cut off until asked with more room
             return Answer(text=full.text[: len(full.text) // 3], finish="length")
         return self._answer(kind, what, body)
 

@@ -142,8 +142,8 @@ def test_a_refusal_stops_the_run_resumably(pipeline):
     p = pipeline(SMALL, Variant(refuse="lld.draft"))
     before = user_tree(p.repo)
     first = p.orchestrate()
-    assert first.returncode != 0
-    assert "refused" in (first.stdout + first.stderr)
+    said = first.stdout + first.stderr
+    assert first.returncode != 0 and "refused to answer lld.draft" in said, said[-3000:]
     p.server.variant.refuse = None
     assert_pipeline_result(p, before, p.orchestrate())
     assert p.server.stats["triage.draft"].requests == 1  # the finished stage is not paid again
@@ -154,4 +154,7 @@ def test_a_kept_behaviour_criterion_maps_to_an_existing_test(pipeline):
     before = user_tree(p.repo)
     assert_pipeline_result(p, before, p.orchestrate())
     spec = fetch.git(p.repo, "show", f"{BRANCH}:docs/agentos/issue-1/spec.md")
-    assert SMALL.data["kept_behaviour"]["test"] in spec
+    kept = SMALL.data["kept_behaviour"]["test"]
+    assert kept in spec
+    red = next(sha for sha, subject, _ in commits_on_branch(p.repo) if subject.startswith("test:"))
+    assert kept not in fetch.git(p.repo, "log", "--format=%B", "-1", red)  # not counted as written first
