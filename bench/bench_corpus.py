@@ -3,9 +3,11 @@
     .venv/bin/python bench/bench_corpus.py [--only NAME ...] [--no-pipeline] [--json FILE]
 
 Per project: the test runner agentos detects (right or wrong against projects.yaml), the time
-agentos takes to set up the test environment cold (empty download caches: XDG_CACHE_HOME points
-at a new folder) and warm (the same caches, a fresh copy of the repository), the base run, and the
-whole `orchestrate --issue 1` through the replay server (tests/corpus/replay.py): model calls,
+agentos takes to set up the test environment, with uv and with pip side by side, cold (an empty
+agentos cache, uv's and pip's download caches included) and warm (the same cache, a fresh copy of
+the repository: a second issue in another clone), the base run at the planted bug, and the
+whole `orchestrate --issue 1` through the replay server (tests/corpus/replay.py): its exit code,
+whether the new test reached the branch, model calls,
 prompt tokens (all, the first and the largest implementation call), the share of input tokens
 that repeat an earlier call's prefix (what a provider's prefix cache can serve), and the
 estimated cost per issue at Sonnet-class prices with and without that cache. Token counts are
@@ -39,53 +41,58 @@ RUNNERS = {"pytest": "pytest", "unittest": "unittest", "npm": "tape"}
 
 
 @contextmanager
-def caches(folder: Path):
-    """Download caches (pip, uv, npm, agentos') under `folder` for the duration."""
-    saved = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "npm_config_cache")}
-    os.environ.update(XDG_CACHE_HOME=str(folder), npm_config_cache=str(folder / "npm"))
+def pip_cache(folder: Path):
+    """pip's download cache under `folder` for the duration (uv's lives in agentos's cache)."""
+    saved = os.environ.get("PIP_CACHE_DIR")
+    os.environ["PIP_CACHE_DIR"] = str(folder)
     try:
         yield
     finally:
-        for key, value in saved.items():
-            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+        os.environ.pop("PIP_CACHE_DIR") if saved is None else os.environ.__setitem__("PIP_CACHE_DIR", saved)
 
 
-def detected(repo: Path) -> str:
-    """The test command agentos detects (whatever shape detection returns), or its error."""
+def detected(repo: Path) -> tuple[str, str]:
+    """(the test command agentos detects, why), or ("error: …", "")."""
     try:
-        found: Any = testcmd.detect_test_command(repo)
+        found = testcmd.detect(repo)
     except Exception as exc:  # a project agentos cannot read is a figure too
-        return f"error: {exc}"
-    return found if isinstance(found, str) else getattr(found, "command", str(found))
+        return f"error: {exc}", ""
+    return found.command, found.reason
 
 
 def runner_of(command: str) -> str:
     return next((name for key, name in RUNNERS.items() if key in command), "?")
 
 
-def set_up(project: fetch.Project, where: Path, command: str) -> tuple[float | None, TestEnvironment, str]:
-    """(seconds, environment, error) for agentos's set-up of a fresh copy of the project."""
+def set_up(project: fetch.Project, where: Path, command: str, cache: Path, uv: bool) -> tuple[float | None, Any]:
+    """(seconds or None on failure, the environment) for agentos's set-up of a fresh copy of the project."""
     repo = fetch.prepare(project, where, with_bug=True)
-    env = TestEnvironment(repo, ImplementationStageConfig(), command)
+    env = TestEnvironment(repo, ImplementationStageConfig(), command, cache_dir=cache, **({} if uv else {"uv": None}))
     started = time.monotonic()
     try:
-        env.ensure()
+        with pip_cache(cache / "pip"):
+            env.ensure()
     except Exception as exc:
-        return None, env, str(exc).splitlines()[0][:80]
-    return time.monotonic() - started, env, ""
+        print(f"{project.name}: set-up failed: {str(exc).splitlines()[0][:200]}", file=sys.stderr)
+        return None, env
+    return time.monotonic() - started, env
 
 
 def environment_figures(project: fetch.Project, work: Path) -> dict[str, Any]:
-    command = detected(fetch.prepare(project, work / "probe"))
-    row: dict[str, Any] = {"detected": command, "runner_ok": runner_of(command) == project.data["runner"]}
+    command, why = detected(fetch.prepare(project, work / "probe"))
+    row: dict[str, Any] = {"detected": command, "why": why, "runner_ok": runner_of(command) == project.data["runner"]}
     if command.startswith("error"):
         return row
-    with caches(work / "cache"):
-        row["setup_cold_s"], _, row["setup_error"] = set_up(project, work / "cold", command)
-        row["setup_warm_s"], env, _ = set_up(project, work / "warm", command)
-    if row["setup_warm_s"] is not None:
+    envs = {}
+    for tool in ("uv", "pip"):
+        cache = work / f"cache-{tool}"
+        row[f"{tool}_cold_s"], _ = set_up(project, work / f"{tool}-cold", command, cache, tool == "uv")
+        row[f"{tool}_warm_s"], envs[tool] = set_up(project, work / f"{tool}-warm", command, cache, tool == "uv")
+    if row["uv_warm_s"] is not None:
+        env = envs["uv"]
         base = testcmd.run_tests(testcmd.expand_command(command, env.root), env.root, 900, env=env.variables())
-        row["base_s"], row["base"] = base.duration_s, f"{base.passed} passed, {base.failed} failed, exit {base.exit_code}"
+        row["base_s"] = base.duration_s
+        row["base"] = f"{base.passed} passed, {base.failed} failed, exit {base.exit_code}"
     return row
 
 
@@ -102,22 +109,25 @@ def pipeline_figures(project: fetch.Project, work: Path) -> dict[str, Any]:
                                   cache_read_tokens=c.cached_tokens)) for c in calls) if price else 0.0
     plain = sum(price.cost(Usage(input_tokens=c.prompt_tokens, output_tokens=c.completion_tokens))
                 for c in calls) if price else 0.0
-    return {"exit": run.returncode, "pipeline_s": round(run.seconds, 1), "calls": len(calls),
+    changed = fetch.git(p.repo, "diff", "--name-only", "main..agentos/issue-1").split() if run.returncode == 0 else []
+    return {"exit": run.returncode, "new_test": project.data["new_test"]["file"] in changed,
+            "pipeline_s": round(run.seconds, 1), "calls": len(calls),
             "prompt_tokens": sum(c.prompt_tokens for c in calls), "impl_first": impl[0] if impl else 0,
             "impl_max": max(impl, default=0), "cached_share": round(p.server.cached_share(), 3),
             "cost_cached_usd": round(cached, 4), "cost_uncached_usd": round(plain, 4)}
 
 
-COLUMNS = [("project", "name"), ("detected", "detected"), ("runner", "runner_ok"), ("cold s", "setup_cold_s"),
-           ("warm s", "setup_warm_s"), ("base s", "base_s"), ("exit", "exit"), ("pipeline s", "pipeline_s"),
+COLUMNS = [("project", "name"), ("detected", "detected"), ("runner", "runner_ok"), ("uv cold s", "uv_cold_s"),
+           ("uv warm s", "uv_warm_s"), ("pip cold s", "pip_cold_s"), ("pip warm s", "pip_warm_s"),
+           ("base s", "base_s"), ("exit", "exit"), ("new test", "new_test"), ("pipeline s", "pipeline_s"),
            ("calls", "calls"), ("prompt tok", "prompt_tokens"), ("impl first", "impl_first"),
            ("impl max", "impl_max"), ("prefix share", "cached_share"), ("$ cached", "cost_cached_usd"),
            ("$ uncached", "cost_uncached_usd")]
 
 
-def cell(value: Any) -> str:
+def cell(value: Any, key: str = "") -> str:
     if isinstance(value, bool):
-        return "right" if value else "wrong"
+        return ("right" if value else "wrong") if key == "runner_ok" else ("yes" if value else "no")
     if isinstance(value, float):
         return f"{value:.2f}"
     return "" if value is None else str(value).replace("|", "\\|")
@@ -125,7 +135,7 @@ def cell(value: Any) -> str:
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(h for h, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(cell(r.get(k)) for _, k in COLUMNS) + " |" for r in rows]
+    lines += ["| " + " | ".join(cell(r.get(k), k) for _, k in COLUMNS) + " |" for r in rows]
     return "\n".join(lines)
 
 

@@ -25,38 +25,28 @@ from tests.corpus.replay import Variant
 pytestmark = pytest.mark.corpus
 
 BRANCH = "agentos/issue-1"
-BUILD_OUTPUT = re.compile(r"(^|/)(\.venv|venv|build|dist|node_modules|__pycache__|\.pytest_cache|\.tox|"
-                          r"\.mypy_cache|\.ruff_cache|htmlcov)/|\.egg-info(/|$)|\.pyc$|(^|/)\.coverage")
+BUILD_OUTPUT = re.compile(r"(^|/)(\.venv|venv|build|dist|node_modules|__pycache__|\.pytest_cache|\.tox|\.mypy_cache|"
+                          r"\.ruff_cache|htmlcov|coverage|\.nyc_output)/|\.egg-info(/|$)|\.pyc$|(^|/)\.coverage")
 PROJECTS = {p.name: p for p in fetch.load_projects()}
 
-_EGG_INFO = ("agentos's `pip install -e .` rewrites {path}, which the sdist ships (so it is tracked at the "
-             "base), and the tests-first commit includes it: build output committed")
-_NODE_MODULES = ("agentos's `npm install` in the worktree writes node_modules/ and package-lock.json ({n}); the "
-                 "npm tarball ships no .gitignore, so the tests-first commit includes them: build output committed")
 _GOES_ON = "; the stage calls the model anyway and blocks after a fix round (exit 4)"
+_NO_FALLBACK = ("TestEnvironment.fallback_runner() would switch pytest, but nothing in the implementation stage "
+                "calls it (only its unit tests do)")
 XFAIL: dict[str, str] = {
-    "six": _EGG_INFO.format(path="six.egg-info/PKG-INFO"),
-    "cachetools": _EGG_INFO.format(path="src/cachetools.egg-info/SOURCES.txt"),
-    "itsdangerous": _EGG_INFO.format(path="src/itsdangerous.egg-info/SOURCES.txt"),
-    "w3lib": _EGG_INFO.format(path="w3lib.egg-info/SOURCES.txt"),
-    "xtend": _NODE_MODULES.format(n="83 files"),
-    "minimist": _NODE_MODULES.format(n="with eslint's tree"),
-    "tomlkit": ("its test dependencies are Poetry dev-dependencies (PyYAML, in [tool.poetry.dev-dependencies]), "
-                "which agentos does not install: the base run fails collecting tests/test_toml_spec_tests.py "
-                "(No module named 'yaml'), 0 tests run; the stage goes on and blocks in the tests-first phase: "
-                "the new test 'was not found in the test run' (exit 4)"),
-    "semver": ("setup.cfg's addopts carry --cov options (pytest-cov, declared only in tox.ini deps) that agentos "
-               "does not install: the base run exits 4 'unrecognized arguments: --no-cov-on-fail --cov=semver', "
-               "no counts" + _GOES_ON),
-    "pluggy": ("setuptools-scm takes the version from git tags, which the repository has none of (0.1.dev1): pip "
-               "then picks pytest 3.2.5, which cannot import on Python 3.11 (collections.MutableMapping); the "
-               "base run exits 1 with no counts" + _GOES_ON),
-    "inflection": ("detected as unittest (`python -m unittest discover -v`) though test_inflection.py is a pytest "
-                   "suite (`import pytest`, bare test functions) and pytest is not installed: the base run is one "
-                   "ImportError (unittest.loader._FailedTest)" + _GOES_ON),
-    "click": ("the newest pytest (9) fails collecting tests/test_basic.py: filterwarnings=error turns pytest's "
-              "PytestRemovedIn10Warning (itertools.chain passed to parametrize) into a collection error; the "
-              "developers' pytest 8.3.5 is only in uv.lock; the base run has 1 error, 0 tests" + _GOES_ON),
+    "pastel": ("the environment installs pastel's declared pin pytest>=4.6.4,<5 (Poetry dev-dependencies), which "
+               "crashes on Python 3.11 while rewriting asserts (TypeError: required field \"lineno\" missing from "
+               "alias): the base run exits 1 with no counts; " + _NO_FALLBACK + _GOES_ON),
+    "click": ("the newest pytest (9) fails collecting tests/test_basic.py (filterwarnings=error turns "
+              "PytestRemovedIn10Warning, an itertools.chain passed to parametrize, into a collection error): the "
+              "base run has 1 error and 0 tests; " + _NO_FALLBACK + _GOES_ON),
+    "xtend": ("the implementer's edit of test.js (the project's one test file, at the root) is refused in the "
+              "tests-first phase: is_test_path does not know test.js, and the tape test named in the spec's "
+              "mapping names no file; the red check then takes a run with no failing test counted (11 passed, "
+              "exit 1) as red and commits an empty tests-first commit ('Agentos-Red-Test: (whole suite)'): exit 0 "
+              "with no new test"),
+    "minimist": ("`npm test` runs nyc, whose coverage output (.nyc_output/, coverage/) is committed with the "
+                 "tests; and tape's failures are not counted (the base and tests-first runs read '148 passed, "
+                 "0 failed', exit 1), so the red check accepts 'the whole suite' as red without a failing test"),
 }
 """Project → what agentos does wrong on it today (observed; see the module docstring)."""
 
