@@ -29,24 +29,16 @@ BUILD_OUTPUT = re.compile(r"(^|/)(\.venv|venv|build|dist|node_modules|__pycache_
                           r"\.ruff_cache|htmlcov|coverage|\.nyc_output)/|\.egg-info(/|$)|\.pyc$|(^|/)\.coverage")
 PROJECTS = {p.name: p for p in fetch.load_projects()}
 
-_GOES_ON = "; the stage calls the model anyway and blocks after a fix round (exit 4)"
-_NO_FALLBACK = ("TestEnvironment.fallback_runner() would switch pytest, but nothing in the implementation stage "
-                "calls it (only its unit tests do)")
+_TAPE_IDS = ("the spec's mapping names a tape test by its name (words with spaces), which docs.required_tests "
+             "does not read as a test id")
 XFAIL: dict[str, str] = {
-    "pastel": ("the environment installs pastel's declared pin pytest>=4.6.4,<5 (Poetry dev-dependencies), which "
-               "crashes on Python 3.11 while rewriting asserts (TypeError: required field \"lineno\" missing from "
-               "alias): the base run exits 1 with no counts; " + _NO_FALLBACK + _GOES_ON),
-    "click": ("the newest pytest (9) fails collecting tests/test_basic.py (filterwarnings=error turns "
-              "PytestRemovedIn10Warning, an itertools.chain passed to parametrize, into a collection error): the "
-              "base run has 1 error and 0 tests; " + _NO_FALLBACK + _GOES_ON),
     "xtend": ("the implementer's edit of test.js (the project's one test file, at the root) is refused in the "
-              "tests-first phase: is_test_path does not know test.js, and the tape test named in the spec's "
-              "mapping names no file; the red check then takes a run with no failing test counted (11 passed, "
-              "exit 1) as red and commits an empty tests-first commit ('Agentos-Red-Test: (whole suite)'): exit 0 "
-              "with no new test"),
-    "minimist": ("`npm test` runs nyc, whose coverage output (.nyc_output/, coverage/) is committed with the "
-                 "tests; and tape's failures are not counted (the base and tests-first runs read '148 passed, "
-                 "0 failed', exit 1), so the red check accepts 'the whole suite' as red without a failing test"),
+              "tests-first phase: is_test_path does not know test.js, and " + _TAPE_IDS + ", so no file is "
+              "named either; the stage blocks: 'no new test fails on the current code' (exit 4)"),
+    "minimist": ("the new tape test is written and fails, but tape's failures are named by the assertion's message "
+                 "('should be deeply equivalent', tape's default), the same name as the failure the planted bug "
+                 "already causes at the base, so the red check sees no new failing test and blocks: 'no new test "
+                 "fails on the current code' (exit 4); and " + _TAPE_IDS),
 }
 """Project → what agentos does wrong on it today (observed; see the module docstring)."""
 
