@@ -9,7 +9,7 @@ from markdown_it import MarkdownIt
 
 from agentos.markdown.escape import cell, code, fenced, inline, quote
 from agentos.markdown.parse import (Heading, cells, code_spans, column, headings, in_code, sections, table, tables,
-                                   unquoted)
+                                    unquoted, unwrap_document)
 
 DOC = """# Title
 
@@ -108,3 +108,19 @@ def test_a_table_cell_holds_pipes_and_backticks():
                  f"| {cell('`odd`')} | passed |\n")
     assert [r["test"] for r in rows] == ["`t.py::test_a[x|y]`", "`` `odd` ``"]
     assert [r["status"] for r in rows] == ["failed", "passed"]
+
+
+def test_a_document_wrapped_whole_in_a_fence_is_unwrapped():
+    doc = "# Brief\n\n## Problem\nIt breaks.\n\n```python\nx = 1\n```\n"
+    assert unwrap_document(f"Here is the brief.\n\n```markdown\n{doc}```\n") == doc
+    assert unwrap_document(f"````md\n{doc}````") == doc
+    assert unwrap_document(f"```\n{doc}```\nAnything else?") == doc
+
+
+def test_text_that_is_not_a_wrapped_document_is_left_alone():
+    code_only = "## Design\n\n```python\n# not a heading\n```\n"
+    assert unwrap_document(code_only) == code_only  # headings outside the fence: a real document
+    snippet = "Use this:\n\n```python\n## a comment\nx = 1\n```\n"
+    assert unwrap_document(snippet) == snippet  # not Markdown
+    unclosed = "```markdown\n## Problem\n"
+    assert unwrap_document(unclosed) == unclosed

@@ -133,3 +133,27 @@ def unquoted(cell: str) -> str:
     """A cell's text without the backticks that wrap all of it (`` `modify` `` → modify)."""
     spans = code_spans(cell)
     return spans[0].strip() if len(spans) == 1 and _CODE_SPAN.fullmatch(cell.strip()) else cell.strip()
+
+
+DOCUMENT_FENCE_INFO = {"", "markdown", "md", "gfm"}
+
+
+def unwrap_document(text: str) -> str:
+    """A whole document a model wrapped in one Markdown code fence (often after a line of prose)
+    → the document; any other text unchanged. Wrapped means: the fence's info string says
+    Markdown (or nothing), it holds a heading, and nothing outside it is a heading. The last
+    matching closing fence ends it, so same-length fences inside (a model's slip) stay inside."""
+    lines = lines_of(text)
+    opening = next((i for i, line in enumerate(lines) if (m := _FENCE.fullmatch(line))
+                    and m.group(2).strip().lower() in DOCUMENT_FENCE_INFO), None)
+    if opening is None:
+        return text
+    fence = _FENCE.fullmatch(lines[opening]).group(1)
+    closing = next((i for i in range(len(lines) - 1, opening, -1)
+                    if (m := _FENCE.fullmatch(lines[i])) and _closes(m, fence)), None)
+    if closing is None:
+        return text
+    inside, outside = lines[opening + 1:closing], lines[:opening] + lines[closing + 1:]
+    if not headings("\n".join(inside)) or headings("\n".join(outside)):
+        return text
+    return "\n".join(inside).strip("\n") + "\n"

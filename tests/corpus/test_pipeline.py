@@ -101,10 +101,6 @@ SMALL = PROJECTS["pyproject-metadata"]
 """Fast, and taken through today; the variants change only the model's answers."""
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a draft wrapped whole in a ```markdown fence (prose before it) is not unwrapped: every section check "
-    "fails ('missing required section'), so the brief, the LLD and the spec each cost a revision round "
-    "(edits removing the fence) before the reviewer sees them"))
 def test_documents_in_fences_and_a_revision_round(pipeline):
     p = pipeline(SMALL, Variant(fenced=True, revise="lld"))
     before = user_tree(p.repo)

@@ -15,6 +15,7 @@ from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
 
+from agentos.markdown.parse import unwrap_document
 from agentos.llm.base import Message, Request
 from agentos.workflows.prompts import data_block
 from agentos.workflows.review_loop.context import ROLE_DRAFTER, ROLE_REVIEWER, DocumentContext
@@ -55,8 +56,9 @@ class ReviewLoop:
                 "a different reviewer catches more"))
         request = self.ctx.request(ROLE_DRAFTER, [ASK_DRAFT.format(title=self.kind.title)], f"{self.kind.name}.draft", 0)
         response = self._client(state, self.cfg.drafter).complete(request)
-        self.lineage.step("draft", request, response, draft=response.text)
-        return {"draft": response.text, "rounds": state.get("rounds", 0),
+        draft = unwrap_document(response.text)
+        self.lineage.step("draft", request, response, draft=draft)
+        return {"draft": draft, "rounds": state.get("rounds", 0),
                 "revisions": state.get("revisions", 0)}
 
     def check(self, state: DocState) -> DocState:
@@ -128,7 +130,7 @@ class ReviewLoop:
         redraw = request.model_copy(update={"purpose": f"{self.kind.name}.redraw",
                                             "messages": [*request.messages[:-1], Message(role="user", content=ASK_REDRAW)]})
         response = client.complete(redraw)
-        return response.text, revision, "redraw", response
+        return unwrap_document(response.text), revision, "redraw", response
 
     def _findings(self, state: DocState) -> list[dict]:
         """What the next revision must address: human feedback, mechanical problems, reviewer findings."""
