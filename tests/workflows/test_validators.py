@@ -171,6 +171,20 @@ None.
     assert not any("'src/my module.py'" in p for p in problems)
 
 
+def test_spec_checks_accept_builtins_the_standard_library_and_words_after_a_path():
+    ctx = ValidationContext(base_files=CTX.base_files, symbols={"slugify"}, criteria=["AC1"], lld=LLD_DOC)
+    spec = ("# Spec\n\n## Overview\nDo it.\n\n## Changes\n\n### `src/my module.py` (modify)\nLoop.\n\n"
+            "### src/my module.py — keep the signature\nSame.\n\n### `src/unlisted.py` (add)\nNo.\n\n"
+            "## Function specifications\n`len(text)`, `str(x)`, `re(…)`, `slugify(text)`; `teleport(x)`\n\n"
+            "## Test mapping\n| Criterion | Test |\n|-----------|------|\n| AC1 | tests/test_x.py::test_runs |\n\n"
+            "## Dependencies\nNone.\n")
+    problems = validate(SPEC, spec, _tpl(SPEC), ctx)
+    assert [p for p in problems if "names `" in p] == [
+        "'## Function specifications' names `teleport`, which is neither in the repository nor declared in the LLD"]
+    assert [p for p in problems if "edits '" in p] == [
+        "'## Changes' edits 'src/unlisted.py', which the LLD's files changed table does not list"]
+
+
 def test_apply_edits_all_or_nothing():
     doc = "## A\none\n\n## B\ntwo two\n"
     assert apply_edits(doc, [Edit(search="one", replace="1")], ["A", "B"]) == ("## A\n1\n\n## B\ntwo two\n", [])

@@ -81,7 +81,10 @@ LLD = DocKind(
 SPEC = DocKind(
     name="spec",
     title="implementation spec",
-    purpose="Turn the approved design into exact, file-by-file change instructions and tests.",
+    purpose=("Turn the approved design into exact, file-by-file change instructions and tests. "
+             "The tests are run before any code change: every new test the test mapping names must fail "
+             "on the current code, and a criterion about behaviour that must stay the same maps to an "
+             "existing test that passes today."),
     inputs=("triage", "lld"),
     check=check_spec,
 )

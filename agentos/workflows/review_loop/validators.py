@@ -6,10 +6,12 @@ Markdown itself: sections by heading, tables by their header row.
 
 from __future__ import annotations
 
+import builtins
 import re
+import sys
 from dataclasses import dataclass, field
 
-from agentos.markdown.parse import column, headings, sections, table
+from agentos.markdown.parse import code_spans, column, headings, sections, table
 from agentos.workflows.review_loop.documents import CHANGES, brief_kind, files_changed, numbered_items
 
 AC_REF = re.compile(r"\bAC\s*-?\s*(\d+)\b", re.IGNORECASE)
@@ -99,14 +101,26 @@ def _coverage(text: str, section: str, criteria: list[str]) -> list[str]:
 
 # -- spec ------------------------------------------------------------------------------------
 
+PYTHON_NAMES = set(dir(builtins)) | set(sys.stdlib_module_names)
+"""Builtins (`len`, `str`) and standard-library modules are never unknown to a spec."""
+
+
+def heading_path(title: str) -> str:
+    """The path a `### …` heading of the spec's Changes names: its first code span, else the
+    title up to words after the path (`` `a.py` (modify) ``, `a.py — new helper`, `a.py: add`)."""
+    spans = code_spans(title)
+    path = spans[0] if spans else re.split(r"\s+(?:\(|—|–|-\s)|:\s", title.strip())[0]
+    return path.strip("` ").removeprefix("./")
+
+
 def check_spec(text: str, ctx: ValidationContext) -> list[str]:
     problems = _coverage(text, "test mapping", ctx.criteria)
     declared = {p for p, _ in files_changed(ctx.lld)[0]}
     for heading in headings(sections(text).get("changes", ""), level=3):
-        path = heading.title.strip("` ").removeprefix("./")
+        path = heading_path(heading.title)
         if declared and path not in declared:
             problems.append(f"'## Changes' edits '{path}', which the LLD's files changed table does not list")
-    known = ctx.symbols | set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", ctx.lld))
+    known = ctx.symbols | set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", ctx.lld)) | PYTHON_NAMES
     for name in sorted(set(SIGNATURE.findall(sections(text).get("function specifications", "")))):
         if name not in known:
             problems.append(f"'## Function specifications' names `{name}`, which is neither in the "
