@@ -12,7 +12,7 @@ import pytest
 from agentos.config import AgentosConfig, SandboxConfig, load_config
 from agentos.process import run_bounded
 from agentos.sandbox import SandboxUnavailable, from_config, refusal_note, report
-from agentos.sandbox.policy import Limits, for_tests
+from agentos.sandbox.policy import Limits, for_setup, for_tests
 
 def needs_bwrap(test):
     """A test that starts real bubblewrap."""
@@ -40,6 +40,18 @@ def test_the_environment_is_an_allowlist(tmp_path):
             "DATABASE_URL": "postgres://", "HOME": "/home/u", "SSH_AUTH_SOCK": "/run/agent"}
     env = policy.environment(ours, {"VIRTUAL_ENV": "/wt/.venv"})
     assert set(env) == {"PATH", "LANG", "LC_ALL", "DATABASE_URL", "HOME", "TMPDIR", "VIRTUAL_ENV"}
+
+
+def test_where_the_network_is_shared_the_machines_ca_bundle_and_proxies_are_too(tmp_path):
+    """A TLS-inspecting proxy's CA bundle (SSL_CERT_FILE) and proxy settings: without them uv cannot
+    reach the package index; test runs, which have no network, never see them."""
+    ours = {"PATH": "/usr/bin", "SSL_CERT_FILE": "/etc/ssl/ca.crt", "HTTPS_PROXY": "http://proxy:3128",
+            "PIP_INDEX_URL": "https://pypi.example/simple", "GITHUB_TOKEN": "ghp_x"}
+    setup = for_setup(tmp_path, Limits(512, 64), tmp_path / "cache").environment(ours, {})
+    assert {"SSL_CERT_FILE", "HTTPS_PROXY", "PIP_INDEX_URL"} <= set(setup) and "GITHUB_TOKEN" not in setup
+    offline = for_setup(tmp_path, Limits(512, 64), tmp_path / "cache", network=False).environment(ours, {})
+    tests = for_tests(tmp_path, Limits(512, 64)).environment(ours, {})
+    assert not {"SSL_CERT_FILE", "HTTPS_PROXY", "PIP_INDEX_URL", "GITHUB_TOKEN"} & (set(offline) | set(tests))
 
 
 def test_a_missing_bwrap_refuses_with_the_fix_and_the_opt_out(tmp_path):

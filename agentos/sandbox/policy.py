@@ -34,6 +34,14 @@ ENV_ALLOWED = ("PATH", "LANG", "LANGUAGE", "LC_*", "TERM", "TZ", "NO_COLOR", "FO
 """Variables of agentos's environment a sandboxed command sees; `sandbox.env` adds names.
 The entries agentos sets for the command itself (the venv's VIRTUAL_ENV and PATH, uv's
 settings) are always passed."""
+NETWORK_ENV = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT",
+               "NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy",
+               "https_proxy", "all_proxy", "no_proxy", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS",
+               "PIP_DEFAULT_TIMEOUT", "UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INDEX",
+               "npm_config_registry", "NPM_CONFIG_REGISTRY")
+"""Where the network is shared (set-up, agent CLIs): how this machine reaches it — its CA
+bundle (a TLS-inspecting proxy's, in many companies), proxies and package indexes. Test runs,
+which have no network, never see them."""
 READ_ONLY_IN_TESTS = (".venv", "node_modules")
 RESOLVER = Path("/run/systemd/resolve")
 """Where /etc/resolv.conf points on systemd-resolved machines: read-only where the network is shared."""
@@ -152,7 +160,7 @@ def for_setup(worktree: Path, limits: Limits, cache: Path, env_names: Iterable[s
     reason = "set-up installs the declared dependencies from the package indexes" if network else ""
     return Policy("setup", worktree, limits, network=network, network_reason=reason,
                   read_only=(*_shared_read_only(worktree), *_resolver(network)), writable=(cache,),
-                  env_names=(*ENV_ALLOWED, *env_names))
+                  env_names=(*ENV_ALLOWED, *(NETWORK_ENV if network else ()), *env_names))
 
 
 def for_agent(worktree: Path, limits: Limits, binary: str, config_paths: Iterable[str], keys: Iterable[str],
@@ -162,7 +170,7 @@ def for_agent(worktree: Path, limits: Limits, binary: str, config_paths: Iterabl
     config = tuple(home / p for p in config_paths if (home / p).exists())
     return Policy("agent", worktree, limits, network=True, network_reason="the agent CLI calls its model API",
                   read_only=(*_shared_read_only(worktree), *_resolver(True), *program_paths(binary), *config),
-                  env_names=(*ENV_ALLOWED, *keys, *env_names))
+                  env_names=(*ENV_ALLOWED, *NETWORK_ENV, *keys, *env_names))
 
 
 def _resolver(network: bool) -> tuple[Path, ...]:

@@ -32,11 +32,6 @@ PROJECTS = {p.name: p for p in fetch.load_projects()}
 _TAPE_IDS = ("the spec's mapping names a tape test by its name (words with spaces), which docs.required_tests "
              "does not read as a test id")
 XFAIL: dict[str, str] = {
-    "pastel": ("inside the set-up sandbox uv cannot resolve pastel's build requirement poetry-core>=1.0.0a9 ('No "
-               "solution found'; with sandbox: off it can), so set-up falls back to pip; the fallback to the newest "
-               "pytest after pytest 4.6.11 fails to collect ('overriding the project's pytest with pytest') does "
-               "not take with pip, which installs pytest>=4.6.4,<5 again: the base run still crashes (TypeError: "
-               "required field \"lineno\" missing from alias) and the run stops before any model call (exit 2)"),
     "xtend": ("the implementer's edit of test.js (the project's one test file, at the root) is refused in the "
               "tests-first phase: is_test_path does not know test.js, and " + _TAPE_IDS + ", so no file is "
               "named either; the stage blocks: 'no new test fails on the current code' (exit 4)"),
