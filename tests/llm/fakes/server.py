@@ -88,11 +88,13 @@ class FakeServer:
         with self._lock:
             self.requests.append(request)
             refused = self.check(request)
-            if refused is not None:
-                return refused
-            if not self.replies:
-                return Reply(500, {"error": {"message": "fake server: no reply queued"}})
-            return self.replies.pop(0)
+            return refused if refused is not None else self.reply_for(request)
+
+    def reply_for(self, request: Recorded) -> Reply:
+        """The answer to a request the API accepted: the next queued reply (a subclass may compute it)."""
+        if not self.replies:
+            return Reply(500, {"error": {"message": "fake server: no reply queued"}})
+        return self.replies.pop(0)
 
 
 def _handler(server: FakeServer) -> type[QuietHandler]:
