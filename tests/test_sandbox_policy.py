@@ -102,6 +102,21 @@ def test_the_worktree_is_writable_and_its_venv_and_the_rest_are_not(tmp_path):
 
 
 @needs_bwrap
+def test_tools_may_write_their_cache_inside_node_modules_but_not_the_packages(tmp_path):
+    """nyc (and babel, eslint) write node_modules/.cache: private to the run, the packages stay
+    read-only and nothing the run wrote there is left in the worktree."""
+    wt = tmp_path / "wt"
+    (wt / "node_modules" / "tape").mkdir(parents=True)
+    confine = from_config(SandboxConfig()).tests(wt)
+    run = run_bounded("mkdir -p node_modules/.cache/nyc && echo c > node_modules/.cache/nyc/x && echo cached;"
+                      " echo x > node_modules/tape/f 2>&1", wt, 30, head_chars=4000, tail_chars=4000, confine=confine)
+    out = run.clipped(4000)
+    assert "cached" in out and "Read-only file system" in out
+    assert not (wt / "node_modules" / "tape" / "f").exists()
+    assert list((wt / "node_modules" / ".cache").iterdir()) == []
+
+
+@needs_bwrap
 def test_an_agent_cli_gets_its_own_config_read_only_its_own_key_and_the_network(tmp_path, monkeypatch):
     from agentos.llm.clis import CLIS
 

@@ -279,25 +279,31 @@ def _parse_mocha(text: str) -> TestCounts | None:
                       skipped=int(pending[1]) if pending else 0)
 
 
-_TAP_LINE = re.compile(r"(?m)^(not ok|ok) \d+(?: -)? ?(.*?)(?: # (SKIP|TODO)\b.*)?$")
+_TAP_LINE = re.compile(r"(?m)^(?:(not ok|ok) \d+(?: -)? ?(.*?)(?: # (SKIP|TODO)\b.*)?|# (.+?))\s*$")
+_TAP_SUMMARY = re.compile(r"(tests|pass|fail|skip|todo|ok)\b\s*\d*|Subtest:.*", re.IGNORECASE)
 
 
 def _parse_tap(text: str) -> TestCounts | None:
     """TAP (tape, node --test): `ok 1 name` / `not ok 2 name` lines, with a plan (`1..N`) or a
-    `# tests N` summary so that stray `ok` lines are not taken for a test report."""
+    `# tests N` summary so that stray `ok` lines are not taken for a test report.
+
+    tape names each test in a `# name` line and its assertions by their message (`should be
+    equal`, shared by many tests), so under such a header the test is the unit: it passes when
+    all its assertions do. Assertions outside any header are tests of their own (node --test)."""
     if not re.search(r"(?m)^(?:1\.\.\d+|# tests \d+)\s*$", text):
         return None
-    counts = TestCounts()
-    for status, name, directive in _TAP_LINE.findall(text):
-        if directive:
+    counts, outcome, group = TestCounts(), {}, None
+    for status, name, directive, header in _TAP_LINE.findall(text):
+        if header:
+            group = None if _TAP_SUMMARY.fullmatch(header.strip()) else header.strip()
+        elif directive:
             counts.skipped += 1
-        elif status == "ok":
-            counts.passed += 1
-            counts.passed_tests.append(name.strip())
         else:
-            counts.failed += 1
-            counts.failed_tests.append(name.strip())
-    counts.failed_tests, counts.passed_tests = _unique(counts.failed_tests), _unique(counts.passed_tests)
+            key = group or name.strip()
+            outcome[key] = outcome.get(key, True) and status == "ok"
+    counts.passed_tests = [k for k, ok in outcome.items() if ok]
+    counts.failed_tests = [k for k, ok in outcome.items() if not ok]
+    counts.passed, counts.failed = len(counts.passed_tests), len(counts.failed_tests)
     return counts
 
 

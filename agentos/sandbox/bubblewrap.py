@@ -88,6 +88,8 @@ def mounts(policy: Policy) -> list[str]:
     args += ["--bind", str(policy.worktree), str(policy.worktree)]
     for path in policy.read_only_inside:
         args += ["--ro-bind-try", str(path), str(path)]
+    for path in policy.scratch_inside:
+        args += ["--tmpfs", str(path)]
     return args
 
 

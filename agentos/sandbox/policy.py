@@ -43,6 +43,9 @@ NETWORK_ENV = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_B
 bundle (a TLS-inspecting proxy's, in many companies), proxies and package indexes. Test runs,
 which have no network, never see them."""
 READ_ONLY_IN_TESTS = (".venv", "node_modules")
+TOOL_CACHES_IN_TESTS = ("node_modules/.cache",)
+"""Where test tools write their caches inside those folders (nyc, babel, eslint): private and
+empty for each run, like /tmp, so a test run can write there without touching the shared copy."""
 RESOLVER = Path("/run/systemd/resolve")
 """Where /etc/resolv.conf points on systemd-resolved machines: read-only where the network is shared."""
 
@@ -76,6 +79,8 @@ class Policy:
     """Besides the worktree: e.g. the environment cache during set-up, a report file's folder."""
     read_only_inside: tuple[Path, ...] = ()
     """Folders of the worktree that stay read-only (the venv during test runs)."""
+    scratch_inside: tuple[Path, ...] = ()
+    """Folders inside those that are private and empty for the run (tool caches)."""
     env_names: tuple[str, ...] = ENV_ALLOWED
     home: Path = field(default_factory=lambda: private_home())
     """Where the private, empty HOME is mounted (the user's path, so `~` still means HOME)."""
@@ -92,7 +97,9 @@ class Policy:
         """What this sandbox allows, in a few lines (doctor, --dry-run)."""
         ro = ", ".join(str(p) for p in self.read_only)
         lines = [f"{self.kind}: worktree read-write" + (
-                     f" except {', '.join(p.name for p in self.read_only_inside)}" if self.read_only_inside else ""),
+                     f" except {', '.join(p.name for p in self.read_only_inside)}" if self.read_only_inside else "")
+                 + (f" (private: {', '.join(str(p.relative_to(self.worktree)) for p in self.scratch_inside)})"
+                    if self.scratch_inside else ""),
                  f"  read-only: the system ({', '.join(d for d in SYSTEM_DIRS if os.path.exists(d))}), {ro}",
                  f"  private: /tmp, HOME ({self.home}, empty)",
                  "  network: " + (f"shared ({self.network_reason})" if self.network else "none"),
@@ -149,8 +156,11 @@ def program_paths(binary: str) -> tuple[Path, ...]:
 def for_tests(worktree: Path, limits: Limits, env_names: Iterable[str] = ()) -> Policy:
     """A test run: no network, the venv read-only, nothing written outside the worktree."""
     inside = tuple(worktree / name for name in READ_ONLY_IN_TESTS if (worktree / name).is_dir())
+    scratch = tuple(worktree / name for name in TOOL_CACHES_IN_TESTS if (worktree / name).parent.is_dir())
+    for path in scratch:
+        path.mkdir(exist_ok=True)  # the mount point: it cannot be made once its parent is read-only
     return Policy("tests", worktree, limits, read_only=_shared_read_only(worktree), read_only_inside=inside,
-                  env_names=(*ENV_ALLOWED, *env_names))
+                  scratch_inside=scratch, env_names=(*ENV_ALLOWED, *env_names))
 
 
 def for_setup(worktree: Path, limits: Limits, cache: Path, env_names: Iterable[str] = (),

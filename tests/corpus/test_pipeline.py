@@ -29,17 +29,7 @@ BUILD_OUTPUT = re.compile(r"(^|/)(\.venv|venv|build|dist|node_modules|__pycache_
                           r"\.ruff_cache|htmlcov|coverage|\.nyc_output)/|\.egg-info(/|$)|\.pyc$|(^|/)\.coverage")
 PROJECTS = {p.name: p for p in fetch.load_projects()}
 
-_TAPE_IDS = ("the spec's mapping names a tape test by its name (words with spaces), which docs.required_tests "
-             "does not read as a test id")
-XFAIL: dict[str, str] = {
-    "xtend": ("the implementer's edit of test.js (the project's one test file, at the root) is refused in the "
-              "tests-first phase: is_test_path does not know test.js, and " + _TAPE_IDS + ", so no file is "
-              "named either; the stage blocks: 'no new test fails on the current code' (exit 4)"),
-    "minimist": ("the new tape test is written and fails, but tape's failures are named by the assertion's message "
-                 "('should be deeply equivalent', tape's default), the same name as the failure the planted bug "
-                 "already causes at the base, so the red check sees no new failing test and blocks: 'no new test "
-                 "fails on the current code' (exit 4); and " + _TAPE_IDS),
-}
+XFAIL: dict[str, str] = {}
 """Project → what agentos does wrong on it today (observed; see the module docstring)."""
 
 

@@ -208,6 +208,57 @@ ok 3 skipped one # SKIP not here
 # fail  1
 """
 
+# tape as minimist prints it: tests named by `# name` headers, assertions by a shared message.
+TAPE = """\
+TAP version 13
+# -a -- b
+ok 1 should be deeply equivalent
+not ok 2 should be deeply equivalent
+  ---
+    operator: deepEqual
+  ...
+# long opts
+ok 3 should be deeply equivalent
+ok 4 should be deeply equivalent
+# keeps every argument after --
+not ok 5 should be deeply equivalent
+# pass through
+ok 6 should be equal
+
+1..6
+# tests 6
+# pass  4
+# fail  2
+"""
+
+NODE_TEST = """\
+TAP version 13
+# Subtest: parses flags
+ok 1 - parses flags
+  ---
+  duration_ms: 1.2
+  ...
+# Subtest: keeps dashes
+not ok 2 - keeps dashes
+1..2
+# tests 2
+# pass 1
+# fail 1
+"""
+
+
+def test_tape_tests_are_named_by_their_header_not_their_assertion_message():
+    run = parse_test_output(TAPE)
+    assert run.failed_tests == ["-a -- b", "keeps every argument after --"]
+    assert run.passed_tests == ["long opts", "pass through"]
+    assert (run.passed, run.failed) == (2, 2)
+
+
+def test_node_test_tap_names_each_test_line():
+    run = parse_test_output(NODE_TEST)
+    assert run.failed_tests == ["keeps dashes"] and run.passed_tests == ["parses flags"]
+
+
 MOCHA = """\
   clamp
     ✓ keeps values inside
@@ -221,7 +272,7 @@ MOCHA = """\
 
 def test_tap_and_mocha_summaries_are_read():
     tap = parse_test_output(TAP)
-    assert (tap.passed, tap.failed, tap.skipped) == (1, 1, 1)
-    assert tap.failed_tests == ["merges deeply"] and tap.passed_tests == ["should be equal"]
+    assert (tap.passed, tap.failed, tap.skipped) == (0, 1, 1)
+    assert tap.failed_tests == ["immutable"] and tap.passed_tests == []
     mocha = parse_test_output(MOCHA)
     assert (mocha.passed, mocha.failed, mocha.skipped) == (4, 1, 2)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from agentos.repo.testreport import TestRun
-from agentos.workflows.implementation.docs import commit_type, is_test_id, listed_files, required_tests
+from agentos.workflows.implementation.docs import commit_type, is_test_id, listed_files, named_by_phrase, required_tests
+from agentos.workflows.implementation.tools import is_test_path
 from agentos.workflows.implementation.report import red_message, red_tests_on_branch
 from agentos.workflows.implementation.verdict import Judgement, judge_green, judge_red, same_test, segments, status
 
@@ -148,6 +149,28 @@ def test_required_tests_come_from_the_test_mapping_table():
                                     "tests/test_slug.py::test_strips", "test_keeps_case"]
     assert required_tests("# Spec\n\n## Overview\nx\n") == []
     assert is_test_id("TestParse") and is_test_id("pkg.tests.test_a") and not is_test_id("tests")
+
+
+TAPE_SPEC = """## Test mapping
+| Criterion | Test |
+|---|---|
+| AC1 | `keeps every argument after --` |
+| AC2 | `long opts` (already in the suite, keeps passing) |
+| AC3 | `len(parse(x)) == 2` |
+"""
+
+
+def test_tests_named_by_a_phrase_are_required_only_where_the_runner_names_tests_so():
+    assert required_tests(TAPE_SPEC) == ["keeps every argument after --", "long opts"]
+    tape_names = ["-a -- b", "long opts"]
+    assert named_by_phrase(required_tests(TAPE_SPEC), tape_names) == ["keeps every argument after --", "long opts"]
+    pytest_names = ["tests/test_a.py::test_x"]
+    assert named_by_phrase(["test_y", "keeps every argument after --"], pytest_names) == ["test_y"]
+
+
+def test_root_level_test_scripts_are_test_files():
+    assert is_test_path("test.js") and is_test_path("test.py") and is_test_path("tests/util.js")
+    assert not is_test_path("testing.js") and not is_test_path("contest.js")
 
 
 def test_files_changed_and_the_commit_type_come_from_the_lld_and_brief():

@@ -14,11 +14,20 @@ _IDENTIFIER = re.compile(r"[\w./\-]+(?:::[\w\-\[\].,]+)*")
 COMMIT_TYPES = {"bug": "fix", "feature": "feat", "chore": "chore", "docs": "docs"}
 
 
-def _tokens(cell: str) -> list[str]:
-    """The words of a cell, in order; a `quoted` stretch is one word."""
+_PHRASE = re.compile(r"[\w' -]*[A-Za-z][\w' -]*|[\w' .,:›>-]*[A-Za-z][\w' .,:›>-]*")
+"""A test named by a phrase (tape, jest, mocha): words, no call or operator syntax."""
+
+
+def _tokens(cell: str) -> list[tuple[str, bool]]:
+    """The words of a cell, in order, each with whether it was `quoted` (one word however long)."""
     cell = re.sub(r"<br\s*/?>", " ", cell)
-    return [(quoted or bare).strip() for quoted, bare in re.findall(r"`([^`]+)`|([^\s,;`]+)", cell)
+    return [((quoted or bare).strip(), bool(quoted)) for quoted, bare in re.findall(r"`([^`]+)`|([^\s,;`]+)", cell)
             if (quoted or bare).strip()]
+
+
+def is_phrase_test(name: str) -> bool:
+    """A test a runner names by a phrase with spaces (`keeps every argument after --`)."""
+    return " " in name.strip() and len(name) <= 150 and bool(_PHRASE.fullmatch(name.strip()))
 
 
 def is_test_id(token: str) -> bool:
@@ -34,12 +43,23 @@ def is_test_id(token: str) -> bool:
 
 
 def required_tests(spec: str) -> list[str]:
-    """The test ids the spec's "Test mapping" tables name, in order, without duplicates."""
+    """The test ids the spec's "Test mapping" tables name, in order, without duplicates: ids a
+    runner could print, and `quoted phrases` for the runners that name tests by one (which the
+    stage keeps only when the project's runner does, see `named_by_phrase`)."""
     found = []
     for rows in tables(sections(spec).get("test mapping", "")):
         name = column(rows, "test") or next(iter(rows[0] if rows else []), "")
-        found += [t for row in rows for t in _tokens(row.get(name, "")) if is_test_id(t)]
+        found += [t for row in rows for t, quoted in _tokens(row.get(name, ""))
+                  if is_test_id(t) or (quoted and is_phrase_test(t))]
     return list(dict.fromkeys(found))
+
+
+def named_by_phrase(tests: list[str], run_names: list[str]) -> list[str]:
+    """`tests` without the phrase names when the runner's own names (a run's) have no spaces:
+    a pytest or go suite cannot have a test called `keeps the old behaviour`."""
+    if any(" " in n for n in run_names):
+        return tests
+    return [t for t in tests if not is_phrase_test(t)]
 
 
 def listed_files(lld: str) -> list[str]:

@@ -86,10 +86,13 @@ def baseline(wt: StageWorktree, state: ImplState) -> ImplState:
     git, fork = wt.git, state["fork_sha"]
     base = baserun.base_run(wt, fork, wt.template(state))
     updates: ImplState = {"baseline": dataclasses.asdict(base)}
+    required = docs.named_by_phrase(state["required_tests"], [*base.passed_tests, *base.failed_tests])
+    if required != state["required_tests"]:
+        updates["required_tests"] = required
     if state["phase"] == "green" and baserun.code_moved(wt, fork):
         start = wt.run_tests(state)
         wt.record_run(start, "starting state")
-        score = judge_green(start, base, state["required_tests"]).score
+        score = judge_green(start, base, required).score
         updates["best"] = {"sha": git.head(), "score": list(score), "label": "the starting state",
                            "summary": start.summary()}
     return updates

@@ -33,6 +33,7 @@ OFF_LIMITS_DIRS = (".git", ".venv")
 """The repository's history and the worktree's test environment (its packages judge the tests)."""
 TEST_FILE_GLOBS = (
     "test_*.py", "*_test.py", "conftest.py", "*_test.go", "*.test.*", "*.spec.*",
+    "test.py", "tests.py", "test.js", "test.mjs", "test.cjs", "test.ts", "tests.js",
     "tests/*", "test/*", "*/tests/*", "*/test/*", "__tests__/*", "*/__tests__/*", "spec/*",
 )
 MAX_READ_CHARS = 60_000
