@@ -1,6 +1,7 @@
 """agentos on the corpus of real projects (tests/corpus/projects.yaml), with the replay model.
 
     .venv/bin/python bench/bench_corpus.py [--only NAME ...] [--no-pipeline] [--json FILE]
+        [--projects FILE]   # other projects in the same format, e.g. bench/outside-projects.yaml
 
 Per project: the test runner agentos detects (right or wrong against projects.yaml), the time
 agentos takes to set up the test environment, with uv and with pip side by side, cold (an empty
@@ -144,8 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", metavar="NAME", help="this project only (repeatable)")
     parser.add_argument("--no-pipeline", action="store_true", help="environment figures only")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON to this file")
+    parser.add_argument("--projects", type=Path, default=fetch.PROJECTS_FILE,
+                        help="the projects, in projects.yaml's format (default: the corpus)")
     args = parser.parse_args(argv)
-    projects = [p for p in fetch.load_projects() if not args.only or p.name in args.only]
+    projects = [p for p in fetch.load_projects(args.projects) if not args.only or p.name in args.only]
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     rows = []
     for project in projects:
