@@ -12,11 +12,11 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from agentos.llm.base import ToolCall, ToolSpec
+from agentos.workflows.implementation.search import PatternRefused, search
 
 SECRET_GLOBS = (
     ".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_ed25519*", "id_ecdsa*",
@@ -37,7 +37,9 @@ TEST_FILE_GLOBS = (
     "tests/*", "test/*", "*/tests/*", "*/test/*", "__tests__/*", "*/__tests__/*", "spec/*",
 )
 MAX_READ_CHARS = 60_000
-MAX_SEARCH_HITS = 200
+MAX_PATH_CHARS = 1024
+MAX_ARGUMENT_CHARS = 2_000_000
+"""A file's content or a replacement; the answer's own size bound (llm/answers.py) is usually lower."""
 _SEARCH_SKIP_DIRS = {".git", ".venv", "node_modules", ".agentos", "__pycache__"}
 
 
@@ -95,6 +97,8 @@ TOOL_SPECS = [
           summary={"type": "string", "optional": True}),
 ]
 
+SPECS = {spec.name: spec for spec in TOOL_SPECS}
+
 WriteGuard = Callable[[str], "str | None"]
 """Repository path → why it may not be written in the current phase, or None."""
 
@@ -111,15 +115,18 @@ class WorktreeTools:
     def execute(self, call: ToolCall) -> tuple[str, bool]:
         """(result text for the model, whether the call was refused)."""
         handler = getattr(self, f"_tool_{call.name}", None)
-        if handler is None:
+        if handler is None or call.name not in SPECS:
             return f"error: unknown tool {call.name!r}", True
+        problem = argument_problem(call)
+        if problem:
+            return f"error: bad arguments for {call.name}: {problem}", True
         try:
             return handler(**call.arguments), False
         except ToolRefused as exc:
             return f"refused: {exc}", True
-        except TypeError as exc:
-            return f"error: bad arguments for {call.name}: {exc}", True
-        except (OSError, UnicodeDecodeError, re.error) as exc:
+        except PatternRefused as exc:
+            return f"error: {exc}", True
+        except (OSError, UnicodeError, ValueError) as exc:
             return f"error: {exc}", False
 
     def resolve(self, rel: str) -> tuple[Path, str]:
@@ -159,16 +166,7 @@ class WorktreeTools:
         return "\n".join(names) or "(empty)"
 
     def _tool_search_text(self, pattern: str) -> str:
-        rx, hits = re.compile(pattern), []
-        for rel, file in self._searchable_files():
-            try:
-                lines = file.read_text(encoding="utf-8").splitlines()
-            except (UnicodeDecodeError, OSError):
-                continue
-            hits += [f"{rel}:{i}: {line.strip()}" for i, line in enumerate(lines, 1) if rx.search(line)]
-            if len(hits) > MAX_SEARCH_HITS:
-                break
-        return "\n".join(hits[:MAX_SEARCH_HITS]) or "no matches"
+        return search(pattern, self._searchable_files())
 
     def _searchable_files(self) -> Iterator[tuple[str, Path]]:
         """Files inside the worktree, skipping tool and hidden dirs, secrets and links leading out."""
@@ -201,6 +199,25 @@ class WorktreeTools:
 
     def _tool_finish(self, summary: str = "") -> str:
         return "ok, running the tests"
+
+
+def argument_problem(call: ToolCall) -> str | None:
+    """What is wrong with a call's arguments against its tool's schema (all are strings), or None."""
+    schema = SPECS[call.name].parameters
+    names, required = set(schema["properties"]), set(schema["required"])
+    if unknown := sorted(set(call.arguments) - names):
+        return f"unknown argument(s) {', '.join(unknown)}; this tool takes {', '.join(sorted(names)) or 'none'}"
+    if missing := sorted(required - set(call.arguments)):
+        return f"missing argument(s) {', '.join(missing)}"
+    for key, value in call.arguments.items():
+        limit = MAX_PATH_CHARS if key == "path" else MAX_ARGUMENT_CHARS
+        if not isinstance(value, str):
+            return f"`{key}` must be a string, not {type(value).__name__}"
+        if "\x00" in value:
+            return f"`{key}` contains a NUL byte"
+        if len(value) > limit:
+            return f"`{key}` is {len(value):,} characters; at most {limit:,} are allowed"
+    return None
 
 
 def describe(call: ToolCall) -> dict[str, Any]:
