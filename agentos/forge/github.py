@@ -43,10 +43,25 @@ class GitHubForge:
         remember({"GH_CLI_TOKEN": token.value})  # redacted everywhere, also when it came from `gh auth token`
         self.api = GitHubApi(slug, token, base_url=base_url, retries=retries, rate_limit_wait_s=rate_limit_wait_s,
                              sleep=sleep, clock=clock, transport=transport)
-        self.comments = IssueComments(self.api)
+        self.comments = IssueComments(self.api, self.viewer)
         self.git = GitRemote(repo_root, remote, host or host_of_api(base_url), token, sleep=sleep)
         self.summary = f"github {slug} (token from {token.source})"
         self._repo_data: dict[str, Any] | None = None
+        self._viewer: list[str | None] = []
+
+    def viewer(self) -> str | None:
+        """The login the token acts as (GET /user), read once; None when the token may not read it
+        (a GitHub App installation token): then no existing comment is taken for agentos's own."""
+        if not self._viewer:
+            try:
+                data = self.api.call("read the token's user", lambda: self.api.rest.users.get_authenticated(
+                    headers=HEADERS)).json()
+            except RequestFailed as exc:
+                if exc.response.status_code not in (403, 404):
+                    raise self.api.refused(exc, "read the token's user") from None
+                data = {}
+            self._viewer.append(data.get("login") or None)
+        return self._viewer[0]
 
     # ----------------------------------------------------------------- issues
 
@@ -185,10 +200,16 @@ class GitHubForge:
 
 class IssueComments:
     """Issue comments on GitHub, with each marked comment remembered once found or written,
-    so editing it again needs no listing."""
+    so editing it again needs no listing.
 
-    def __init__(self, api: GitHubApi):
+    A marker is only a hint: anyone can write it into a comment. A listed comment is taken for
+    ours only when the token's own user wrote it; one by anybody else is left alone.
+    """
+
+    def __init__(self, api: GitHubApi, viewer: Callable[[], str | None]):
         self.api = api
+        self.viewer = viewer
+        """The login the token acts as, or None when it cannot be known."""
         self._marked: dict[tuple[int, str], Comment] = {}
         """(issue, marker) → the comment carrying that marker, as last written."""
 
@@ -214,7 +235,8 @@ class IssueComments:
                 return self._remember(issue, marker, self._edit(issue, known.id, body))
             except UnknownIssueError:  # the comment was deleted meanwhile
                 del self._marked[(issue, marker)]
-        comment = next((c for c in self.list(issue) if marker in c.body), None)
+        me = self.viewer()
+        comment = next((c for c in self.list(issue) if marker in c.body and me and c.author == me), None)
         if comment is not None and comment.body != body:
             comment = self._edit(issue, comment.id, body)
         if comment is None:

@@ -58,6 +58,9 @@ class FakeGitHub:
         self.pulls: dict[int, dict[str, Any]] = {}
         self.permissions: dict[str, str] = {viewer: "admin"}
         self.repo_permissions = {"admin": True, "maintain": True, "push": True, "triage": True, "pull": True}
+        """The user's role, as GitHub reports it on the repository (whatever the token may do)."""
+        self.user_readable = True
+        """False: GET /user is refused (403), as for a GitHub App installation token."""
         self.requests: list[Seen] = []
         self.problems: list[str] = []
         self.injected: list[Injected] = []
@@ -193,6 +196,11 @@ class FakeGitHub:
         return 200, {"full_name": f"{self.owner}/{self.name}", "html_url": self.web, "default_branch": "main",
                      "permissions": dict(self.repo_permissions)}, {}
 
+    def user(self, query, body):
+        if not self.user_readable:
+            return 403, {"message": "Resource not accessible by integration"}, {}
+        return 200, {"login": self.viewer, "type": "User"}, {}
+
     def get_issue(self, query, body, number):
         issue = self.issues.get(int(number))
         if issue is None:
@@ -318,6 +326,7 @@ class FakeGitHub:
 
 
 ROUTES = [
+    ("GET", r"/user", "user"),
     ("GET", r"{repo}", "repo"),
     ("GET", r"{repo}/issues/(\d+)", "get_issue"),
     ("GET", r"{repo}/issues/(\d+)/comments", "list_comments"),
