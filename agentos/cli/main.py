@@ -153,11 +153,12 @@ def _workflow_command(stage: str, doc: str):
         config: Optional[Path] = typer.Option(None, "--config"),
         set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a config key."),
         plain: bool = typer.Option(False, "--plain"),
+        wait: bool = typer.Option(False, "--wait", help="If the issue is being run by another process, wait for it to end."),
     ) -> None:
         from agentos.workflows.orchestrator.run import run_workflow
         from agentos.workflows.orchestrator.session import RunOptions
 
-        opts = RunOptions(issue=issue, repo=repo, config_file=config, sets=set_, plain=plain)
+        opts = RunOptions(issue=issue, repo=repo, config_file=config, sets=set_, plain=plain, wait=wait)
         run_cli(lambda: report(run_workflow(stage, opts)), repo)
 
     command.__doc__ = doc

@@ -37,6 +37,7 @@ def orchestrate(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; call no model, write nothing."),
     no_input: bool = typer.Option(False, "--no-input", help="Never prompt; pause at gates (exit 3)."),
     plain: bool = typer.Option(False, "--plain", help="Plain progress lines instead of the live view."),
+    wait: bool = typer.Option(False, "--wait", help="If the issue is being run by another process, wait for it to end."),
 ) -> None:
     """Take issue N to a reviewed, tested pull request."""
     from agentos.workflows.orchestrator.run import orchestrate as run
@@ -47,7 +48,7 @@ def orchestrate(
              "base_branch": base_branch, "github.repo_slug": repo_slug}
     skip = {s for s, on in (("triage", skip_triage), ("lld", skip_lld), ("spec", skip_spec)) if on}
     opts = RunOptions(issue=issue, repo=repo, config_file=config, sets=set_, flags=flags, skip=skip,
-                      resume_from=resume_from, dry_run=dry_run, plain=plain, allow_closed=allow_closed)
+                      resume_from=resume_from, dry_run=dry_run, plain=plain, allow_closed=allow_closed, wait=wait)
 
     run_cli(lambda: report(run(opts, ask=terminal_gate if can_prompt(no_input) else None)), repo)
 

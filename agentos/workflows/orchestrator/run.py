@@ -7,11 +7,13 @@ first input, and how its end reads. The CLI only parses arguments and prints wha
 
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from agentos import runs
+from agentos import runlock, runs
 from agentos.errors import AgentosError, ExitCode, ModelCallError
 from agentos.llm.retry import ModelCallFailed
 from agentos.progress.events import Progress
@@ -94,6 +96,22 @@ def orchestrate(opts: RunOptions, ask: Asker | None = None, stream=None) -> RunR
 
         plan = make_plan(session.config, session.workspace, opts.skip, opts.resume_from)
         return RunResult(ExitCode.DONE, "dry-run", render_plan(session, plan, check_models(session, plan, strict=False)))
+    with one_run(session, opts, "orchestrate"):
+        return _orchestrate(session, opts, ask, stream)
+
+
+@contextmanager
+def one_run(session: Session, opts: RunOptions, what: str):
+    """Hold the issue's run lock (agentos/runlock.py) for the block: one run per issue at a time."""
+    def waiting(holder: runlock.Holder | None) -> None:
+        who = holder.describe() if holder else "another process"
+        print(f"waiting for the run of issue #{opts.issue} by {who} to end", file=sys.stderr, flush=True)
+
+    with runlock.issue_lock(session.layout, opts.issue, f"{what} --issue {opts.issue}", opts.wait, waiting):
+        yield
+
+
+def _orchestrate(session: Session, opts: RunOptions, ask: Asker | None, stream) -> RunResult:
     session.forge.check_push(session.workspace.branch)  # before any model is called or run recorded
     from_config(session.config.sandbox)
     record, fresh_plan = _pick_run(session, opts)
@@ -183,10 +201,11 @@ def run_workflow(stage: str, opts: RunOptions, stream=None) -> RunResult:
     session = open_session(opts)
     check_models(session, {stage: {"action": "run"}})
     from_config(session.config.sandbox)
-    last = runs.latest(session.layout, opts.issue, kind=stage)
-    resumable = last is not None and last.status in ("running", "failed", "budget")
-    record = last if resumable else runs.new_run(session.layout, opts.issue, stage)
-    return execute(session, record, WorkflowJob(stage, session), opts.plain, stream=stream)
+    with one_run(session, opts, stage):
+        last = runs.latest(session.layout, opts.issue, kind=stage)
+        resumable = last is not None and last.status in ("running", "failed", "budget")
+        record = last if resumable else runs.new_run(session.layout, opts.issue, stage)
+        return execute(session, record, WorkflowJob(stage, session), opts.plain, stream=stream)
 
 
 @dataclass

@@ -41,6 +41,8 @@ class RunOptions:
     dry_run: bool = False
     plain: bool = False
     allow_closed: bool = False
+    wait: bool = False
+    """When another run of the issue is alive: wait for it to end (else exit 2 naming it)."""
     """Work on a closed issue (refused otherwise)."""
 
 
