@@ -3,7 +3,9 @@
 A Redactor knows the secret values (API keys and tokens) from an environment and replaces each
 occurrence with a marker naming the variable, e.g. `[REDACTED:ANTHROPIC_API_KEY]`. The
 module-level `redact()` uses the current process environment plus the values `remember()`ed from
-a target repository's `.env`; every writer in agentos routes text through it.
+a target repository's `.env`; every writer in agentos routes text through it. Tokens of the
+well-known formats (GitHub, Anthropic, OpenAI, AWS, Google) are masked too, whoever's they are:
+one pasted into an issue is no less secret for not being ours, e.g. `[REDACTED:github-token]`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,15 @@ SECRET_NAME = re.compile(
 )
 MIN_SECRET_LEN = 8
 """Shorter values (e.g. `TOKEN=1`) would redact ordinary text, and are no real secret."""
+TOKEN_SHAPES = {
+    "github-token": r"\b(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{40,})\b",
+    "anthropic-key": r"\bsk-ant-[A-Za-z0-9_-]{20,}",
+    "openai-key": r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{40,}",
+    "aws-access-key": r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+    "google-api-key": r"\bAIza[0-9A-Za-z_-]{35}\b",
+}
+"""Token formats as their issuers document them; long enough that ordinary text never matches."""
+_SHAPES = re.compile("|".join(f"(?P<{name.replace('-', '_')}>{rx})" for name, rx in TOKEN_SHAPES.items()))
 
 
 def secret_items(env: Mapping[str, str]) -> dict[str, str]:
@@ -44,12 +55,15 @@ class Redactor:
         return cls(secret_items(env))
 
     def __bool__(self) -> bool:
-        return self._pattern is not None
+        """Always true: tokens of the known formats are masked even without a secret of our own."""
+        return True
 
     def redact(self, text: str) -> str:
-        if self._pattern is None or not text:
+        if not text:
             return text
-        return self._pattern.sub(lambda m: f"[REDACTED:{self.names[m.group(0)]}]", text)
+        if self._pattern is not None:
+            text = self._pattern.sub(lambda m: f"[REDACTED:{self.names[m.group(0)]}]", text)
+        return _SHAPES.sub(lambda m: f"[REDACTED:{m.lastgroup.replace('_', '-')}]", text)
 
     __call__ = redact
 

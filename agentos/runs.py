@@ -13,6 +13,7 @@ from pathlib import Path
 
 from agentos.files import write_atomic
 from agentos.paths import RepoLayout
+from agentos.redact import redact
 
 @dataclass
 class RunRecord:
@@ -41,7 +42,7 @@ def new_run(layout: RepoLayout, issue: int, kind: str) -> RunRecord:
 
 def save(layout: RepoLayout, record: RunRecord) -> None:
     """Write the record's run.json atomically (a crash leaves the previous version)."""
-    write_atomic(layout.run_dir(record.run_id) / "run.json", json.dumps(asdict(record), indent=2))
+    write_atomic(layout.run_dir(record.run_id) / "run.json", redact(json.dumps(asdict(record), indent=2)))
 
 
 def load(path: Path) -> RunRecord | None:

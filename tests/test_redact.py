@@ -79,3 +79,20 @@ def test_a_key_inside_an_sdk_exception_is_redacted_from_the_error(monkeypatch):
         call_with_retries(attempt, ask(), Waits().policy(max_attempts=1), info, lambda u: 0.0)
     assert "sk-proj-inside-an-exception" not in str(caught.value)
     assert "[REDACTED:OPENAI_API_KEY]" in str(caught.value)
+
+
+@pytest.mark.parametrize("token,name", [
+    ("ghp_" + "a1B2" * 9, "github-token"),
+    ("github_pat_" + "11ABCDEFG0" * 5 + "_xyz", "github-token"),
+    ("sk-ant-api03-" + "Ab3_-" * 8, "anthropic-key"),
+    ("sk-proj-" + "Zz9" * 16, "openai-key"),
+    ("AKIA" + "ABCDEFGHIJ234567", "aws-access-key"),
+    ("AIza" + "Sy" + "x" * 33, "google-api-key"),
+])
+def test_tokens_of_well_known_formats_are_masked_whoever_they_belong_to(token, name):
+    assert redact.redact(f"pasted {token} here") == f"pasted [REDACTED:{name}] here"
+
+
+def test_ordinary_text_that_looks_a_little_like_a_token_is_kept():
+    text = "the ghp_ prefix, sk-ant- keys, AKIA1234 and sk-proj-test-0123456789abcdef are named here"
+    assert redact.redact(text) == text

@@ -42,7 +42,7 @@ def run_cli(fn: Callable[[], int | None], repo: Path | None = None) -> None:
 
 def report(result: RunResult) -> int:
     """Print a run's message; its exit code is the command's."""
-    typer.echo(result.message)
+    typer.echo(redact(result.message))
     return result.exit_code
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from agentos.errors import AgentosError, UsageError
+from agentos.redact import redact
 
 WRITE_ROLES = frozenset({"admin", "maintain", "write"})
 """Repository roles allowed to push, and so to decide a gate from an issue comment."""
@@ -25,8 +26,16 @@ class Comment(BaseModel):
     body: str
     created_at: str = ""
 
+    @field_validator("body")
+    @classmethod
+    def _no_secrets(cls, text: str) -> str:
+        return redact(text)
+
 
 class Issue(BaseModel):
+    """An issue as read from a forge, with every known secret redacted from its text at intake:
+    nothing written from it later (commits, the PR, state, events) can carry one."""
+
     number: int
     title: str
     body: str = ""
@@ -34,6 +43,11 @@ class Issue(BaseModel):
     state: Literal["open", "closed"] = "open"
     comments: list[Comment] = Field(default_factory=list)
     url: str | None = None
+
+    @field_validator("title", "body")
+    @classmethod
+    def _no_secrets(cls, text: str) -> str:
+        return redact(text)
 
 
 class PullRequest(BaseModel):

@@ -7,6 +7,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from agentos.redact import redact
+
 EventKind = Literal[
     "run_started",
     "run_resumed",
@@ -58,7 +60,9 @@ class Progress:
         self.sinks: list[Sink] = list(sinks or [])
 
     def emit(self, kind: EventKind, **fields: Any) -> Event:
+        """Send an event, every known secret redacted, to each sink (terminal, log, issue comment)."""
         event = Event(kind=kind, run_id=self.run_id, **fields)
+        event = Event.model_validate_json(redact(event.model_dump_json()))
         for sink in self.sinks:
             sink.handle(event)
         return event

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from agentos.errors import AgentosError
+from agentos.redact import redact
 from agentos.repo.buildoutput import default_user_excludes, exclude_text, patterns
 
 FALLBACK_NAME = "agentos"
@@ -209,11 +210,11 @@ class Checkout(Git):
     def commit_all(self, message: str, allow_empty: bool = False) -> str | None:
         """Stage everything and commit; the new sha, or None when there was nothing to commit
         (unless `allow_empty`: then the commit records `message` on its own). Build output
-        is left out."""
+        is left out; secrets are redacted from the message."""
         self.stage_all()
         if not allow_empty and self.ok("diff", "--cached", "--quiet"):
             return None
-        self.run(*_identity_args(self), "commit", "--quiet", "--allow-empty", "-m", message)
+        self.run(*_identity_args(self), "commit", "--quiet", "--allow-empty", "-m", redact(message))
         return self.head()
 
     def reset_hard(self, ref: str) -> None:

@@ -104,10 +104,12 @@ def checkpointer(layout: RepoLayout) -> Iterator[Any]:
     """The repository's SQLite checkpointer (.agentos/state.db), closed when the run ends."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
+    from agentos.workflows.orchestrator.checkpoints import RedactingSerializer
+
     layout.ensure()
     conn = sqlite3.connect(str(layout.state_db), check_same_thread=False)
     try:
-        yield SqliteSaver(conn)
+        yield SqliteSaver(conn, serde=RedactingSerializer())
     finally:
         conn.close()
 

@@ -80,7 +80,7 @@ def build_body_for(services: Services, state: PRState) -> str:
 
 def pr_title(title: str, number: int) -> str:
     """The issue's title on one line, with its number, within GitHub's length limit."""
-    line = " ".join(title.split())
+    line = " ".join(redact(title).split())
     return f"{line[:200]} (#{number})"
 
 
@@ -89,7 +89,7 @@ def build_graph(services: Services, checkpointer=None):
         forge, ws = services.forge, services.workspace
         issue = forge.get_issue(state["issue_number"])
         forge.push_branch(ws.branch)
-        body = build_body_for(services, state)
+        body = redact(build_body_for(services, state))
         pr = forge.find_or_create_pr(head=ws.branch, base=ws.base, title=pr_title(issue.title, issue.number),
                                      body=body, draft=services.config.pr_draft)
         if pr.body.strip() != body.strip():  # an earlier run's PR: bring its body up to date
