@@ -19,7 +19,7 @@ from githubkit.exception import GraphQLFailed, RequestFailed
 from agentos.errors import UnknownIssueError, UsageError
 from agentos.forge.base import Comment, Issue, PullRequest, marked_body
 from agentos.forge.github_api import HEADERS, GitHubApi
-from agentos.forge.remote import TOKEN_HINT, GitRemote, RepoSlug, Token, host_of_api
+from agentos.forge.remote import TOKEN_HINT, AccessDenied, GitRemote, RepoSlug, Token, host_of_api
 from agentos.redact import remember
 
 PER_PAGE = 100
@@ -101,13 +101,24 @@ class GitHubForge:
     # -------------------------------------------------------------- repository
 
     def check_push(self, branch: str) -> None:
-        """Write access through the API, then the remote branch holds nothing the local one lacks."""
+        """Before any model is paid: the user may write (the repository's `permissions` describe the
+        user's role), the remote branch holds nothing the local one lacks, and the token itself may
+        push (a dry-run push: a fine-grained token without contents write is refused there)."""
         perms = self._repo().get("permissions") or {}
         if not any(perms.get(role) for role in ("admin", "maintain", "push")):
             role = next((r for r in ("triage", "pull") if perms.get(r)), "none")
             raise UsageError(f"the token from {self.token.source} cannot push to {self.slug} (its access: {role})",
                              f"use a token of a user with write access to {self.slug}; {TOKEN_HINT}")
         self.git.check_branch(branch)
+        try:
+            self.git.check_push_access(branch)
+        except AccessDenied as exc:
+            raise UsageError(
+                f"the token from {self.token.source} cannot push to {self.slug}; a dry-run push was refused: "
+                f"{' '.join(exc.said.split())}",
+                f"give the token write access to the repository's contents (a fine-grained token: Repository "
+                f"permissions → Contents → Read and write; a classic token: the `repo` scope), or use another "
+                f"token; {TOKEN_HINT}") from None
 
     def permission(self, user: str) -> str:
         """`user`'s permission: admin, write, read or none (maintain counts as write, triage as read)."""

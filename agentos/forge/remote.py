@@ -44,6 +44,15 @@ _AUTH = re.compile(r"authentication failed|could not read (username|password)|pe
 _URL_CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
 
 
+class AccessDenied(UsageError):
+    """The remote refused the token (or the SSH key): not authenticated, or not allowed to do this."""
+
+    def __init__(self, message: str, hint: str, said: str):
+        super().__init__(message, hint)
+        self.said = said
+        """What the remote said, the token scrubbed out."""
+
+
 @dataclass(frozen=True)
 class RepoSlug:
     owner: str
@@ -172,6 +181,13 @@ class GitRemote:
         self._git(["push", "--porcelain", self.remote, f"refs/heads/{branch}:refs/heads/{branch}"],
                   f"push {branch} to {self.remote}")
 
+    def check_push_access(self, branch: str) -> None:
+        """A dry-run push of `branch` (of HEAD while it does not exist yet): the remote checks that
+        the token may write, and nothing is sent. AccessDenied when it may not."""
+        source = f"refs/heads/{branch}" if self.local.rev_parse(f"refs/heads/{branch}") else "HEAD"
+        self._git(["push", "--dry-run", "--porcelain", self.remote, f"{source}:refs/heads/{branch}"],
+                  f"push to {self.remote} (a dry run)")
+
     def check_branch(self, branch: str) -> None:
         """Refuse when the remote branch has commits the local one does not contain."""
         remote_sha = self.head_of(branch)
@@ -235,7 +251,7 @@ class GitRemote:
                                 "the run continues where it stopped")
         if _AUTH.search(error):
             source = f"the token from {self.token.source}" if self.token else "no token (none was found)"
-            return UsageError(f"git could not authenticate to {what} ({source}): {last}", TOKEN_HINT)
+            return AccessDenied(f"git could not authenticate to {what} ({source}): {last}", TOKEN_HINT, last)
         if "rejected" in error or "non-fast-forward" in error or "fetch first" in error:
             return UsageError(f"{self.remote} refused to {what}: the remote branch has commits the local one lacks",
                               f"delete the remote branch (`git push {self.remote} --delete …`) or merge its commits, "

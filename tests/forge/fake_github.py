@@ -7,7 +7,8 @@ and the JSON body's keys and types. A request that GitHub would not accept in th
 answered 400 and recorded in `problems`, which the tests assert is empty.
 
 When `origin` is a bare git repository, opening a pull request checks that the head and
-base branches really are there and differ, as GitHub does.
+base branches really are there and differ, as GitHub does, and `{web}.git` serves it to git over
+HTTP with GitHub's authentication (fake_git_http.py).
 
 Only 127.0.0.1; `start()` and `stop()` are called by the tests (or use it as a context manager).
 """
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.forge.fake_git_http import GIT_PATH
+from tests.forge.fake_git_http import answer as git_answer
 from tests.helpers.loopback import LoopbackServer, QuietHandler
 from tests.helpers.repos import rev
 
@@ -61,6 +64,10 @@ class FakeGitHub:
         """The user's role, as GitHub reports it on the repository (whatever the token may do)."""
         self.user_readable = True
         """False: GET /user is refused (403), as for a GitHub App installation token."""
+        self.token_can_push = True
+        """False: the token may read the repository but not write its contents (git over HTTP refuses the push)."""
+        self.git_requests: list[str] = []
+        """The git requests over HTTP that passed authentication: "METHOD /path?query"."""
         self.requests: list[Seen] = []
         self.problems: list[str] = []
         self.injected: list[Injected] = []
@@ -349,6 +356,8 @@ class _Handler(QuietHandler):
     def _serve(self) -> None:
         parts = urlsplit(self.path)
         raw, headers = self.read_body()
+        if GIT_PATH.fullmatch(parts.path):
+            return self._send_raw(*git_answer(self.fake, self.command, parts.path, parts.query, headers, raw))
         body: Any = None
         if raw:
             if "application/json" not in headers.get("content-type", ""):
@@ -369,5 +378,12 @@ class _Handler(QuietHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):  # the client was killed mid-request (on purpose)
             self.close_connection = True
+
+    def _send_raw(self, status: int, headers: dict[str, str], data: bytes) -> None:
+        self.send_response(status)
+        for key, value in {**headers, "Content-Length": str(len(data))}.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
 
     do_GET = do_POST = do_PATCH = do_DELETE = _serve

@@ -201,3 +201,13 @@ def test_killed_right_after_github_created_the_pr_then_run_again_makes_one_pr(re
     assert len(fake.calls("POST", r"/pulls$")) == 1 and f"PR: {pr['html_url']}" in second.stdout
     assert len(_progress_comments(fake)) == 1 and fake.labels_of(1) == ["bug", LABELS["done"]]
     assert git(origin, "rev-parse", "agentos/issue-1") == git(repo, "rev-parse", "agentos/issue-1")
+
+
+def test_a_token_that_may_not_push_exits_2_before_any_model_is_called(repo, fake):
+    git(repo, "remote", "set-url", "origin", f"{fake.web}.git")  # git over HTTP, as on github.com
+    fake.token_can_push = False  # the user is an admin; the fine-grained token may only read contents
+    result = _cli(orchestrate_app, "--issue", "1", "--repo", str(repo), "--plain")
+    assert result.exit_code == 2, result.output
+    assert "the token from GITHUB_TOKEN cannot push to acme/textkit; a dry-run push was refused" in result.output
+    assert "Contents → Read and write" in result.output and TOKEN not in result.output
+    assert _model_calls(repo) == [] and fake.git_requests[-1] == "GET /info/refs?service=git-receive-pack"

@@ -365,3 +365,40 @@ def test_a_token_from_gh_is_redacted_like_one_from_the_environment(repo, fake):
 
     GitHubForge(repo, SLUG, Token("gho_only_known_to_gh_cli", "`gh auth token`"), base_url=fake.url)
     assert "gho_only_known_to_gh_cli" not in redact("pushed with gho_only_known_to_gh_cli")
+
+
+# --------------------------------------------- the token itself may push (git over HTTP)
+
+@pytest.fixture
+def http_repo(tmp_path: Path, origin: Path, fake: FakeGitHub) -> Path:
+    """A clone whose origin is the fake GitHub's git URL over HTTP, as on github.com."""
+    root = make_repo(tmp_path / "http-clone")
+    git(root, "push", "-q", str(origin), "main")
+    git(root, "remote", "add", "origin", f"{fake.web}.git")
+    return root
+
+
+def test_a_token_that_may_not_write_contents_is_refused_by_a_dry_run_push(http_repo, fake, origin):
+    fake.token_can_push = False  # a fine-grained token with Contents: read only; the user is an admin
+    assert fake.repo_permissions["push"]
+    forge = GitHubForge(http_repo, SLUG, Token(TOKEN, "GITHUB_TOKEN"), base_url=fake.url)
+    with pytest.raises(UsageError) as caught:
+        forge.check_push("agentos/issue-1")
+    assert caught.value.exit_code == 2
+    assert caught.value.message.startswith("the token from GITHUB_TOKEN cannot push to acme/widgets; a dry-run push")
+    assert "Permission to acme/widgets.git denied to agentos-bot" in caught.value.message
+    assert "Contents → Read and write" in caught.value.hint and TOKEN not in str(caught.value)
+    assert git(origin, "for-each-ref", "--format=%(refname)", "refs/heads").split() == ["refs/heads/main"]
+
+
+def test_a_token_that_may_write_passes_the_dry_run_and_nothing_is_sent(http_repo, fake, origin, tmp_path):
+    forge = GitHubForge(http_repo, SLUG, Token(TOKEN, "GITHUB_TOKEN"), base_url=fake.url)
+    forge.check_push("agentos/issue-1")
+    assert "GET /info/refs?service=git-receive-pack" in fake.git_requests
+    assert not any(r.startswith("POST /git-receive-pack") for r in fake.git_requests)
+    assert git(origin, "for-each-ref", "--format=%(refname)", "refs/heads").split() == ["refs/heads/main"]
+    sha = git(http_repo, "commit-tree", "main^{tree}", "-p", "main", "-m", "work").strip()
+    git(http_repo, "branch", "agentos/issue-1", sha)
+    forge.check_push("agentos/issue-1")
+    forge.push_branch("agentos/issue-1")  # the real push through the same path
+    assert git(origin, "rev-parse", "agentos/issue-1").strip() == sha
