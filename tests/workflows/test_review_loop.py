@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
+import pytest
+
+from agentos.llm.answers import AnswerTooLong
 from agentos.workflows.orchestrator.run import run_workflow
 from agentos.workflows.orchestrator.session import RunOptions
 
@@ -154,3 +158,34 @@ def test_a_model_that_returns_garbage_twice_blocks_the_standalone_workflow(sampl
     assert "did not return a valid Review" in result.message
     _, calls = _purposes(sample_repo, "triage")
     assert "did not match the required JSON schema" in calls[-1]["messages"][-1]["content"]
+
+
+def _nowhere(repo, text: str) -> bool:
+    """`text` is in no commit of any ref and no file under .agentos/ (state.db's bytes included) but
+    the script that played the model."""
+    history = subprocess.run(["git", "log", "-p", "--all"], cwd=repo, capture_output=True, check=True).stdout
+    script = repo / ".agentos" / "scripted"
+    files = [p for p in (repo / ".agentos").rglob("*") if p.is_file() and not p.is_relative_to(script)]
+    return text.encode() not in history and not any(text.encode() in p.read_bytes() for p in files)
+
+
+def test_a_review_summary_longer_than_max_tokens_can_hold_is_refused_as_such(sample_repo):
+    huge = "Looks fine. " + "x" * 1_000_000 + "END-OF-HUGE"
+    edit_script(sample_repo, "reviewer", "triage.review", [{"data": {"verdict": "APPROVED", "summary": huge}}])
+    with pytest.raises(AnswerTooLong, match=r"triage.review ran to 1,000,0\d\d characters, more than its max_tokens "
+                                            r"\(8,192\) can hold"):
+        run_workflow("triage", RunOptions(issue=1, repo=sample_repo, plain=True))
+    assert _nowhere(sample_repo, "x" * 1000 + "END-OF-HUGE")
+
+
+def test_a_verdict_field_too_long_for_later_prompts_is_refused_with_the_limit(sample_repo):
+    long = "Looks fine. " + "y" * 30_000 + "END-OF-LONG"  # within max_tokens, past what a summary needs
+    edit_script(sample_repo, "reviewer", "triage.review", [{"data": {"verdict": "APPROVED", "summary": long}}])
+    edit_script(sample_repo, "reviewer", "triage.review.retry", [{"data": {"verdict": "APPROVED", "summary": long}}])
+    result = run_workflow("triage", RunOptions(issue=1, repo=sample_repo, plain=True))
+    assert result.exit_code == 4 and "did not return a valid Review" in result.message
+    assert "summary is 30,023 characters; at most 2,000 are allowed" in result.message
+    _, calls = _purposes(sample_repo, "triage")
+    assert "at most 2,000 are allowed" in calls[-1]["messages"][-1]["content"]  # the reviewer was told why
+    history = subprocess.run(["git", "log", "-p", "--all"], cwd=sample_repo, capture_output=True, text=True).stdout
+    assert "y" * 1000 not in history  # neither in the brief's review log nor in any commit

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypedDict
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from agentos.workflows.reducers import append
+
+LIMITS = {"id": 80, "section": 200, "text": 4000, "summary": 2000}
+"""Characters per field of a verdict. A verdict's fields go into the review log, the PR body and
+every later prompt of the loop: however long the whole answer may be (llm/answers.py bounds it by
+max_tokens), no one field may grow past what a reviewer needs to say."""
+MAX_FINDINGS = 40
+
+
+def _bounded(text: str, info: ValidationInfo) -> str:
+    limit = LIMITS[info.field_name]
+    if len(text) > limit:
+        raise ValueError(f"{info.field_name} is {len(text):,} characters; at most {limit:,} are allowed: be brief")
+    return text
 
 
 class Finding(BaseModel):
@@ -15,6 +28,8 @@ class Finding(BaseModel):
     severity: Literal["blocking", "major", "minor"]
     text: str
 
+    _bounded = field_validator("id", "section", "text")(_bounded)
+
 
 class Review(BaseModel):
     """The reviewer's structured verdict."""
@@ -22,6 +37,15 @@ class Review(BaseModel):
     verdict: Literal["APPROVED", "REVISE", "BLOCKED"]
     summary: str
     findings: list[Finding] = Field(default_factory=list)
+
+    _bounded = field_validator("summary")(_bounded)
+
+    @field_validator("findings")
+    @classmethod
+    def _few(cls, findings: list[Finding]) -> list[Finding]:
+        if len(findings) > MAX_FINDINGS:
+            raise ValueError(f"{len(findings)} findings; at most {MAX_FINDINGS}: merge the small ones")
+        return findings
 
 
 ExitReason = Literal["approved", "blocked", "max_revisions", "stagnation"]
