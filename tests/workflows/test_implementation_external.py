@@ -168,4 +168,4 @@ def test_a_missing_agent_cli_exits_2_with_what_to_install(tmp_path, monkeypatch)
     assert result.exit_code == 2, result.output
     assert "`codex` (Codex CLI) is not on PATH" in result.output
     assert "npm install -g @openai/codex" in result.output
-    assert not (repo / ".agentos" / "runs").exists()  # refused before a run was recorded
+    assert not list((repo / ".agentos" / "runs").glob("*/run.json"))  # refused before a run was recorded

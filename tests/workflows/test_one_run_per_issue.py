@@ -14,9 +14,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from agentos.cli.main import app as agentos_app
 from agentos.demo.sample import ISSUE_BODY, ISSUE_TITLE
 from agentos.forge.local import LocalForge
+from agentos.workflows.orchestrator.run import orchestrate
+from agentos.workflows.orchestrator.session import RunOptions
 from tests.helpers.sample import edit_config, script_replies
 from tests.llm.fakes import openai
 from tests.llm.fakes.server import FakeServer, Recorded, Reply
@@ -125,3 +129,24 @@ def test_runs_of_different_issues_stay_parallel(sample_repo, held):
     for proc in procs:
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 3 and "paused at gate after_triage" in out, (out, err)
+
+
+def test_poll_does_not_continue_an_issue_another_process_is_running(sample_repo):
+    edit_config(sample_repo, gates={"after_triage": True})
+    assert orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True)).exit_code == 3
+    assert CliRunner().invoke(agentos_app, ["approve", "1", "--repo", str(sample_repo)]).exit_code == 0
+    holder = subprocess.Popen(  # another process continuing issue 1, alive until its stdin closes
+        [sys.executable, "-c", "import sys; from pathlib import Path; from agentos.paths import RepoLayout; "
+         "from agentos.runlock import issue_lock\n"
+         f"with issue_lock(RepoLayout(Path({str(sample_repo)!r})), 1, 'orchestrate --issue 1'):\n"
+         "    print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        polled = CliRunner().invoke(agentos_app, ["poll", "--repo", str(sample_repo), "--plain"])
+        assert polled.exit_code == 2, polled.output
+        assert f"#1: issue #1 is already being run by pid {holder.pid}" in polled.output
+    finally:
+        holder.communicate("")
+    continued = CliRunner().invoke(agentos_app, ["poll", "--repo", str(sample_repo), "--plain"])
+    assert continued.exit_code == 0 and "#1: PR: " in continued.output, continued.output  # the decision was kept

@@ -13,7 +13,8 @@ def test_planted_key_is_redacted_everywhere_we_write(sample_repo, monkeypatch, c
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
     issue = sample_repo / ".agentos" / "issues" / "1.md"
     issue.write_text(issue.read_text() + f"\nMy key is {KEY}, please use it.\n")
-    assert KEY in LocalForge(sample_repo).get_issue(1).body
+    assert KEY in issue.read_text()  # the forge's own record keeps what was filed; it is redacted as it is read
+    assert "My key is [REDACTED:ANTHROPIC_API_KEY]" in LocalForge(sample_repo).get_issue(1).body
     assert run_workflow("triage", RunOptions(issue=1, repo=sample_repo, plain=True)).exit_code == 0
     leaks = [p for p in sample_repo.rglob("*") if p.is_file() and p != issue
              and KEY.encode() in p.read_bytes()]
