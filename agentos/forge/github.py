@@ -19,7 +19,7 @@ from githubkit.exception import GraphQLFailed, RequestFailed
 from agentos.errors import UnknownIssueError, UsageError
 from agentos.forge.base import Comment, Issue, PullRequest, marked_body
 from agentos.forge.github_api import HEADERS, GitHubApi
-from agentos.forge.remote import TOKEN_HINT, AccessDenied, GitRemote, RepoSlug, Token, host_of_api
+from agentos.forge.remote import TOKEN_HINT, AccessDenied, GitRemote, RepoSlug, Token, host_of_api, origin_url
 from agentos.redact import remember
 
 PER_PAGE = 100
@@ -113,9 +113,13 @@ class GitHubForge:
         try:
             self.git.check_push_access(branch)
         except AccessDenied as exc:
+            said = " ".join(exc.said.split())
+            url = origin_url(self.git.root, self.git.remote) or ""
+            if not url.startswith(("https://", "http://")):  # git uses the SSH key there, not the token
+                raise UsageError(f"git cannot push to {self.slug} over {url}; a dry-run push was refused: {said}",
+                                 "add an SSH key with write access, or use an HTTPS remote with the token") from None
             raise UsageError(
-                f"the token from {self.token.source} cannot push to {self.slug}; a dry-run push was refused: "
-                f"{' '.join(exc.said.split())}",
+                f"the token from {self.token.source} cannot push to {self.slug}; a dry-run push was refused: {said}",
                 f"give the token write access to the repository's contents (a fine-grained token: Repository "
                 f"permissions → Contents → Read and write; a classic token: the `repo` scope), or use another "
                 f"token; {TOKEN_HINT}") from None
