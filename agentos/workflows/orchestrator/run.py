@@ -117,7 +117,7 @@ def _orchestrate(session: Session, opts: RunOptions, ask: Asker | None, stream) 
     record, fresh_plan = _pick_run(session, opts)
     if record is None:
         return _already_done(session)
-    return execute(session, record, PipelineJob(session, fresh_plan), opts.plain, ask, stream)
+    return execute(session, record, PipelineJob(session, fresh_plan, opts), opts.plain, ask, stream)
 
 
 def _pick_run(session: Session, opts: RunOptions) -> tuple[runs.RunRecord | None, dict | None]:
@@ -128,9 +128,15 @@ def _pick_run(session: Session, opts: RunOptions) -> tuple[runs.RunRecord | None
             return None, None
         if last.status != "blocked":
             return last, None
-    plan = make_plan(session.config, session.workspace, opts.skip, opts.resume_from)
-    check_models(session, plan)  # before the run is recorded: a missing key costs nothing
+    plan = _new_plan(session, opts)  # before the run is recorded: a missing key costs nothing
     return runs.new_run(session.layout, opts.issue, "orchestrate"), plan
+
+
+def _new_plan(session: Session, opts: RunOptions) -> dict[str, dict]:
+    """The plan of a run that starts now, with every model it calls ready (exit 2 otherwise)."""
+    plan = make_plan(session.config, session.workspace, opts.skip, opts.resume_from)
+    check_models(session, plan)
+    return plan
 
 
 def _already_done(session: Session) -> RunResult:
@@ -146,6 +152,7 @@ class PipelineJob:
     session: Session
     plan: dict[str, dict] | None
     """The new run's plan; None when an unfinished run resumes."""
+    opts: RunOptions
 
     def build(self, services: Services, saver: Any) -> Any:
         from agentos.workflows.orchestrator.graph import build_graph
@@ -156,8 +163,11 @@ class PipelineJob:
         issue = self.session.issue
         info = {"issue": issue.number, "title": issue.title, "stages": list(STAGES),
                 "forge": self.session.forge.summary, "run_dir": str(services.run_dir)}
+        values = ctx.graph.get_state(ctx.cfg).values if self.plan is None else {}
+        if self.plan is None and not values:
+            # Stopped (killed, interrupted) before its first checkpoint: nothing of it ran, so it starts now.
+            self.plan = _new_plan(self.session, self.opts)
         if self.plan is None:
-            values = ctx.graph.get_state(ctx.cfg).values
             done = {s: r.get("verdict") for s, r in (values.get("stage_results") or {}).items()}
             ctx.progress.emit("run_resumed", data={**info, "done_stages": done})
             return None
