@@ -3,6 +3,12 @@
 `ensure_worktree` makes (or re-attaches) the linked worktree of an issue's work branch, with
 an ownership record beside it so a same-named branch agentos did not make is refused; the
 helpers below move a worktree's `Checkout` between its branch and the base commit.
+
+A process can die inside `git worktree add` (killed, or Ctrl-C at the terminal): the branch is
+then made but the worktree is not, or the worktree is registered but only partly checked out
+(git keeps it locked as "initializing" until the checkout is done). The ownership record is
+written before git starts, so the branch is re-attached; a half-made worktree is removed and
+made again, never used: committing from it would delete every file it had not yet written.
 """
 
 from __future__ import annotations
@@ -15,27 +21,35 @@ from pathlib import Path
 
 from agentos.errors import UsageError
 from agentos.files import write_atomic
-from agentos.repo.git import Checkout, Git
+from agentos.repo.git import Checkout, Git, GitError
+
+
+HALF_MADE = "initializing"
+"""The lock reason git gives a worktree while `git worktree add` is still checking it out."""
 
 
 @dataclass(frozen=True)
 class WorktreeInfo:
     path: Path
     branch: str | None  # short name; None when detached
+    locked: str | None = None
+    """Why the worktree is locked ("" when no reason was given); None when it is not."""
 
 
 def list_worktrees(git: Git) -> list[WorktreeInfo]:
     """Worktrees of the repository, the main one first."""
     found: list[WorktreeInfo] = []
     path: Path | None = None
-    branch: str | None = None
+    branch = locked = None
     for line in [*git.run("worktree", "list", "--porcelain").splitlines(), ""]:
         if line.startswith("worktree "):
-            path, branch = Path(line.removeprefix("worktree ")), None
+            path, branch, locked = Path(line.removeprefix("worktree ")), None, None
         elif line.startswith("branch "):
             branch = line.removeprefix("branch ").removeprefix("refs/heads/")
+        elif line == "locked" or line.startswith("locked "):
+            locked = line.removeprefix("locked").strip()
         elif not line and path is not None:
-            found.append(WorktreeInfo(path, branch))
+            found.append(WorktreeInfo(path, branch, locked))
             path = None
     return found
 
@@ -70,7 +84,11 @@ def ensure_worktree(repo_root: Path, path: Path, branch: str, base: str) -> Path
     worktrees = list_worktrees(git)
     target = path.resolve()
     mine = next((w for w in worktrees if w.path.resolve() == target), None)
-    if mine is not None:
+    if mine is not None and mine.locked == HALF_MADE:
+        _check_made_by_us(path, branch)
+        git.run("worktree", "remove", "--force", "--force", str(path))  # nothing in it was ever ours to keep
+        worktrees = list_worktrees(git)
+    elif mine is not None:
         return _reuse(mine, worktrees[0], path, branch)
     _check_path_free(path, repo_root)
     holder = next((w for w in worktrees if w.branch == branch), None)
@@ -84,9 +102,15 @@ def ensure_worktree(repo_root: Path, path: Path, branch: str, base: str) -> Path
         git.run(*add, str(path), branch)
     else:
         start = _start_point(git, base)
-        git.run(*add, "--no-track", "-b", branch, str(path), start)
+        # Recorded first: git makes the branch before the worktree, and may die in between.
         write_atomic(_owner_record(path), json.dumps({"branch": branch, "base": base,
                                                        "start": git.rev_parse(start)}) + "\n")
+        try:
+            git.run(*add, "--no-track", "-b", branch, str(path), start)
+        except GitError:
+            if not git.branch_exists(branch):
+                _owner_record(path).unlink(missing_ok=True)
+            raise
     return path
 
 

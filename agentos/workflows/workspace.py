@@ -7,7 +7,7 @@ then on the base branch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -27,6 +27,7 @@ class Workspace:
     branch: str
     base: str
     docs_dir: str
+    _checked: bool = field(default=False, init=False, repr=False)
 
     @classmethod
     def for_issue(cls, layout: RepoLayout, config: OrchestratorConfig, issue: int) -> Workspace:
@@ -40,10 +41,12 @@ class Workspace:
         return self.layout.worktree(self.issue)
 
     def ensure(self) -> Path:
-        """Create or reuse the worktree; cheap when it already exists."""
-        if not (self.path / ".git").exists():
+        """Create or reuse the worktree: checked once per process (an earlier one may have died
+        while making it), cheap afterwards."""
+        if not self._checked or not (self.path / ".git").exists():
             self.layout.ensure()
             ensure_worktree(self.layout.root, self.path, self.branch, self.base)
+            self._checked = True
         return self.path
 
     @property

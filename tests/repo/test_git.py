@@ -118,6 +118,29 @@ def test_our_branch_is_checked_out_again_in_a_new_worktree(repo: Path, tmp_path:
     assert Checkout(wt).head() == branch_sha != Git(repo).head()
 
 
+def test_a_worktree_left_half_made_by_git_is_made_again(repo: Path, tmp_path: Path):
+    """What a process killed inside `git worktree add` leaves: registered, locked as initializing,
+    files missing. (tests/workflows/test_crashes.py kills a real one.)"""
+    wt = ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
+    admin = Path(sh_git(wt, "rev-parse", "--absolute-git-dir").strip())
+    (admin / "locked").write_text("initializing")
+    (wt / "README.md").unlink()
+
+    assert ensure_worktree(repo, wt, BRANCH, "main") == wt
+    assert (wt / "README.md").is_file() and Checkout(wt).dirty_paths() == []
+    assert not (admin / "locked").exists()
+
+
+def test_a_half_made_worktree_of_a_branch_agentos_did_not_make_is_refused(repo: Path, tmp_path: Path):
+    wt = tmp_path / "wt"
+    sh_git(repo, "worktree", "add", "-q", "-b", BRANCH, str(wt))
+    (Path(sh_git(wt, "rev-parse", "--absolute-git-dir").strip()) / "locked").write_text("initializing")
+
+    with pytest.raises(UsageError, match="not created by agentos"):
+        ensure_worktree(repo, wt, BRANCH, "main")
+    assert (wt / "README.md").is_file()
+
+
 def test_refuses_a_same_named_branch_it_did_not_make(repo: Path, tmp_path: Path):
     sh_git(repo, "branch", BRANCH)
 
