@@ -21,6 +21,8 @@ class ExitCode(IntEnum):
     """A budget cap would be crossed by the next call (resumable)."""
     INTERRUPTED = 130
     """Ctrl-C: 128 + SIGINT, the shell's convention."""
+    TERMINATED = 143
+    """SIGTERM (`kill PID`, a service manager stopping us), handled as Ctrl-C is: 128 + SIGTERM."""
     BROKEN_PIPE = 141
     """The reader of our output went away (`| head`): 128 + SIGPIPE, as git does."""
 
@@ -42,6 +44,11 @@ class AgentosError(Exception):
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: raised in the main thread, so everything that cleans up after Ctrl-C
+    (ending child process groups, marking the run interrupted) does so after SIGTERM too."""
 
 
 class UsageError(AgentosError):

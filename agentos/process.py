@@ -5,9 +5,11 @@ goes through `run_bounded`. The command runs in a session (so a process group) o
 within a wall-clock limit. Its output is read through a pipe as it comes and only the first and
 last characters are kept, so a command printing gigabytes costs neither memory nor disk. When
 it ends, times out, or the caller is interrupted, its whole process group is ended by the one
-kill policy: SIGTERM, a grace of KILL_GRACE_S, then SIGKILL. With a `confine` (see
-agentos/sandbox) the command runs inside the sandbox it describes: the runner wraps its argv
-with the sandbox's backend and gives it the sandbox's environment.
+kill policy: SIGTERM, a grace of KILL_GRACE_S, then SIGKILL; `end_children` applies it to
+every command still running, whichever thread started it (the CLI's way out after Ctrl-C or
+SIGTERM). With a `confine` (see agentos/sandbox) the command runs inside the sandbox it
+describes: the runner wraps its argv with the sandbox's backend and gives it the sandbox's
+environment.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ if TYPE_CHECKING:
 
 KILL_GRACE_S = 2.0
 _CHUNK = 1 << 20
+_RUNNING: dict[int, subprocess.Popen] = {}
+"""Commands started and not yet ended, by pid (= their process group)."""
+_LOCK = threading.Lock()
 
 
 @dataclass
@@ -86,19 +91,32 @@ def _run(child_env: dict[str, str], command: str | list[str], cwd: Path, timeout
     err = _Ends(0, tail_chars) if stderr_apart else None
     started = time.monotonic()
     proc = _start(command, cwd, child_env, stdin, stderr_apart)
-    readers = [_read(proc.stdout, out)] + ([_read(proc.stderr, err)] if err else [])
-    if isinstance(stdin, (str, bytes)):
-        _feed(proc.stdin, stdin.encode() if isinstance(stdin, str) else stdin)
+    with _LOCK:
+        _RUNNING[proc.pid] = proc
     try:
+        readers = [_read(proc.stdout, out)] + ([_read(proc.stderr, err)] if err else [])
+        if isinstance(stdin, (str, bytes)):
+            _feed(proc.stdin, stdin.encode() if isinstance(stdin, str) else stdin)
         timed_out = not _wait(proc, timeout_s)
     finally:
         _end_group(proc)  # on timeout the hang; otherwise anything it left running in background
+        with _LOCK:
+            _RUNNING.pop(proc.pid, None)
     # A process that left the group (setsid) may still hold the pipe: do not wait for it.
     for reader in readers:
         reader.join(timeout=KILL_GRACE_S + 1)
     head, tail, total = out.snapshot()
     return BoundedRun(None if timed_out else proc.returncode, timed_out, round(time.monotonic() - started, 3),
                       head, tail, total, err.snapshot()[1] if err else "")
+
+
+def end_children() -> None:
+    """End the process group of every command still running (by the one kill policy): what a
+    command does on its way out after Ctrl-C or SIGTERM, whichever thread started them."""
+    with _LOCK:
+        running = list(_RUNNING.values())
+    for proc in running:
+        _end_group(proc)
 
 
 def _start(command: str | list[str], cwd: Path, env: dict[str, str], stdin: Path | str | bytes | None,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agentos.process import run_bounded
+from agentos.process import end_children, run_bounded
 from tests.llm.fakes.cli import gone
 
 needs_proc = pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to check processes")
@@ -98,3 +98,21 @@ def test_a_command_that_cannot_start_raises_oserror(tmp_path: Path):
         run_bounded(["agentos-no-such-binary"], tmp_path, 30, head_chars=10, tail_chars=10)
     with pytest.raises(OSError):
         run_bounded("true", tmp_path / "missing", 30, head_chars=10, tail_chars=10)
+
+
+@needs_proc
+def test_end_children_ends_the_groups_of_commands_other_threads_started(tmp_path: Path):
+    """The CLI's way out after Ctrl-C or SIGTERM: the signal reaches the main thread only."""
+    runs = []
+    worker = threading.Thread(target=lambda: runs.append(run_bounded(
+        "sleep 60 & echo $! > child.pid; sleep 60", tmp_path, timeout_s=120, head_chars=10, tail_chars=10)))
+    worker.start()
+    pid_file = tmp_path / "child.pid"
+    while worker.is_alive() and not (pid_file.exists() and pid_file.read_text().strip()):
+        time.sleep(0.02)
+
+    end_children()
+
+    worker.join(timeout=30)
+    assert not worker.is_alive() and runs and not runs[0].timed_out
+    assert gone(int(pid_file.read_text()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -12,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import typer
 
-from agentos.errors import AgentosError, ExitCode
+from agentos.errors import AgentosError, ExitCode, Terminated
+from agentos.process import end_children
 from agentos.redact import redact
 
 if TYPE_CHECKING:
@@ -20,9 +22,16 @@ if TYPE_CHECKING:
 
 
 def run_cli(fn: Callable[[], int | None], repo: Path | None = None) -> None:
-    """Run a command body and exit with the code it returns (None: done); expected errors print a message and a hint."""
+    """Run a command body and exit with the code it returns (None: done); expected errors print a message and a hint.
+
+    SIGTERM is handled as Ctrl-C is; after either, every child process group still running is ended."""
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _terminated), signal.SIGINT: signal.getsignal(signal.SIGINT)}
     try:
         code: int | None = fn()
+    except Terminated:
+        _end_children()
+        print("terminated (SIGTERM); run the same command again to continue where it stopped", file=sys.stderr)
+        code = ExitCode.TERMINATED
     except AgentosError as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         code = exc.exit_code
@@ -31,13 +40,29 @@ def run_cli(fn: Callable[[], int | None], repo: Path | None = None) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = ExitCode.BROKEN_PIPE
     except KeyboardInterrupt:
+        _end_children()
         print("interrupted; run the same command again to continue where it stopped", file=sys.stderr)
         code = ExitCode.INTERRUPTED
     except Exception:  # a bug: keep the details, show the way to them
+        _end_children()
         log = _write_crash_log(repo)
         print(f"internal error (a bug in agentos); details in {log}", file=sys.stderr)
         code = ExitCode.INTERNAL
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     raise SystemExit(ExitCode.DONE if code is None else int(code))
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def _end_children() -> None:
+    """End every child process group still running; a second Ctrl-C or SIGTERM must not cut this short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    end_children()
 
 
 def report(result: RunResult) -> int:

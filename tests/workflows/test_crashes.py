@@ -4,12 +4,17 @@ then the same command again: the run continues where it stopped, and nothing hal
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import faults
 from tests.helpers.repos import git, rev, tree_snapshot
+from tests.helpers.sample import edit_config
 
 
 def _pulls(repo: Path) -> list[Path]:
@@ -50,3 +55,55 @@ def test_stopped_inside_git_worktree_add_is_finished_or_rebuilt_never_committed(
     commits = git(sample_repo, "log", "--format=%s", "main..agentos/issue-1").splitlines()
     assert not any("wip" in c for c in commits), commits
     assert tree_snapshot(sample_repo / "textkit") == user_checkout
+
+
+def _processes_running(argv: list[str]) -> list[int]:
+    """Pids of running (not zombie) processes whose command line is exactly `argv`."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")[:-1]
+            state = (proc / "stat").read_text().rpartition(")")[2].split()[0]
+        except (OSError, IndexError):
+            continue
+        if [c.decode(errors="replace") for c in cmdline] == argv and state != "Z":
+            found.append(int(proc.name))
+    return found
+
+
+def _wait_for(condition, what: str, within_s: float = 120.0):
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if found := condition():
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to see processes")
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
+def test_a_signal_while_the_tests_run_ends_their_whole_group_and_marks_the_run_interrupted(sample_repo, how):
+    """SIGTERM (a service manager, `kill PID`) is handled as Ctrl-C is (SIGINT to the foreground group)."""
+    marker = ["sleep", str(900000 + os.getpid() % 1000 * 100 + len(how))]
+    script = f"import subprocess, time; subprocess.Popen({marker!r}); time.sleep(600)"
+    # Unsandboxed: bubblewrap's --die-with-parent would end the grandchild on its own.
+    edit_config(sample_repo, sandbox="off",
+                stages={"implementation": {"test_command": f"{sys.executable} -c \"{script}\""}})
+    proc = faults.start(sample_repo)
+    try:
+        _wait_for(lambda: _processes_running(marker), "the test command's grandchild started")
+        if how == "SIGTERM":
+            os.kill(proc.pid, signal.SIGTERM)
+        else:
+            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C at the terminal does
+        out, _ = proc.communicate(timeout=60)
+        leftover = _processes_running(marker)
+    finally:
+        faults.end_group(proc.pid)
+        for pid in _processes_running(marker):
+            os.kill(pid, signal.SIGKILL)
+    assert proc.returncode == 128 + getattr(signal, how), out
+    assert "run the same command again" in out and "Traceback" not in out, out
+    assert leftover == [], "the test command's grandchild outlived orchestrate"
+    [record] = (sample_repo / ".agentos" / "runs").glob("*/run.json")
+    assert json.loads(record.read_text())["status"] == "interrupted"

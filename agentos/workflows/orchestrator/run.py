@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from agentos import runlock, runs
-from agentos.errors import AgentosError, ExitCode, ModelCallError
+from agentos.errors import AgentosError, ExitCode, ModelCallError, Terminated
 from agentos.llm.retry import ModelCallFailed
 from agentos.progress.events import Progress
 from agentos.sandbox import from_config
@@ -70,6 +70,9 @@ def _drive(ctx: RunContext, job: Job, first: State | None) -> tuple[State, State
     """Drive the graph; an unusable model answer blocks the run, other expected errors are noted and re-raised."""
     try:
         return drive(ctx, first)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (errors.Terminated): the same command continues
+        finish(ctx, "interrupted", "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)")
+        raise
     except AgentosError as exc:
         if isinstance(exc, ModelCallError) and not isinstance(exc, ModelCallFailed):
             return job.blocked(exc), None
@@ -213,7 +216,7 @@ def run_workflow(stage: str, opts: RunOptions, stream=None) -> RunResult:
     from_config(session.config.sandbox)
     with one_run(session, opts, stage):
         last = runs.latest(session.layout, opts.issue, kind=stage)
-        resumable = last is not None and last.status in ("running", "failed", "budget")
+        resumable = last is not None and last.status in ("running", "interrupted", "failed", "budget")
         record = last if resumable else runs.new_run(session.layout, opts.issue, stage)
         return execute(session, record, WorkflowJob(stage, session), opts.plain, stream=stream)
 
