@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from contextlib import suppress
 from pathlib import Path
@@ -20,9 +21,11 @@ def write_atomic(path: Path, text: str) -> None:
 
     The text goes to a temporary file beside `path`, is flushed and fsynced, then renamed over
     `path`; the directory is fsynced so the rename itself survives a power cut. On any failure
-    the temporary file is removed and `path` keeps its old content.
+    the temporary file is removed and `path` keeps its old content; one left by a writer that
+    was killed is removed by the next write in its folder.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
@@ -36,6 +39,37 @@ def write_atomic(path: Path, text: str) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+_TEMP = re.compile(r"\..+\.(\d+)\.[0-9a-f]{8}\.tmp")
+"""The name of `write_atomic`'s temporary file: `.<name>.<pid of the writer>.<random>.tmp`."""
+
+
+def remove_stale_temps(directory: Path) -> list[Path]:
+    """Remove the temporary files that writers killed mid-write left in `directory` (a writer
+    still running keeps its own); the files removed."""
+    removed = []
+    with suppress(OSError):
+        for entry in os.scandir(directory):
+            match = _TEMP.fullmatch(entry.name)
+            if match and not _running(int(match.group(1))):
+                with suppress(OSError):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` exists (ours counts: another thread of ours may be writing)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def _fsync_dir(directory: Path) -> None:

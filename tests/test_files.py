@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,19 @@ def test_read_jsonl_skips_torn_and_non_object_lines(tmp_path: Path) -> None:
 
 def test_read_jsonl_of_a_missing_file_is_empty(tmp_path: Path) -> None:
     assert read_jsonl(tmp_path / "none.jsonl") == []
+
+
+def test_temporary_files_of_killed_writers_are_removed_by_the_next_write(tmp_path: Path) -> None:
+    """A kill between the temporary file and the rename leaves the file; nothing else would remove it."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = [tmp_path / f".run.json.{dead.pid}.0123abcd.tmp", tmp_path / f".decision.json.{dead.pid}.89abcdef.tmp"]
+    alive = tmp_path / f".run.json.{os.getppid()}.0123abcd.tmp"  # a writer still at work
+    mine = tmp_path / f".run.json.{os.getpid()}.0123abcd.tmp"  # another thread of ours
+    others = [tmp_path / ".hidden.tmp", tmp_path / "notes.1.0123abcd.tmp"]
+    for path in [*stale, alive, mine, *others]:
+        path.write_text("half")
+
+    write_atomic(tmp_path / "run.json", "{}")
+
+    assert set(tmp_path.iterdir()) == {alive, mine, *others, tmp_path / "run.json"}

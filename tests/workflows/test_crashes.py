@@ -107,3 +107,17 @@ def test_a_signal_while_the_tests_run_ends_their_whole_group_and_marks_the_run_i
     assert leftover == [], "the test command's grandchild outlived orchestrate"
     [record] = (sample_repo / ".agentos" / "runs").glob("*/run.json")
     assert json.loads(record.read_text())["status"] == "interrupted"
+
+
+def _temporaries(repo: Path) -> list[Path]:
+    """write_atomic's temporary files in .agentos/ (not inside the worktrees, which are the project's)."""
+    worktrees = repo / ".agentos" / "worktrees"
+    return [p for p in (repo / ".agentos").rglob(".*.tmp") if p.parent == worktrees or worktrees not in p.parents]
+
+
+@pytest.mark.parametrize("nth", [1, 4])
+def test_killed_between_a_temporary_file_and_its_rename_leaves_no_temporary_file(sample_repo, nth):
+    first = faults.run(sample_repo, f"agentos.files:os.replace:before:{nth}")
+    assert first.fired and _temporaries(sample_repo)
+    _finishes(sample_repo)
+    assert _temporaries(sample_repo) == []
