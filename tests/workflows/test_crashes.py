@@ -121,3 +121,20 @@ def test_killed_between_a_temporary_file_and_its_rename_leaves_no_temporary_file
     assert first.fired and _temporaries(sample_repo)
     _finishes(sample_repo)
     assert _temporaries(sample_repo) == []
+
+
+@pytest.mark.parametrize("fault, setup_command", [
+    ("agentos.workflows.implementation.venvs:VenvMaker._uv:after:1", None),  # the venv made, nothing installed
+    ("agentos.workflows.implementation.environment:TestEnvironment._run:after:1",
+     "mkdir -p vendor/lib && echo dep > vendor/lib/dep.txt && echo built > BUILD-STAMP"),
+])
+def test_killed_while_the_test_environment_is_set_up_nothing_it_made_reaches_the_branch(sample_repo, fault, setup_command):
+    if setup_command:
+        edit_config(sample_repo, stages={"implementation": {"setup_command": setup_command}})
+    first = faults.run(sample_repo, fault)
+    assert first.fired
+    _finishes(sample_repo)
+    on_branch = _branch_files(sample_repo)
+    assert not {f for f in on_branch if f.startswith((".venv/", "vendor/")) or f == "BUILD-STAMP"}, on_branch
+    commits = git(sample_repo, "log", "--format=%s", "main..agentos/issue-1").splitlines()
+    assert not any(c.startswith("wip") for c in commits), commits

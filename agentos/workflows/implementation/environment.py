@@ -186,15 +186,16 @@ class TestEnvironment:
     # --- setting it up -------------------------------------------------------------------
 
     def _setup(self, kind: str, plan: InstallPlan | None, fingerprint: str) -> SetupReport:
-        started, before = time.monotonic(), untracked.snapshot(self.root)
-        if kind == "command":
-            self._run(self.cfg.setup_command, "the setup command")
-            what = f"setup command `{self.cfg.setup_command}`"
-        elif kind == "node":
-            what = self._node_install(fingerprint)
-        else:
-            what = self._make_venv(plan, fingerprint)
-        if kept := untracked.keep_out_of_git(self.root, before):
+        started = time.monotonic()
+        with untracked.kept_out_of_git(self.root) as kept:
+            if kind == "command":
+                self._run(self.cfg.setup_command, "the setup command")
+                what = f"setup command `{self.cfg.setup_command}`"
+            elif kind == "node":
+                what = self._node_install(fingerprint)
+            else:
+                what = self._make_venv(plan, fingerprint)
+        if kept:
             what += f"; kept out of git: {', '.join(kept)}"
         if not self.sandbox.off:
             policy = self.sandbox.setup(self.root, self.cache).policy

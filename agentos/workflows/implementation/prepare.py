@@ -15,7 +15,7 @@ from agentos.llm.base import Message
 from agentos.repo.worktrees import back_on_branch, fork_point
 from agentos.repo.testcmd import detect_test_command
 from agentos.repo.testreport import TestRun
-from agentos.workflows.implementation import baserun, docs, prompts, report
+from agentos.workflows.implementation import baserun, docs, prompts, report, untracked
 from agentos.workflows.implementation.state import ImplState, new_round
 from agentos.workflows.implementation.verdict import judge_green
 from agentos.workflows.implementation.worktree import StageWorktree
@@ -34,7 +34,11 @@ def _ready(wt: StageWorktree, issue: int) -> tuple[list[str], str, str]:
     work kept, and its test environment set up."""
     ws, git = wt.workspace, wt.git
     back_on_branch(git, ws.branch)
-    notes = keep_interrupted_work(wt, issue)
+    notes = []
+    if kept := untracked.finish_interrupted(wt.root):  # before anything is committed
+        notes.append(f"kept out of git what an interrupted set-up made: {', '.join(kept)}")
+        wt.note(notes[-1])
+    notes += keep_interrupted_work(wt, issue)
     fork = fork_point(git, ws.base)
     template = wt.cfg.test_command or detect_test_command(wt.root)  # exit 2 naming the key
     if done := wt.environment(template).ensure():

@@ -7,12 +7,20 @@ each new folder gets a `.gitignore` of `*` inside it (so it hides itself and tou
 else), each new file an anchored line in the worktree's own `info/exclude` (in its private git
 folder, so the user's checkout is not affected; git itself reads no per-worktree exclude file,
 agentos's `Checkout` does), and each tracked file it changed is restored as committed.
+
+The status before the step is kept on disk beside the worktree until the step is done, so when
+the process is killed during the step, the next run finishes the job before it commits any
+interrupted work (`finish_interrupted`): what a half-done set-up made never reaches the branch.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from agentos.files import write_atomic
 from agentos.repo.git import Checkout, Git, GitError
 
 
@@ -22,6 +30,34 @@ def snapshot(root: Path) -> set[str] | None:
     everything the step left."""
     proc = Git(root).call("status", "--porcelain", "-z", "--untracked-files=normal", "--no-renames")
     return {e for e in proc.stdout.split("\0") if e} if proc.returncode == 0 else None
+
+
+@contextmanager
+def kept_out_of_git(root: Path) -> Iterator[list[str]]:
+    """Around a set-up step: afterwards, what it made is kept out of git, and the list yielded
+    says what (see keep_out_of_git). Git's status before the step is kept on disk meanwhile."""
+    before, pending = snapshot(root), _pending(root)
+    write_atomic(pending, json.dumps(sorted(before) if before is not None else None))
+    kept: list[str] = []
+    yield kept
+    kept += keep_out_of_git(root, before)
+    pending.unlink(missing_ok=True)
+
+
+def finish_interrupted(root: Path) -> list[str]:
+    """Keep out of git what a set-up step made before its process was killed; what was kept."""
+    pending = _pending(root)
+    try:
+        before = json.loads(pending.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    kept = keep_out_of_git(root, set(before) if isinstance(before, list) else None)
+    pending.unlink(missing_ok=True)
+    return kept
+
+
+def _pending(root: Path) -> Path:
+    return root.parent / f"{root.name}.setup-pending.json"
 
 
 def keep_out_of_git(root: Path, before: set[str] | None) -> list[str]:
