@@ -138,3 +138,24 @@ def test_killed_while_the_test_environment_is_set_up_nothing_it_made_reaches_the
     assert not {f for f in on_branch if f.startswith((".venv/", "vendor/")) or f == "BUILD-STAMP"}, on_branch
     commits = git(sample_repo, "log", "--format=%s", "main..agentos/issue-1").splitlines()
     assert not any(c.startswith("wip") for c in commits), commits
+
+
+def _scripted_digests(repo: Path) -> list[str]:
+    return [json.loads(line)["digest"] for path in (repo / ".agentos" / "runs").glob("*/scripted-calls.jsonl")
+            for line in path.read_text().splitlines()]
+
+
+def test_a_journal_record_torn_by_a_kill_is_skipped_and_the_next_one_starts_a_line_of_its_own(sample_repo):
+    first = faults.run(sample_repo, "agentos.llm.journal:append_line:before:3:torn")
+    assert first.fired
+    [journal] = (sample_repo / ".agentos" / "runs").glob("*/calls.jsonl")
+    torn = journal.read_text().splitlines()[-1]
+    finished = _scripted_digests(sample_repo)[:2]
+
+    _finishes(sample_repo)
+    lines = journal.read_text().splitlines()
+    assert lines[2] == torn  # left where it was, on a line of its own
+    assert all(json.loads(line) for i, line in enumerate(lines) if i != 2)
+    digests = _scripted_digests(sample_repo)
+    assert all(digests.count(d) == 1 for d in finished)  # finished calls were not paid again
+    assert len(digests) == len(set(digests)) + 1  # only the call whose record was torn was made again
