@@ -36,6 +36,7 @@ HEADLINE = {
     "done": "✅ done",
     "failed": "⚠️ stopped by an error",
     "budget": "⚠️ stopped: budget exhausted",
+    "interrupted": "⏹️ interrupted",
 }
 STAGE_MARK = {"PASS": "✅ passed", "BLOCK": "⛔ blocked", "RETRY": "🔁 retrying", "running": "⏳ running",
               "skipped": "⏭️ skipped", "pending": "· pending"}
@@ -163,7 +164,7 @@ def _what_now(view: RunView, issue: int, branch: str) -> list[str]:
         return _paused(view.gate, issue, branch)
     if view.status == "done" and view.pr_url:
         return [f"**Pull request:** {view.pr_url}"]
-    if view.status in ("blocked", "failed", "budget"):
+    if view.status in ("blocked", "failed", "budget", "interrupted"):
         return _stopped(view, issue)
     return []
 
@@ -182,10 +183,13 @@ def _paused(gate: dict, issue: int, branch: str) -> list[str]:
 def _stopped(view: RunView, issue: int) -> list[str]:
     what = {"blocked": f"It stopped: {inline(view.message, 500)}",
             "failed": f"It stopped with an error: {inline(view.message, 500)}",
-            "budget": f"It stopped: {inline(view.message, 500)}"}[view.status]
+            "budget": f"It stopped: {inline(view.message, 500)}",
+            "interrupted": f"It was stopped: {inline(view.message, 500)}"}[view.status]
     todo = ("Fix what the message says (the run's details: `agentos status " + str(issue) + "`), then run "
             f"`orchestrate --issue {issue}` again: approved documents are reused; "
             f"`orchestrate --issue {issue} --resume-from STAGE` redoes a stage.")
-    if view.status != "blocked":
+    if view.status == "interrupted":
+        todo = f"Run `orchestrate --issue {issue}` again: it continues where it stopped."
+    elif view.status != "blocked":
         todo = f"Fix the cause, then run `orchestrate --issue {issue}` again: it continues where it stopped."
     return [what, "", f"**What to do:** {todo}"]

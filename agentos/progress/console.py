@@ -44,6 +44,7 @@ STATUS_STYLES = {
     "blocked": "bold red",
     "paused": "yellow",
     "budget": "bold red",
+    "interrupted": "yellow",
 }
 NOTE_STYLES = {"info": "", "warn": "yellow", "error": "red"}
 

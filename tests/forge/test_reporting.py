@@ -75,6 +75,16 @@ def test_an_error_stop_is_reported_as_blocked(forge, tmp_path):
     assert labels == ["bug", LABELS["blocked"]]
 
 
+def test_an_interrupted_run_says_the_same_command_continues_it(forge, tmp_path):
+    bus = _progress(forge, tmp_path)
+    bus.emit("run_started", data={"stages": STAGES})
+    bus.emit("run_finished", verdict="interrupted", message="terminated (SIGTERM)")
+    [body], labels = _state(forge)
+    assert "interrupted" in body and "terminated (SIGTERM)" in body
+    assert "Run `orchestrate --issue 1` again: it continues where it stopped." in body
+    assert labels == ["bug"]
+
+
 def test_stage_text_cannot_break_the_comment(forge, tmp_path):
     bus = _progress(forge, tmp_path)
     bus.emit("run_started", data={"stages": STAGES})
