@@ -14,6 +14,7 @@ made again, never used: committing from it would delete every file it had not ye
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -86,7 +87,7 @@ def ensure_worktree(repo_root: Path, path: Path, branch: str, base: str) -> Path
     mine = next((w for w in worktrees if w.path.resolve() == target), None)
     if mine is not None and mine.locked == HALF_MADE:
         _check_made_by_us(path, branch)
-        git.run("worktree", "remove", "--force", "--force", str(path))  # nothing in it was ever ours to keep
+        _remove_half_made(git, path)
         worktrees = list_worktrees(git)
     elif mine is not None:
         return _reuse(mine, worktrees[0], path, branch)
@@ -112,6 +113,16 @@ def ensure_worktree(repo_root: Path, path: Path, branch: str, base: str) -> Path
                 _owner_record(path).unlink(missing_ok=True)
             raise
     return path
+
+
+def _remove_half_made(git: Git, path: Path) -> None:
+    """Remove a worktree `git worktree add` did not finish: nothing in it was ever work to keep.
+    Its `.git` file may be missing too (the process died early, or while it was being removed)."""
+    if git.ok("worktree", "remove", "--force", "--force", str(path)):
+        return
+    git.run("worktree", "unlock", str(path))
+    shutil.rmtree(path, ignore_errors=True)
+    git.run("worktree", "prune")
 
 
 def _owner_record(path: Path) -> Path:

@@ -131,6 +131,16 @@ def test_a_worktree_left_half_made_by_git_is_made_again(repo: Path, tmp_path: Pa
     assert not (admin / "locked").exists()
 
 
+def test_a_half_made_worktree_without_its_git_file_is_made_again(repo: Path, tmp_path: Path):
+    wt = ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
+    admin = Path(sh_git(wt, "rev-parse", "--absolute-git-dir").strip())
+    (admin / "locked").write_text("initializing")
+    (wt / ".git").unlink()
+
+    assert ensure_worktree(repo, wt, BRANCH, "main") == wt
+    assert (wt / "README.md").is_file() and Checkout(wt).dirty_paths() == []
+
+
 def test_a_half_made_worktree_of_a_branch_agentos_did_not_make_is_refused(repo: Path, tmp_path: Path):
     wt = tmp_path / "wt"
     sh_git(repo, "worktree", "add", "-q", "-b", BRANCH, str(wt))
