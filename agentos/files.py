@@ -52,15 +52,16 @@ def remove_stale_temps(directory: Path) -> list[Path]:
     with suppress(OSError):
         for entry in os.scandir(directory):
             match = _TEMP.fullmatch(entry.name)
-            if match and not _running(int(match.group(1))):
+            if match and not pid_running(int(match.group(1))):
                 with suppress(OSError):
                     os.unlink(entry.path)
                     removed.append(Path(entry.path))
     return removed
 
 
-def _running(pid: int) -> bool:
-    """Whether process `pid` exists (ours counts: another thread of ours may be writing)."""
+def pid_running(pid: int) -> bool:
+    """Whether process `pid` exists (ours counts: another thread of ours may be writing), to
+    tell a temporary file or folder a killed process left from one still being written."""
     if pid == os.getpid():
         return True
     try:

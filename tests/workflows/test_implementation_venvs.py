@@ -3,6 +3,7 @@ output kept out of git, and the pytest fallback after a run that could not colle
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from agentos.repo.git import Checkout
 from agentos.repo.testcmd import expand_command, run_tests
 from agentos.repo.testreport import TestRun
 from agentos.workflows.implementation.environment import TestEnvironment, collection_failed
+from agentos.workflows.implementation import venvs
 from agentos.workflows.implementation.venvs import cache_root
 from tests.helpers.repos import git, make_repo
 from tests.workflows.pyprojects import make_wheel, project_files
@@ -263,3 +265,20 @@ def test_a_ready_made_copy_that_vanishes_midway_is_made_afresh(tmp_path, monkeyp
 
     assert done.what == "virtual environment .venv with uv (no dependencies declared)"
     assert (second / ".venv/bin/python").exists()
+
+
+def test_a_copy_a_killed_process_was_saving_is_removed_by_the_next_save(tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    ready = tmp_path / "cache" / "ready-made"
+    abandoned, in_progress = ready / f".saving-{dead.pid}-x1", ready / f".saving-{os.getpid()}-x2"
+    for staging in (abandoned, in_progress):
+        (staging / "tree").mkdir(parents=True)
+    tree = tmp_path / "wt" / ".venv"
+    (tree / "bin").mkdir(parents=True)
+    (tree / "pyvenv.cfg").write_text("home = /usr\n")
+
+    venvs.save(tree, tmp_path / "wt", tmp_path / "cache", "f" * 64, "uv")
+
+    assert not abandoned.exists() and in_progress.exists()
+    assert (venvs.saved(tmp_path / "cache", "f" * 64) / "tree" / "pyvenv.cfg").is_file()

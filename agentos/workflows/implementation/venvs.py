@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from agentos.files import pid_running
 from agentos.repo.git import Git
 
 UV_ENV = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
@@ -129,7 +130,8 @@ def save(tree: Path, worktree: Path, cache: Path, fingerprint: str, tool: str) -
     if target.exists():
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=target.parent))
+    _remove_abandoned(target.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".saving-{os.getpid()}-", dir=target.parent))
     try:
         _link_tree(tree, staging / "tree")
         (staging / "origin.json").write_text(json.dumps({"worktree": str(worktree), "tool": tool}))
@@ -137,6 +139,14 @@ def save(tree: Path, worktree: Path, cache: Path, fingerprint: str, tool: str) -
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)  # another worktree saved it first, or no room
     _prune(target.parent)
+
+
+def _remove_abandoned(folder: Path) -> None:
+    """Remove the copies a killed process was saving (`.saving-<its pid>-*`)."""
+    for staging in folder.glob(".saving-*-*"):
+        pid = staging.name.split("-")[1]
+        if pid.isdigit() and not pid_running(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _prune(folder: Path) -> None:
