@@ -1,5 +1,9 @@
 """A real orchestrate process killed or interrupted at chosen points (tests/helpers/faults.py),
-then the same command again: the run continues where it stopped, and nothing half-made is kept."""
+then the same command again: the run continues where it stopped, and nothing half-made is kept.
+
+Each test runs the whole pipeline in real processes (git, uv venvs, bubblewrap where it works),
+several seconds a run, so they are `real_component` tests; the pieces they rely on have fast
+tests beside their modules (files, process, worktrees, venvs)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ import pytest
 from tests.helpers import faults
 from tests.helpers.repos import git, rev, tree_snapshot
 from tests.helpers.sample import edit_config
+
+pytestmark = pytest.mark.real_component
 
 
 def _pulls(repo: Path) -> list[Path]:
