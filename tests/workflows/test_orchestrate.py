@@ -224,3 +224,15 @@ def test_standalone_workflow_runs_on_its_own(sample_repo):
     assert result.exit_code == 0, result.output
     assert "docs/agentos/issue-1/brief.md" in result.output
     assert [c["purpose"] for c in _calls(sample_repo)] == ["triage.draft", "triage.review"]
+
+
+def test_a_run_recorded_but_never_checkpointed_starts_on_the_next_command(sample_repo):
+    """What a kill between the run record and the first checkpoint leaves (test_crashes.py kills a real one)."""
+    from agentos import runs
+    from agentos.paths import RepoLayout
+
+    orphan = runs.new_run(RepoLayout(sample_repo.resolve()), 1, "orchestrate")
+
+    result = _run(sample_repo)
+
+    assert result.exit_code == 0 and result.run_id == orphan.run_id and result.status == "done"
