@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,6 +123,23 @@ def _remove_half_made(git: Git, path: Path) -> None:
     git.run("worktree", "unlock", str(path))
     shutil.rmtree(path, ignore_errors=True)
     git.run("worktree", "prune")
+
+
+def remove_stale_locks(worktree: Path, branch: str) -> list[Path]:
+    """Remove the lock files a git command killed in `worktree` left (its index and HEAD, the
+    branch's ref), which make git refuse every later command; the files removed. Only for a
+    caller that knows no other git command works there now (it holds the issue's run lock)."""
+    if not (worktree / ".git").exists():
+        return []
+    git = Git(worktree)
+    own = Path(git.run("rev-parse", "--absolute-git-dir"))
+    common = Path(git.run("rev-parse", "--path-format=absolute", "--git-common-dir"))
+    removed = []
+    for lock in (own / "index.lock", own / "HEAD.lock", common / "refs" / "heads" / f"{branch}.lock"):
+        with suppress(FileNotFoundError):
+            lock.unlink()
+            removed.append(lock)
+    return removed
 
 
 def _owner_record(path: Path) -> Path:

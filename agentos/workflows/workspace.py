@@ -15,7 +15,7 @@ from agentos.config import OrchestratorConfig
 from agentos.paths import RepoLayout
 from agentos.redact import redact
 from agentos.repo.git import Checkout, Git
-from agentos.repo.worktrees import default_branch, ensure_worktree
+from agentos.repo.worktrees import default_branch, ensure_worktree, remove_stale_locks
 
 DOC_FILES = {"triage": "brief.md", "lld": "lld.md", "spec": "spec.md"}
 
@@ -48,6 +48,10 @@ class Workspace:
             ensure_worktree(self.layout.root, self.path, self.branch, self.base)
             self._checked = True
         return self.path
+
+    def remove_stale_locks(self) -> list[Path]:
+        """Git lock files a killed run left in the worktree, removed (the caller holds the issue's run lock)."""
+        return remove_stale_locks(self.path, self.branch)
 
     @property
     def git(self) -> Checkout:

@@ -3,8 +3,8 @@
 `run(repo, fault="agentos.files:write_atomic:before:3")` starts `python -m agentos.cli.orchestrate`
 in a session of its own, with tests/helpers/faultinject/ on PYTHONPATH: its sitecustomize
 wraps the named function so the process kills (or interrupts) itself at that call. See that
-file for the spec. `git_checkout_fault` does the same from inside git: a smudge filter that
-signals the whole process group while `git worktree add` is writing the files.
+file for the spec. `git_filter_fault` does the same from inside git: a filter that signals
+the whole process group while git writes a file into a checkout or reads one into the index.
 """
 
 from __future__ import annotations
@@ -72,11 +72,12 @@ def end_group(pgid: int) -> None:
         pass
 
 
-def git_checkout_fault(repo: Path, path: str, action: str) -> dict[str, str]:
-    """Environment for one orchestrate run: while git writes `path` into a new checkout, a smudge
-    filter sends `action` ("KILL" or "INT") to the whole process group, as a kill of the process
-    tree or a Ctrl-C at the terminal would. The attribute goes in the repository's info/attributes
-    (shared by its worktrees); without this environment the filter is not defined and git ignores it."""
+def git_filter_fault(repo: Path, path: str, action: str, when: str = "smudge") -> dict[str, str]:
+    """Environment for one orchestrate run: while git writes `path` into a checkout (`smudge`) or
+    reads it into the index (`clean`, as `git add` does, holding index.lock), a filter sends
+    `action` ("KILL" or "INT") to the whole process group, as a kill of the process tree or a
+    Ctrl-C at the terminal would. The attribute goes in the repository's info/attributes (shared
+    by its worktrees); without this environment the filter is not defined and git ignores it."""
     attributes = Path(subprocess.run(["git", "rev-parse", "--git-common-dir"], cwd=repo, check=True,
                                      capture_output=True, text=True).stdout.strip())
     attributes = (attributes if attributes.is_absolute() else repo / attributes) / "info" / "attributes"
@@ -85,5 +86,5 @@ def git_checkout_fault(repo: Path, path: str, action: str) -> dict[str, str]:
     fired = repo.parent / "fault-fired.log"
     script = (f"import os, signal, sys; open({str(fired)!r}, 'a').write('git filter\\n'); "
               f"os.killpg(os.getpgid(0), signal.SIG{action}); sys.stdout.write(sys.stdin.read())")
-    return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "filter.agentosfault.smudge",
+    return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"filter.agentosfault.{when}",
             "GIT_CONFIG_VALUE_0": f"{sys.executable} -c \"{script}\""}

@@ -10,7 +10,7 @@ import pytest
 
 from agentos.errors import UsageError
 from agentos.repo.git import Checkout, Git, GitError
-from agentos.repo.worktrees import checked_out_at, default_branch, ensure_worktree, fork_point
+from agentos.repo.worktrees import checked_out_at, default_branch, ensure_worktree, fork_point, remove_stale_locks
 from tests.helpers.repos import git
 
 BRANCH = "agentos/issue-1"
@@ -149,6 +149,20 @@ def test_a_half_made_worktree_of_a_branch_agentos_did_not_make_is_refused(repo: 
     with pytest.raises(UsageError, match="not created by agentos"):
         ensure_worktree(repo, wt, BRANCH, "main")
     assert (wt / "README.md").is_file()
+
+
+def test_lock_files_a_killed_git_left_in_the_worktree_are_removed(repo: Path, tmp_path: Path):
+    wt = ensure_worktree(repo, tmp_path / "wt", BRANCH, "main")
+    admin = Path(sh_git(wt, "rev-parse", "--absolute-git-dir").strip())
+    locks = [admin / "index.lock", admin / "HEAD.lock", repo / ".git" / "refs" / "heads" / f"{BRANCH}.lock"]
+    for lock in locks:
+        lock.write_text("")
+    (wt / "feature.py").write_text("x = 1\n")
+    with pytest.raises(GitError, match="Another git process"):
+        Checkout(wt).commit_all("add feature")
+
+    assert remove_stale_locks(wt, BRANCH) == locks
+    assert Checkout(wt).commit_all("add feature") and remove_stale_locks(wt, BRANCH) == []
 
 
 def test_refuses_a_same_named_branch_it_did_not_make(repo: Path, tmp_path: Path):

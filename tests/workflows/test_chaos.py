@@ -1,5 +1,7 @@
 """Chaos: orchestrate killed again and again at points across every stage, each time followed by
-the same command, until it exits. The end must be the one a run without faults reaches."""
+the same command, until it exits. The end must be the one a run without faults reaches.
+
+A real_component test: a dozen whole runs in real processes (git, uv, bubblewrap where it works)."""
 
 from __future__ import annotations
 
@@ -18,11 +20,14 @@ from tests.helpers.repos import git, tree_snapshot
 from tests.helpers.sample import edit_config
 
 WORKTREE_ADD = "inside git worktree add (the process tree killed)"
+GIT_ADD = "inside git add of the spec, index.lock held (the process tree killed)"
+IN_GIT = {WORKTREE_ADD: ("textkit/slug.py", "smudge"), GIT_ADD: ("docs/agentos/issue-1/spec.md", "clean")}
 POINTS = [
     "agentos.workflows.orchestrator.driver:drive:before:1",  # before the first checkpoint
     WORKTREE_ADD,
     "agentos.workflows.implementation.venvs:VenvMaker._uv:after:1",  # the venv made, nothing installed yet
     "agentos.llm.client:ModelClient.complete:after:2",  # a model call finished and journalled
+    GIT_ADD,
     "agentos.llm.journal:append_line:before:3:torn",  # a model call's journal record cut short
     "agentos.files:os.replace:before:3",  # an atomic write between its temporary file and the rename
     "agentos.repo.testcmd:run_tests:after:1:term",  # SIGTERM after a test run
@@ -62,9 +67,9 @@ def _chaos(repo: Path) -> tuple[int, list[str]]:
     todo, fired = deque(POINTS), []
     for _ in range(MAX_RUNS):
         point = todo.popleft() if todo else None
-        env = faults.git_checkout_fault(repo, "textkit/slug.py", "KILL") if point == WORKTREE_ADD else None
-        ended = faults.run(repo, None if point in (None, WORKTREE_ADD) else point, extra_env=env)
-        if point == WORKTREE_ADD:
+        env = faults.git_filter_fault(repo, IN_GIT[point][0], "KILL", IN_GIT[point][1]) if point in IN_GIT else None
+        ended = faults.run(repo, None if point is None or point in IN_GIT else point, extra_env=env)
+        if point in IN_GIT:
             (Path(git(repo, "rev-parse", "--absolute-git-dir").strip()) / "info" / "attributes").unlink()
         if point and ended.fired:
             fired.append(point)

@@ -53,7 +53,7 @@ def test_stopped_inside_git_worktree_add_is_finished_or_rebuilt_never_committed(
     """Ctrl-C (the whole foreground group gets SIGINT: git cleans up, the new branch stays) and
     a kill of the process tree (git dies mid-checkout: a registered, locked, half-filled worktree)."""
     user_checkout = tree_snapshot(sample_repo / "textkit")
-    env = faults.git_checkout_fault(sample_repo, "textkit/slug.py", signal_name)
+    env = faults.git_filter_fault(sample_repo, "textkit/slug.py", signal_name)
     first = faults.run(sample_repo, None, extra_env=env)
     assert first.fired and first.code != 0
     assert rev(sample_repo, "agentos/issue-1") is not None  # the branch was made before the checkout
@@ -165,3 +165,17 @@ def test_a_journal_record_torn_by_a_kill_is_skipped_and_the_next_one_starts_a_li
     digests = _scripted_digests(sample_repo)
     assert all(digests.count(d) == 1 for d in finished)  # finished calls were not paid again
     assert len(digests) == len(set(digests)) + 1  # only the call whose record was torn was made again
+
+
+def test_killed_inside_git_add_the_lock_git_left_is_removed_under_the_issue_lock(sample_repo):
+    """The process tree killed while `git add` holds the worktree's index.lock (a clean filter
+    runs under it): git itself would refuse every later command, advising to delete the lock."""
+    env = faults.git_filter_fault(sample_repo, "docs/agentos/issue-1/brief.md", "KILL", when="clean")
+    first = faults.run(sample_repo, None, extra_env=env)
+    assert first.fired and first.code == -9
+    admin = sample_repo / ".git" / "worktrees" / "1"
+    assert (admin / "index.lock").exists()
+    (sample_repo / ".git" / "info" / "attributes").unlink()
+
+    _finishes(sample_repo)
+    assert not (admin / "index.lock").exists()
