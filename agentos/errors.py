@@ -21,10 +21,10 @@ class ExitCode(IntEnum):
     """A budget cap would be crossed by the next call (resumable)."""
     INTERRUPTED = 130
     """Ctrl-C: 128 + SIGINT, the shell's convention."""
-    TERMINATED = 143
-    """SIGTERM (`kill PID`, a service manager stopping us), handled as Ctrl-C is: 128 + SIGTERM."""
     BROKEN_PIPE = 141
     """The reader of our output went away (`| head`): 128 + SIGPIPE, as git does."""
+    TERMINATED = 143
+    """SIGTERM (`kill PID`, a service manager stopping us), handled as Ctrl-C is: 128 + SIGTERM."""
 
     @classmethod
     def for_status(cls, status: str) -> ExitCode:

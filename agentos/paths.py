@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,14 +72,11 @@ class RepoLayout:
 
     def remove_stale_temps(self) -> None:
         """Remove the temporary files writers killed mid-write left where agentos writes whole
-        files (run records, decisions, the local forge, worktree records): a run killed before
-        its record was first written leaves its folder with nothing else, and it goes too."""
-        run_dirs = [d for d in self.runs_dir.glob("*/") if d.is_dir()]
+        files: run records and decisions (also of a run killed before its record was first
+        written, whose folder holds nothing else), the local forge, worktree records, caches."""
+        run_dirs = [d for d in self.runs_dir.glob("*") if d.is_dir()]
         for folder in [self.issues_dir, self.pulls_dir, self.worktrees_dir, self.agentos_dir / "cache", *run_dirs]:
             remove_stale_temps(folder)
-        for folder in run_dirs:
-            with suppress(OSError):
-                folder.rmdir()  # only when empty
 
     def ensure(self) -> None:
         """Create .agentos/ with a .gitignore that keeps machine state out of commits."""

@@ -24,7 +24,6 @@ from agentos.errors import UsageError
 from agentos.files import write_atomic
 from agentos.repo.git import Checkout, Git, GitError
 
-
 HALF_MADE = "initializing"
 """The lock reason git gives a worktree while `git worktree add` is still checking it out."""
 

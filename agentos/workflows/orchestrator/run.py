@@ -54,6 +54,7 @@ def execute(session: Session, record: runs.RunRecord, job: Job, plain: bool = Fa
     services = build_services(session, record, plain, stream)
     if sandbox.off:
         services.progress.emit("note", message=f"WARNING: {sandbox.summary()}")
+    session.layout.remove_stale_temps()
     for lock in session.workspace.remove_stale_locks():  # callers hold the run lock: no git of ours runs there
         services.progress.emit("note", message=f"removed {lock}, left by a git command of a killed run")
     try:

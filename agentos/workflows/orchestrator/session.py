@@ -64,7 +64,6 @@ class Session:
 def open_session(opts: RunOptions) -> Session:
     """Find the repository, load its config, reach its forge and fetch the issue (refusing a closed one)."""
     layout = RepoLayout(find_repo_root(opts.repo))
-    layout.remove_stale_temps()
     loaded = load_config(layout.root, opts.config_file, opts.sets, opts.flags)
     forge = make_forge(loaded.config, layout)
     issue = forge.get_issue(opts.issue)
