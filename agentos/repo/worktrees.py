@@ -114,6 +114,12 @@ def ensure_worktree(repo_root: Path, path: Path, branch: str, base: str) -> Path
     return path
 
 
+def half_made(git: Git, path: Path) -> bool:
+    """Whether `path` is a worktree `git worktree add` did not finish (its process died)."""
+    target = path.resolve()
+    return any(w.path.resolve() == target and w.locked == HALF_MADE for w in list_worktrees(git))
+
+
 def _remove_half_made(git: Git, path: Path) -> None:
     """Remove a worktree `git worktree add` did not finish: nothing in it was ever work to keep.
     Its `.git` file may be missing too (the process died early, or while it was being removed)."""

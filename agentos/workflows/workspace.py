@@ -15,7 +15,7 @@ from agentos.config import OrchestratorConfig
 from agentos.paths import RepoLayout
 from agentos.redact import redact
 from agentos.repo.git import Checkout, Git
-from agentos.repo.worktrees import default_branch, ensure_worktree, remove_stale_locks
+from agentos.repo.worktrees import default_branch, ensure_worktree, half_made, remove_stale_locks
 
 DOC_FILES = {"triage": "brief.md", "lld": "lld.md", "spec": "spec.md"}
 
@@ -41,12 +41,12 @@ class Workspace:
         return self.layout.worktree(self.issue)
 
     def ensure(self) -> Path:
-        """Create or reuse the worktree: checked once per process (an earlier one may have died
-        while making it), cheap afterwards."""
-        if not self._checked or not (self.path / ".git").exists():
+        """Create or reuse the worktree; cheap when it exists. Once per process it is also checked
+        for having been left half-made by an earlier process (then it is made again)."""
+        if not (self.path / ".git").exists() or (not self._checked and half_made(self.repo, self.path)):
             self.layout.ensure()
             ensure_worktree(self.layout.root, self.path, self.branch, self.base)
-            self._checked = True
+        self._checked = True
         return self.path
 
     def remove_stale_locks(self) -> list[Path]:
