@@ -143,6 +143,34 @@ class SandboxConfig(_Strict):
         return value
 
 
+class ProviderLimit(_Strict):
+    concurrency: int = Field(4, ge=1, le=1000)
+    """Calls to this provider in flight at once, across every worker of a batch."""
+    per_minute: int | None = Field(None, ge=1)
+    """Calls this provider may start in any minute, across every worker; unset: no rate limit."""
+
+
+class BatchConfig(_Strict):
+    """`agentos batch`: where the issues run, how many at once, in which order, within which limits."""
+
+    engine: Literal["local", "ray"] = "local"
+    """local: a pool of worker processes on this machine; ray: one Ray task per issue on a cluster."""
+    address: str | None = None
+    """The Ray cluster to join (e.g. ray://head:10001 or head:6379); unset: a local Ray instance."""
+    workers: int | None = Field(None, ge=1, le=256)
+    """Issues run at once; unset: the machine's cores, within the providers' concurrency limits."""
+    budget_usd: float | None = Field(None, gt=0)
+    """Cap on the whole batch's model spend, reserved per call across every worker."""
+    issue_timeout_s: int = Field(6 * 3600, ge=60)
+    """Wall-clock limit for one issue's worker; past it the worker is ended (its checkpoint stays)."""
+    priority_labels: list[str] = Field(default_factory=list)
+    """Issues with the first of these labels run first, then the second's, ...; the rest after."""
+    oldest_first: bool = True
+    """Within a priority, older (lower-numbered) issues first; false: newest first."""
+    limits: dict[str, ProviderLimit] = Field(default_factory=dict)
+    """Per provider name (anthropic, gemini, openai-compatible, ...): shared concurrency and rate."""
+
+
 class OrchestratorConfig(_Strict):
     skip_existing_brief: bool = True
     """Reuse an approved issue brief already on the branch or base branch."""
@@ -170,6 +198,8 @@ class OrchestratorConfig(_Strict):
     """How model-written code is confined (see SandboxConfig); `sandbox: off` opts out."""
     budget_usd: float | None = Field(None, gt=0)
     """Cap on the run's model spend in USD; the run pauses (exit 5) before a call that could cross it."""
+    batch: BatchConfig = Field(default_factory=BatchConfig)
+    """`agentos batch`: engine, workers, shared budget and provider limits, priority."""
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     """Model provider settings by provider name, e.g. providers.ollama.base_url. Keys stay in the
     environment or the repository's .env, never here."""

@@ -11,7 +11,7 @@ PACKAGE = Path(agentos.__file__).parent
 
 LAYERS = [
     ["cli"],
-    ["commands", "demo"],
+    ["commands", "demo", "batch"],
     ["workflows.orchestrator"],
     ["workflows"],
     ["forge"],

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from agentos.cli.batch import app as batch_app
 from agentos.cli.common import report, run_cli
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None, no_args_is_help=True,
@@ -16,6 +17,7 @@ issue_app = typer.Typer(no_args_is_help=True, help="Issues of the local forge (.
 config_app = typer.Typer(no_args_is_help=True, help="The effective configuration and its schema.")
 app.add_typer(issue_app, name="issue")
 app.add_typer(config_app, name="config")
+app.add_typer(batch_app, name="batch")
 
 RepoOpt = typer.Option(None, "--repo", help="Target git repository (default: the current one).")
 

@@ -80,6 +80,9 @@ class Forge(Protocol):
     def get_issue(self, number: int) -> Issue:
         """The issue with its comments; raises UnknownIssueError when there is none."""
 
+    def open_issues(self, label: str | None = None) -> list[Issue]:
+        """The open issues (with `label`, when given), oldest first; pull requests are not issues."""
+
     def upsert_comment(self, issue: int, marker: str, body: str) -> Comment:
         """Edit the comment containing `marker`, or create it: one comment per marker."""
 

@@ -78,6 +78,23 @@ class GitHubForge:
                      state="closed" if data.get("state") == "closed" else "open",
                      comments=comments, url=data.get("html_url"))
 
+    def open_issues(self, label: str | None = None) -> list[Issue]:
+        """The open issues (with `label`, when given), oldest first, page by page; without comments."""
+        items: list[dict[str, Any]] = []
+        for page in range(1, MAX_PAGES + 1):
+            try:
+                batch = self.api.call("list the open issues", lambda: self.api.rest.issues.list_for_repo(
+                    *self.api.repo, state="open", labels=label, sort="created", direction="asc",
+                    per_page=PER_PAGE, page=page, headers=HEADERS)).json()
+            except RequestFailed as exc:
+                raise self.api.refused(exc, "list the open issues") from None
+            items += batch
+            if len(batch) < PER_PAGE:
+                break
+        return [Issue(number=d["number"], title=d.get("title") or "", body=_text(d.get("body")),
+                      labels=[x["name"] for x in d.get("labels") or []], url=d.get("html_url"))
+                for d in items if not d.get("pull_request")]
+
     def upsert_comment(self, issue: int, marker: str, body: str) -> Comment:
         """Edit the comment containing `marker`, or create it: one comment per marker, ever."""
         return self.comments.upsert(issue, marker, marked_body(marker, body))

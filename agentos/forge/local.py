@@ -46,6 +46,10 @@ class LocalForge:
         """Every issue, with comments, in number order."""
         return self.issues.all()
 
+    def open_issues(self, label: str | None = None) -> list[Issue]:
+        """The open issues (with `label`, when given), in number order."""
+        return [i for i in self.issues.all() if i.state == "open" and (label is None or label in i.labels)]
+
     def add_labels(self, issue: int, labels: list[str]) -> None:
         """Add labels not already present, keeping the existing order."""
         self.issues.add_labels(issue, labels)

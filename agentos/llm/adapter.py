@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from agentos.errors import ProviderConfigError
 from agentos.llm import answers
 from agentos.llm.base import Message, Request, Response, Usage
+from agentos.llm.limits import NO_LIMITS
 from agentos.llm.models import ModelInfo, model_info
 from agentos.llm.retry import AnswerOverflow, Attempt, CallInfo, RetryPolicy, call_with_retries
 from agentos.llm.settings import ProviderConfig
@@ -39,13 +40,17 @@ class ProviderBase:
         self.settings = settings or ProviderConfig()
         self.env = env or {}
         self.policy = policy or RetryPolicy.from_settings(self.settings)
+        self.limits: Any = NO_LIMITS
+        """Slots, rates and pauses shared with the other workers of a batch (llm/limits.py)."""
 
     # -- building and readiness (no SDK import) -------------------------------------------
     @classmethod
     def from_model_id(cls, model_id: str, name: str, ctx: Any) -> ProviderBase:
         provider = model_id.partition(":")[0]
         settings = settings_for(ctx.settings, (provider, *cls.names))
-        return cls(model_id, model_info(provider, name), settings, ctx.env)
+        made = cls(model_id, model_info(provider, name), settings, ctx.env)
+        made.limits = getattr(ctx, "limits", None) or NO_LIMITS
+        return made
 
     @classmethod
     def check_model(cls, provider: str, name: str) -> None:
@@ -88,13 +93,17 @@ class ProviderBase:
         started = time.perf_counter()
         answered: list[Response] = []
 
+        name = self.names[0]
+
         def attempt(a: Attempt) -> Response:
-            answered.append(self._attempt(request, a))
+            with self.limits.slot(name):
+                answered.append(self._attempt(request, a))
             return answered[-1]
 
         try:
             response = call_with_retries(attempt, request, self.policy, self.call_info(request), self.cost,
-                                         answers.max_chars(request))
+                                         answers.max_chars(request),
+                                         rate_limited=lambda s: self.limits.slow_down(name, s))
         except AnswerOverflow as overflow:
             raise answers.too_long(request, overflow.chars, self.model_id, overflow.cost_usd) from None
         cost = self.cost(response.usage) if self.info.price else response.cost_usd

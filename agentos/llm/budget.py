@@ -6,7 +6,8 @@ the output price. If what was spent plus that worst case would cross the run's o
 cap, BudgetExhausted (exit 5) is raised and nothing is called: a cap is never overshot by more
 than one call's reservation. Every paid call, failed and unparseable ones included, is written
 to the run's spend ledger (`spend.jsonl`, fsynced) before its answer is used, so a resumed run
-knows what was spent, and re-running with a raised cap continues the same run.
+knows what was spent, and re-running with a raised cap continues the same run. In a batch the
+same reservation is also made against the batch's cap, shared by every worker (llm/limits.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from agentos.errors import BudgetExhausted
 from agentos.files import append_line, read_jsonl
 from agentos.llm.base import Request
+from agentos.llm.limits import SharedLimits
 from agentos.llm.models import Price, price_for
 
 CHARS_PER_TOKEN = 3
@@ -54,8 +56,10 @@ def worst_case_usd(request: Request, price: Price | None) -> float:
 
 class Budget:
     def __init__(self, ledger: Path | None = None, run_cap: float | None = None,
-                 stage_caps: Mapping[str, StageCap] | None = None):
+                 stage_caps: Mapping[str, StageCap] | None = None, shared: SharedLimits | None = None):
         self.ledger = ledger
+        self.shared = shared
+        self._held: int | None = None
         self.run_cap = run_cap
         self.stage_caps = dict(stage_caps or {})
         self.by_stage: dict[str, float] = {}
@@ -83,6 +87,8 @@ class Budget:
         cap = self.stage_caps.get(stage or "")
         if cap is not None:
             self._check(self.spent(stage), cap.usd, worst, f"stage {stage}", cap.setting, model_id, request)
+        if self.shared is not None:
+            self._held = self.shared.reserve(worst, f"{request.purpose} on {model_id}")
         return worst
 
     def _check(self, spent: float, cap: float, worst: float, scope: str, key: str, model_id: str,
@@ -99,6 +105,9 @@ class Budget:
     def charge(self, stage: str | None, model_id: str, purpose: str, cost_usd: float, ok: bool) -> None:
         """Record a paid call (durably, before its answer is used)."""
         self._add(stage or "", cost_usd)
+        if self.shared is not None:
+            self.shared.settle(self._held, cost_usd, f"{purpose} on {model_id}")
+            self._held = None
         if self.ledger is None:
             return
         record = {"stage": stage or "", "model": model_id, "purpose": purpose, "cost_usd": cost_usd, "ok": ok}

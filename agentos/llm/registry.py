@@ -40,6 +40,8 @@ class ProviderContext:
     env: Mapping[str, str] = field(default_factory=dict)
     settings: Mapping[str, Any] = field(default_factory=dict)
     """Provider name → its `providers:` settings from the config."""
+    limits: Any = None
+    """In a batch: the limits shared with the other workers (llm/limits.py SharedLimits)."""
 
 
 def split_model_id(model_id: str) -> tuple[str, str]:

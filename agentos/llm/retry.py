@@ -152,8 +152,11 @@ class Outcome:
 
 
 def call_with_retries(attempt_fn: Callable[[Attempt], Response], request: Request, policy: RetryPolicy,
-                      info: CallInfo, cost: Callable[[Usage], float], max_chars: int | None = None) -> Response:
+                      info: CallInfo, cost: Callable[[Usage], float], max_chars: int | None = None,
+                      rate_limited: Callable[[float], None] | None = None) -> Response:
     """Run attempts until one answers or a failure is final; the answer's usage includes waste.
+
+    `rate_limited` hears each 429's wait, so the workers sharing the provider wait too.
 
     An answer streaming past `max_chars` is cut there (AnswerOverflow, with what the call cost).
     """
@@ -176,6 +179,8 @@ def call_with_retries(attempt_fn: Callable[[Attempt], Response], request: Reques
             failure = _in_context(failure, exc, attempt)
             outcome.wasted += _consumed(attempt, request)
             wait = _wait_before_retry(failure, outcome.attempts, policy, attempt)
+            if failure.kind == "rate_limited" and rate_limited is not None:
+                rate_limited(wait if wait is not None else policy.backoff(outcome.attempts))
             if wait is None:
                 raise final_error(failure, info, policy, outcome, cost(outcome.wasted)) from None
             policy.sleep(wait)

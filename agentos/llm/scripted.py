@@ -14,7 +14,9 @@ request, a resumed process answers exactly as the killed one would have.
         - tool_calls: [{name: write_file, arguments: {path: a.py, content: "..."}}]
 
 A reply may also be `error: "message"` to simulate a failed call, and may carry `delay_s` to
-simulate a model's latency. Answers as real models give them can be played too:
+simulate a model's latency and `cost_usd` to simulate what it cost. `cases:` answer some requests
+differently: `- {match: REGEX, replies: {...}}` replies for the purposes it names when REGEX is
+found in the prompt (e.g. one issue's title), the top-level replies for the rest. Answers as real models give them can be played too:
 
       lld.draft:
         - text: "# LLD (cut off mid-sen"
@@ -39,6 +41,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, get_args
@@ -80,7 +83,11 @@ class ScriptedProvider:
     def from_model_id(cls, model_id: str, name: str, ctx: Any) -> ScriptedProvider:
         path = _script_path(name, ctx.repo_root)
         log = ctx.run_dir / "scripted-calls.jsonl" if ctx.run_dir else None
-        return cls(model_id, load_script(path), log, str(path))
+        replies, cases = load_script(path)
+        made = cls(model_id, replies, log, str(path))
+        if cases:
+            made.script = lambda request: made._from(_case_for(cases, request, replies), request)
+        return made
 
     @classmethod
     def readiness(cls, name: str, ctx: Any) -> str | None:
@@ -100,23 +107,25 @@ class ScriptedProvider:
     def _pick(self, request: Request) -> Reply:
         if callable(self.script):
             return self.script(request)
-        replies = self.script.get(request.purpose)
-        if replies is None:
-            replies = next(
-                (v for k, v in self.script.items() if fnmatch.fnmatchcase(request.purpose, k)), None
-            )
-        if not replies:
+        return self._from(self.script, request)
+
+    def _from(self, replies: Mapping[str, list[Reply]], request: Request) -> Reply:
+        """The reply for the request's purpose (exact, else the first matching glob) and turn."""
+        found = replies.get(request.purpose)
+        if found is None:
+            found = next((v for k, v in replies.items() if fnmatch.fnmatchcase(request.purpose, k)), None)
+        if not found:
             raise ModelCallError(
                 f"{self.model_id}: {self.source} has no replies for {request.purpose!r}",
                 "add a list of replies under that purpose in the script",
             )
-        if request.turn >= len(replies):
+        if request.turn >= len(found):
             raise ModelCallError(
-                f"{self.model_id}: {self.source} has {len(replies)} replies for "
+                f"{self.model_id}: {self.source} has {len(found)} replies for "
                 f"{request.purpose!r}, but turn {request.turn + 1} was asked for",
                 "add more replies, or lower the loop's limits",
             )
-        return replies[request.turn]
+        return found[request.turn]
 
     def _response(self, request: Request, reply: Reply) -> Response:
         data = reply.get("data")
@@ -136,6 +145,7 @@ class ScriptedProvider:
             usage=usage,
             model=self.model_id,
             request_id=f"scripted-{request_digest(request)}",
+            cost_usd=float(reply.get("cost_usd", 0.0)),
             stop_reason=STOP_REASONS.get(finish, "end_turn"),
             finish=finish,
         )
@@ -174,14 +184,32 @@ def _script_path(name: str, repo_root: Path, must_exist: bool = True) -> Path:
     return path
 
 
-def load_script(path: Path) -> dict[str, list[Reply]]:
+def load_script(path: Path) -> tuple[dict[str, list[Reply]], list[tuple[re.Pattern, dict[str, list[Reply]]]]]:
+    """(replies by purpose, cases): a case's replies answer the purposes it names when its `match`
+    (a regular expression) is found in the request's prompt."""
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ProviderConfigError(f"scripted model script {path} is not valid YAML/JSON: {exc}") from None
     replies = doc.get("replies") if isinstance(doc, dict) else None
-    if not isinstance(replies, dict) or not all(isinstance(v, list) for v in replies.values()):
+    if not _is_replies(replies):
         raise ProviderConfigError(
             f"scripted model script {path} must have `replies:` mapping each purpose to a list"
         )
-    return replies
+    cases = doc.get("cases") or []
+    if not isinstance(cases, list) or not all(isinstance(c, dict) and isinstance(c.get("match"), str)
+                                              and _is_replies(c.get("replies")) for c in cases):
+        raise ProviderConfigError(f"scripted model script {path}: `cases:` must be a list of {{match, replies}}",
+                                  "match: a regular expression found in the prompt; replies: as the top-level ones")
+    return replies, [(re.compile(c["match"]), {**replies, **c["replies"]}) for c in cases]
+
+
+def _is_replies(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, list) for v in value.values())
+
+
+def _case_for(cases: list[tuple[re.Pattern, dict[str, list[Reply]]]], request: Request,
+              replies: dict[str, list[Reply]]) -> dict[str, list[Reply]]:
+    """The replies of the first case found in the prompt, else the script's own."""
+    prompt = request.system + "\n".join(m.content for m in request.messages)
+    return next((r for pattern, r in cases if pattern.search(prompt)), replies)

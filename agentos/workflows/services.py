@@ -13,6 +13,7 @@ from agentos.llm.base import Provider
 from agentos.llm.budget import Budget, StageCap
 from agentos.llm.client import ModelClient
 from agentos.llm.journal import CallJournal
+from agentos.llm.limits import SharedLimits
 from agentos.llm.registry import ProviderContext, resolve
 from agentos.paths import RepoLayout
 from agentos.progress.events import Progress
@@ -60,18 +61,22 @@ class Services:
 
 
 def build_models(layout: RepoLayout, run_dir: Path, progress: Progress,
-                 config: OrchestratorConfig | None = None, stage_caps: dict[str, StageCap] | None = None) -> Models:
-    """The run's models: one journal and one budget (the run's cap, and each stage's)."""
+                 config: OrchestratorConfig | None = None, stage_caps: dict[str, StageCap] | None = None,
+                 limits: Path | None = None) -> Models:
+    """The run's models: one journal and one budget (the run's cap, and each stage's); in a batch
+    (`limits`), the batch's budget and provider limits shared with its other workers too."""
     config = config or OrchestratorConfig()
-    ctx = provider_context(layout.root, config, run_dir)
-    budget = Budget(run_dir / "spend.jsonl", config.budget_usd, stage_caps)
+    shared = SharedLimits(limits) if limits is not None else None
+    ctx = provider_context(layout.root, config, run_dir, shared)
+    budget = Budget(run_dir / "spend.jsonl", config.budget_usd, stage_caps, shared)
     return Models(ctx, CallJournal(run_dir / "calls.jsonl"), progress, budget=budget)
 
 
-def provider_context(root: Path, config: OrchestratorConfig, run_dir: Path | None = None) -> ProviderContext:
+def provider_context(root: Path, config: OrchestratorConfig, run_dir: Path | None = None,
+                     limits: SharedLimits | None = None) -> ProviderContext:
     """Where providers find their keys and settings: the environment over the repository's .env."""
     return ProviderContext(repo_root=root, run_dir=run_dir, env=provider_env(root),
-                           settings=dict(config.providers))
+                           settings=dict(config.providers), limits=limits)
 
 
 def provider_env(root: Path) -> dict[str, str]:

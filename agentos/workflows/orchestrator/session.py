@@ -44,6 +44,8 @@ class RunOptions:
     wait: bool = False
     """When another run of the issue is alive: wait for it to end (else exit 2 naming it)."""
     """Work on a closed issue (refused otherwise)."""
+    limits: Path | None = None
+    """Run by a batch: the batch's shared limits file (its budget, provider slots and pauses)."""
 
 
 @dataclass
@@ -55,6 +57,8 @@ class Session:
     forge: Forge
     issue: Issue
     workspace: Workspace
+    limits: Path | None = None
+    """The batch's shared limits file, when a batch runs this issue."""
 
     @property
     def config(self) -> OrchestratorConfig:
@@ -69,7 +73,7 @@ def open_session(opts: RunOptions) -> Session:
     issue = forge.get_issue(opts.issue)
     if issue.state == "closed" and not opts.allow_closed:
         raise UsageError(f"issue #{issue.number} is closed", "reopen it, or pass --allow-closed to work on it anyway")
-    return Session(layout, loaded, forge, issue, Workspace.for_issue(layout, loaded.config, opts.issue))
+    return Session(layout, loaded, forge, issue, Workspace.for_issue(layout, loaded.config, opts.issue), opts.limits)
 
 
 def check_models(session: Session, plan: dict[str, dict], strict: bool = True) -> dict[str, str | None]:
@@ -127,6 +131,7 @@ def build_services(session: Session, record: runs.RunRecord, plain: bool, stream
                              session.workspace.branch)
     progress = Progress(record.run_id, [JsonlSink(run_dir / "events.jsonl", redact=redact),
                                         make_console_sink(stream or sys.stderr, force_plain=plain), reporter])
-    models = build_models(session.layout, run_dir, progress, session.config, stage_caps(session.config))
+    models = build_models(session.layout, run_dir, progress, session.config, stage_caps(session.config),
+                          session.limits)
     return Services(session.layout, session.config, session.forge, models, progress,
                     session.workspace, record.run_id, run_dir)
