@@ -150,6 +150,19 @@ class ProviderLimit(_Strict):
     """Calls this provider may start in any minute, across every worker; unset: no rate limit."""
 
 
+class StateConfig(_Strict):
+    url: str | None = None
+    """Where runs keep their state: unset, in the repository (.agentos/state.db and run folders);
+    postgresql://user:password@host/db: in PostgreSQL, shared by every machine (needed for Ray)."""
+
+    @field_validator("url")
+    @classmethod
+    def _postgres(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL (or unset for the repository's own files)")
+        return value
+
+
 class BatchConfig(_Strict):
     """`agentos batch`: where the issues run, how many at once, in which order, within which limits."""
 
@@ -198,6 +211,8 @@ class OrchestratorConfig(_Strict):
     """How model-written code is confined (see SandboxConfig); `sandbox: off` opts out."""
     budget_usd: float | None = Field(None, gt=0)
     """Cap on the run's model spend in USD; the run pauses (exit 5) before a call that could cross it."""
+    state: StateConfig = Field(default_factory=StateConfig)
+    """Where checkpoints, run records, the call journal and the spend ledger live."""
     batch: BatchConfig = Field(default_factory=BatchConfig)
     """`agentos batch`: engine, workers, shared budget and provider limits, priority."""
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)

@@ -3,6 +3,10 @@
 A process can be killed at any instant. `write_atomic` leaves either the old file or the new
 one, never half of either. `append_line` makes each record durable before returning, and
 `read_jsonl` skips the one record a kill can cut short, so every log stays readable.
+
+Where the state is shared between machines (a batch on Ray), `mirrored` also sends every write
+under a folder to a `Mirror` (agentos/state: PostgreSQL) as it is made, so another machine can
+bring the folder back and continue.
 """
 
 from __future__ import annotations
@@ -12,8 +16,39 @@ import os
 import re
 import uuid
 from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+
+class Mirror(Protocol):
+    """Where writes under a folder are also kept (paths relative to that folder)."""
+
+    def write(self, rel: str, text: str) -> None: ...
+
+    def append(self, rel: str, line: str) -> None: ...
+
+
+_MIRRORS: list[tuple[Path, Mirror]] = []
+
+
+@contextmanager
+def mirrored(folder: Path, mirror: Mirror) -> Iterator[None]:
+    """While open, every write_atomic and append_line under `folder` also goes to `mirror`."""
+    entry = (folder.resolve(), mirror)
+    _MIRRORS.append(entry)
+    try:
+        yield
+    finally:
+        _MIRRORS.remove(entry)
+
+
+def _mirrors_of(path: Path) -> list[tuple[str, Mirror]]:
+    if not _MIRRORS:
+        return []
+    full = path.resolve()
+    return [(full.relative_to(root).as_posix(), m) for root, m in list(_MIRRORS) if full.is_relative_to(root)]
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -39,6 +74,8 @@ def write_atomic(path: Path, text: str) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+    for rel, mirror in _mirrors_of(path):
+        mirror.write(rel, text)
 
 
 _TEMP = re.compile(r"\..+\.(\d+)\.[0-9a-f]{8}\.tmp")
@@ -96,6 +133,8 @@ def append_line(path: Path, line: str) -> None:
         handle.write((("\n" if torn else "") + line + "\n").encode("utf-8"))
         handle.flush()
         os.fsync(handle.fileno())
+    for rel, mirror in _mirrors_of(path):
+        mirror.append(rel, line)
 
 
 def _last_byte(handle) -> bytes:

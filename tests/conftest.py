@@ -42,3 +42,17 @@ def hermetic_cache(tmp_path_factory: pytest.TempPathFactory):
 def sample_repo(tmp_path: Path) -> Path:
     """The demo's sample repository with issue #1 and scripted models configured."""
     return create_sample(tmp_path / "repo")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server (the Debian package), started for this test session and stopped after."""
+    from tests.helpers.postgres import Postgres, server_bin
+
+    if server_bin() is None:
+        pytest.skip("the PostgreSQL server is not installed (apt-get install postgresql; .ci/run does)")
+    server = Postgres().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -93,6 +93,9 @@ class Forge(Protocol):
     def push_branch(self, branch: str) -> None:
         """Make `branch` (already committed locally) available to the forge."""
 
+    def fetch_branch(self, branch: str) -> None:
+        """Bring the branch from the remote, when it is there (a run continued from another machine)."""
+
     def check_push(self, branch: str) -> None:
         """Raise UsageError unless `branch` can be pushed later: write access, and no commits
         on the forge's copy of the branch that the local one lacks. Called before any model."""

@@ -155,6 +155,10 @@ class GitHubForge:
     def blob_url(self, ref: str, path: str) -> str | None:
         return f"{self._repo()['html_url']}/blob/{quote(ref)}/{quote(path)}"
 
+    def fetch_branch(self, branch: str) -> None:
+        """Bring the branch from the remote (another machine's run of the issue), when it is there."""
+        self.git.fetch(branch)
+
     def push_branch(self, branch: str) -> None:
         """Push the local branch to the remote; refused when the remote one has other commits."""
         self.git.check_branch(branch)

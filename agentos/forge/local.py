@@ -82,6 +82,9 @@ class LocalForge:
             raise UsageError(f"branch {branch!r} does not exist in {self.root}{detail}",
                              f"create and commit it first, e.g. `git switch -c {branch}` then `git commit`")
 
+    def fetch_branch(self, branch: str) -> None:
+        """No remote here: the branch is in this repository or nowhere."""
+
     def check_push(self, branch: str) -> None:
         """Nothing to check: the branch stays in this repository, which we can write."""
 

@@ -188,6 +188,12 @@ class GitRemote:
         self._git(["push", "--dry-run", "--porcelain", self.remote, f"{source}:refs/heads/{branch}"],
                   f"push to {self.remote} (a dry run)")
 
+    def fetch(self, branch: str) -> None:
+        """Bring `branch` from the remote as `<remote>/<branch>`, when the remote has it."""
+        if self.head_of(branch) is not None:
+            self._git(["fetch", "--quiet", self.remote, f"+refs/heads/{branch}:refs/remotes/{self.remote}/{branch}"],
+                      f"fetch {branch} from {self.remote}")
+
     def check_branch(self, branch: str) -> None:
         """Refuse when the remote branch has commits the local one does not contain."""
         remote_sha = self.head_of(branch)

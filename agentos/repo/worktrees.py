@@ -69,14 +69,15 @@ def default_branch(git: Git) -> str:
     return "main"
 
 
-def ensure_worktree(repo_root: Path, path: Path, branch: str, base: str) -> Path:
+def ensure_worktree(repo_root: Path, path: Path, branch: str, base: str, continue_from: str | None = None) -> Path:
     """A worktree of `repo_root` at `path` with `branch` checked out, created if needed.
 
     An existing worktree on `branch` is reused untouched (uncommitted work survives). A new
     branch starts at `base`, and a record beside the worktree (`<path>.owner.json`) notes that
     we made it, so a later run re-attaches that branch but refuses a same-named branch it did
     not make. Anything in the way raises UsageError saying what to do; nothing is ever
-    deleted or forced.
+    deleted or forced. `continue_from` (e.g. `origin/agentos/issue-7`, pushed by a run of the same
+    issue on another machine, when the state is shared): where the new branch starts, if it exists.
     """
     git = Git(repo_root)
     git.run("worktree", "prune")
@@ -101,7 +102,8 @@ def ensure_worktree(repo_root: Path, path: Path, branch: str, base: str) -> Path
         _check_made_by_us(path, branch)
         git.run(*add, str(path), branch)
     else:
-        start = _start_point(git, base)
+        shared = continue_from and git.rev_parse(f"{continue_from}^{{commit}}")
+        start = continue_from if shared else _start_point(git, base)
         # Recorded first: git makes the branch before the worktree, and may die in between.
         write_atomic(_owner_record(path), json.dumps({"branch": branch, "base": base,
                                                        "start": git.rev_parse(start)}) + "\n")

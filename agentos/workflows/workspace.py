@@ -27,11 +27,14 @@ class Workspace:
     branch: str
     base: str
     docs_dir: str
+    shared_remote: str | None = None
+    """With shared state (state.url): the remote whose work branch a new worktree continues from."""
     _checked: bool = field(default=False, init=False, repr=False)
 
     @classmethod
     def for_issue(cls, layout: RepoLayout, config: OrchestratorConfig, issue: int) -> Workspace:
-        ws = cls(layout, issue, f"{config.branch_prefix}{issue}", config.base_branch or "", config.docs_dir)
+        ws = cls(layout, issue, f"{config.branch_prefix}{issue}", config.base_branch or "", config.docs_dir,
+                 config.github.remote if config.state.url else None)
         if not ws.base:
             ws.base = default_branch(ws.repo)
         return ws
@@ -45,7 +48,8 @@ class Workspace:
         for having been left half-made by an earlier process (then it is made again)."""
         if not (self.path / ".git").exists() or (not self._checked and half_made(self.repo, self.path)):
             self.layout.ensure()
-            ensure_worktree(self.layout.root, self.path, self.branch, self.base)
+            ensure_worktree(self.layout.root, self.path, self.branch, self.base,
+                            f"{self.shared_remote}/{self.branch}" if self.shared_remote else None)
         self._checked = True
         return self.path
 

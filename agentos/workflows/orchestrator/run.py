@@ -23,7 +23,7 @@ from agentos.workflows.orchestrator.driver import (
 )
 from agentos.workflows.orchestrator.plan import make_plan
 from agentos.workflows.orchestrator.session import (
-    RunOptions, Session, build_services, check_models, checkpointer, open_session,
+    RunOptions, Session, build_services, check_models, checkpointer, open_session, shared_runs,
 )
 from agentos.workflows.orchestrator.state import STAGES
 from agentos.workflows.services import Services
@@ -58,7 +58,7 @@ def execute(session: Session, record: runs.RunRecord, job: Job, plain: bool = Fa
     for lock in session.workspace.remove_stale_locks():  # callers hold the run lock: no git of ours runs there
         services.progress.emit("note", message=f"removed {lock}, left by a git command of a killed run")
     try:
-        with checkpointer(session.layout) as saver:
+        with checkpointer(session.layout, session.config.state.url) as saver:
             ctx = RunContext(job.build(services, saver), graph_config(record), record, session.layout,
                              services.progress, ask, comment_gate(session, _note_to(services.progress)))
             state, paused = _drive(ctx, job, job.first_input(ctx, services))
@@ -118,12 +118,13 @@ def one_run(session: Session, opts: RunOptions, what: str):
 
 
 def _orchestrate(session: Session, opts: RunOptions, ask: Asker | None, stream) -> RunResult:
-    session.forge.check_push(session.workspace.branch)  # before any model is called or run recorded
-    from_config(session.config.sandbox)
-    record, fresh_plan = _pick_run(session, opts)
-    if record is None:
-        return _already_done(session)
-    return execute(session, record, PipelineJob(session, fresh_plan, opts), opts.plain, ask, stream)
+    with shared_runs(session):  # with shared state: the runs and branch from wherever they were
+        session.forge.check_push(session.workspace.branch)  # before any model is called or run recorded
+        from_config(session.config.sandbox)
+        record, fresh_plan = _pick_run(session, opts)
+        if record is None:
+            return _already_done(session)
+        return execute(session, record, PipelineJob(session, fresh_plan, opts), opts.plain, ask, stream)
 
 
 def _pick_run(session: Session, opts: RunOptions) -> tuple[runs.RunRecord | None, dict | None]:

@@ -104,18 +104,54 @@ def check_models(session: Session, plan: dict[str, dict], strict: bool = True) -
 
 
 @contextmanager
-def checkpointer(layout: RepoLayout) -> Iterator[Any]:
-    """The repository's SQLite checkpointer (.agentos/state.db), closed when the run ends."""
+def checkpointer(layout: RepoLayout, url: str | None = None) -> Iterator[Any]:
+    """The repository's SQLite checkpointer (.agentos/state.db), or PostgreSQL's at `url` (state.url);
+    closed when the run ends."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     from agentos.workflows.orchestrator.checkpoints import RedactingSerializer
 
     layout.ensure()
+    if url is not None:
+        from agentos import state
+
+        with state.checkpointer(url) as saver:
+            yield saver
+        return
     conn = sqlite3.connect(str(layout.state_db), check_same_thread=False)
     try:
         yield SqliteSaver(conn, serde=RedactingSerializer())
     finally:
         conn.close()
+
+
+@contextmanager
+def shared_runs(session: Session) -> Iterator[None]:
+    """With `state.url`: the issue's run folders brought back from PostgreSQL first, and every write
+    to them kept there too while the run goes on (so another machine can continue it)."""
+    url = session.config.state.url
+    if url is None:
+        yield
+        return
+    from agentos import state
+    from agentos.files import mirrored
+
+    state.prepare(url)
+    session.forge.fetch_branch(session.workspace.branch)
+    session.workspace.ensure()  # a branch pushed by another machine's run is continued, not refused
+    store = state.RunStore(url, repo_key(session))
+    try:
+        store.restore(session.layout.runs_dir, f"orchestrate-{session.issue.number}-")
+        with mirrored(session.layout.runs_dir, store):
+            yield
+    finally:
+        store.close()
+
+
+def repo_key(session: Session) -> str:
+    """How every machine names this repository: its remote's URL (else, alone on this one, its path)."""
+    proc = session.workspace.repo.call("remote", "get-url", session.config.github.remote)
+    return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else str(session.layout.root)
 
 
 def build_services(session: Session, record: runs.RunRecord, plain: bool, stream=None) -> Services:

@@ -112,6 +112,8 @@ def stage_node(stage: str, runner: StageRunner, services: Services):
             raise
         except ModelCallError as exc:  # an answer we could not use: another attempt may do better
             outcome = {"verdict": "RETRY", "result": {"exit_reason": "model_error", "message": str(exc)}}
+        if outcome["verdict"] == "PASS" and services.config.state.url:
+            services.forge.push_branch(services.workspace.branch)  # shared state: another machine may continue
         update = _record(state, stage, attempt, outcome, limit, services, time.monotonic() - started)
         return {**update, "stage_started_at": started_at}
 
