@@ -62,7 +62,7 @@ class Services:
 
 def build_models(layout: RepoLayout, run_dir: Path, progress: Progress,
                  config: OrchestratorConfig | None = None, stage_caps: dict[str, StageCap] | None = None,
-                 limits: Path | None = None) -> Models:
+                 limits: Path | str | None = None) -> Models:
     """The run's models: one journal and one budget (the run's cap, and each stage's); in a batch
     (`limits`), the batch's budget and provider limits shared with its other workers too."""
     config = config or OrchestratorConfig()

@@ -4,6 +4,7 @@ reservations, provider slots, per-minute rates and 429 pauses."""
 from __future__ import annotations
 
 import multiprocessing
+import uuid
 
 import pytest
 
@@ -13,8 +14,19 @@ from agentos.llm.limits import SharedLimits
 from tests.helpers.llm import ask
 
 
-def test_reservations_of_all_holders_count_against_the_batch_cap(tmp_path):
-    path = tmp_path / "limits.db"
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.real_component)])
+def where(request, tmp_path):
+    """The batch's limits: in a SQLite file (the local pool), or in a schema of a real PostgreSQL (Ray)."""
+    if request.param == "sqlite":
+        return tmp_path / "limits.db"
+    server = request.getfixturevalue("postgres")
+    schema = f"limits_{uuid.uuid4().hex[:10]}"
+    server.sql(f"CREATE SCHEMA {schema}")
+    return f"{server.url()}?options=-csearch_path%3D{schema}"
+
+
+def test_reservations_of_all_holders_count_against_the_batch_cap(where):
+    path = where
     SharedLimits.create(path, 1.0, {}).close()
     one, two = SharedLimits(path), SharedLimits(path)
     held = one.reserve(0.6, "a")
@@ -26,8 +38,8 @@ def test_reservations_of_all_holders_count_against_the_batch_cap(tmp_path):
     assert one.spent() == pytest.approx(0.6)
 
 
-def test_a_budget_charges_its_reservation_and_a_new_batch_keeps_what_was_spent(tmp_path):
-    path = tmp_path / "limits.db"
+def test_a_budget_charges_its_reservation_and_a_new_batch_keeps_what_was_spent(where):
+    path = where
     SharedLimits.create(path, 0.05, {}).close()
     budget = Budget(shared=SharedLimits(path))
     budget.reserve("lld", "scripted:x", ask())  # unpriced: reserves nothing
@@ -40,8 +52,8 @@ def test_a_budget_charges_its_reservation_and_a_new_batch_keeps_what_was_spent(t
         Budget(shared=resumed).reserve("lld", "scripted:x", ask())
 
 
-def test_slots_hold_the_provider_to_its_concurrency(tmp_path):
-    path = tmp_path / "limits.db"
+def test_slots_hold_the_provider_to_its_concurrency(where):
+    path = where
     SharedLimits.create(path, None, {"anthropic": (2, None)}).close()
     a, b, c = (SharedLimits(path) for _ in range(3))
     with a.slot("anthropic"), b.slot("anthropic"):
@@ -50,8 +62,8 @@ def test_slots_hold_the_provider_to_its_concurrency(tmp_path):
     assert isinstance(c._try_acquire("anthropic"), int)
 
 
-def test_per_minute_rate_is_shared(tmp_path):
-    path = tmp_path / "limits.db"
+def test_per_minute_rate_is_shared(where):
+    path = where
     now = [1000.0]
     SharedLimits.create(path, None, {"openai": (10, 2)}).close()
     a, b = (SharedLimits(path, clock=lambda: now[0]) for _ in range(2))
@@ -64,8 +76,8 @@ def test_per_minute_rate_is_shared(tmp_path):
     assert isinstance(b._try_acquire("openai"), int)
 
 
-def test_one_workers_429_pauses_the_provider_for_every_worker(tmp_path):
-    path = tmp_path / "limits.db"
+def test_one_workers_429_pauses_the_provider_for_every_worker(where):
+    path = where
     now = [1000.0]
     SharedLimits.create(path, None, {}).close()
     a, b = (SharedLimits(path, clock=lambda: now[0]) for _ in range(2))
@@ -75,19 +87,19 @@ def test_one_workers_429_pauses_the_provider_for_every_worker(tmp_path):
     assert isinstance(b._try_acquire("gemini"), int)
 
 
-def _hold_slot(path: str, started, release) -> None:
-    limits = SharedLimits(__import__("pathlib").Path(path))
+def _hold_slot(where, started, release) -> None:
+    limits = SharedLimits(where)
     with limits.slot("anthropic"):
         started.set()
         release.wait(30)
 
 
-def test_a_dead_workers_slot_is_released(tmp_path):
-    path = tmp_path / "limits.db"
+def test_a_dead_workers_slot_is_released(where):
+    path = where
     SharedLimits.create(path, None, {"anthropic": (1, None)}).close()
     ctx = multiprocessing.get_context("spawn")
     started, release = ctx.Event(), ctx.Event()
-    worker = ctx.Process(target=_hold_slot, args=(str(path), started, release))
+    worker = ctx.Process(target=_hold_slot, args=(path, started, release))
     worker.start()
     assert started.wait(60)
     other = SharedLimits(path)

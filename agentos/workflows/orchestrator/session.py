@@ -44,8 +44,9 @@ class RunOptions:
     wait: bool = False
     """When another run of the issue is alive: wait for it to end (else exit 2 naming it)."""
     """Work on a closed issue (refused otherwise)."""
-    limits: Path | None = None
-    """Run by a batch: the batch's shared limits file (its budget, provider slots and pauses)."""
+    limits: Path | str | None = None
+    """Run by a batch: where the batch's shared limits are (its budget, provider slots and pauses):
+    a SQLite file, or a postgresql:// URL."""
 
 
 @dataclass
@@ -57,8 +58,8 @@ class Session:
     forge: Forge
     issue: Issue
     workspace: Workspace
-    limits: Path | None = None
-    """The batch's shared limits file, when a batch runs this issue."""
+    limits: Path | str | None = None
+    """The batch's shared limits, when a batch runs this issue."""
 
     @property
     def config(self) -> OrchestratorConfig:
