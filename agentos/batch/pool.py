@@ -14,6 +14,8 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+from agentos.batch.record import limits_path
+from agentos.paths import RepoLayout
 from agentos.process import BoundedRun, run_bounded
 
 OUTPUT_KEPT = 4000
@@ -26,9 +28,14 @@ class LocalPool:
         self.workers = workers
         self.timeout_s = timeout_s
 
+    def limits_at(self, layout: RepoLayout, batch_id: str) -> Path:
+        """The batch's shared limits: a SQLite file in its folder."""
+        return limits_path(layout, batch_id)
+
     def run(self, root: Path, batch_id: str, issues: list[int], started: Callable[[int], None],
-            ended: Callable[[int, BoundedRun], None]) -> None:
-        """Run every issue's worker, `workers` at a time; `started`/`ended` hear each one (from pool threads)."""
+            ended: Callable[[int, BoundedRun], None], options: dict, limits: Path) -> None:
+        """Run every issue's worker, `workers` at a time; `started`/`ended` hear each one (from pool
+        threads). The workers read `options` and `limits` from the batch's folder."""
         queue = deque(issues)
         lock = threading.Lock()
 

@@ -73,7 +73,7 @@ def run_batch(opts: BatchOptions, stream: IO[str] | None = None) -> BatchResult:
     forge = make_forge(loaded.config, layout)
     numbers = parse_numbers(opts.issues) if opts.issues else None
     issues = prioritize(select(forge, numbers, opts.label), loaded.config.batch)
-    engine = make_engine(loaded, layout, len(issues))  # an engine that cannot run: exit 2 before anything
+    engine = make_engine(loaded, layout, len(issues), forge, opts)  # one that cannot run: exit 2 before anything
     if opts.dry_run:
         from agentos.batch.dryrun import render_dry_run
 
@@ -99,7 +99,7 @@ def preflight(opts: BatchOptions, issues: list[Issue]) -> None:
     session.forge.check_push(session.workspace.branch)
 
 
-def make_engine(loaded: LoadedConfig, layout: RepoLayout, issues: int):
+def make_engine(loaded: LoadedConfig, layout: RepoLayout, issues: int, forge, opts: BatchOptions):
     """The configured engine, with the number of workers: given, else what the machine and the
     providers' concurrency limits sustain."""
     cfg = loaded.config.batch
@@ -107,7 +107,10 @@ def make_engine(loaded: LoadedConfig, layout: RepoLayout, issues: int):
     if cfg.engine == "ray":
         from agentos.batch.ray_engine import RayEngine
 
-        return RayEngine.connect(loaded.config, layout, workers)
+        if opts.config_file:
+            raise UsageError("--config names a file on this machine, which Ray workers elsewhere cannot read",
+                             "commit the settings as .agentos/config.yaml on the base branch, or pass them with --set")
+        return RayEngine.connect(loaded.config, layout, workers, forge)
     from agentos.batch.pool import LocalPool
 
     return LocalPool(workers, cfg.issue_timeout_s)
@@ -125,17 +128,18 @@ def _run(layout: RepoLayout, loaded: LoadedConfig, opts: BatchOptions, record: B
          stream: IO[str] | None) -> BatchResult:
     cfg = loaded.config.batch
     limits = {name: (limit.concurrency, limit.per_minute) for name, limit in cfg.limits.items()}
-    SharedLimits.create(batches.limits_path(layout, record.batch_id), cfg.budget_usd, limits).close()
-    write_atomic(options_path(layout, record.batch_id), json.dumps({
-        "config_file": str(opts.config_file.resolve()) if opts.config_file else None,
-        "sets": opts.sets, "flags": opts.flags}))
+    where = engine.limits_at(layout, record.batch_id)
+    SharedLimits.create(where, cfg.budget_usd, limits).close()
+    options = {"config_file": str(opts.config_file.resolve()) if opts.config_file else None,
+               "sets": opts.sets, "flags": opts.flags}
+    write_atomic(options_path(layout, record.batch_id), json.dumps(options))
     record.status, record.finished_at, record.workers = "running", None, engine.workers
     todo = [e.issue for e in record.pending()]
     batches.save(layout, record)
     with LiveTable(layout, record, stream, opts.plain) as table:
         tracker = _Tracker(layout, record, table)
         try:
-            engine.run(layout.root, record.batch_id, todo, tracker.started, tracker.ended)
+            engine.run(layout.root, record.batch_id, todo, tracker.started, tracker.ended, options, where)
         finally:
             for entry in record.issues:
                 entry.status = "interrupted" if entry.status == "running" else entry.status

@@ -188,6 +188,17 @@ class GitRemote:
         self._git(["push", "--dry-run", "--porcelain", self.remote, f"{source}:refs/heads/{branch}"],
                   f"push to {self.remote} (a dry run)")
 
+    def clone_or_update(self, dest: Path) -> None:
+        """`dest` as a clone of this remote (a URL here), brought up to date: its branches as the
+        remote's `origin/*`, and its checkout at the remote's default branch (`dest` is a cache of ours)."""
+        if not (dest / ".git").exists():
+            self._git(["clone", "--quiet", self.remote, str(dest)], f"clone {hide_credentials(self.remote)}")
+            return
+        here = GitRemote(dest, "origin", self.host, self.token, attempts=self.attempts, sleep=self.sleep)
+        here._git(["fetch", "--quiet", "--prune", "origin"], "fetch origin")
+        here._git(["remote", "set-head", "origin", "--auto"], "read origin's default branch")
+        here._git(["reset", "--quiet", "--hard", "origin/HEAD"], "update the cached checkout")
+
     def fetch(self, branch: str) -> None:
         """Bring `branch` from the remote as `<remote>/<branch>`, when the remote has it."""
         if self.head_of(branch) is not None:
