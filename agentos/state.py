@@ -81,20 +81,21 @@ class _Rollback(Exception):
     pass
 
 
-def _saver(conn: Any) -> Any:
+def _saver(conn: Any, serde: Any = None) -> Any:
     try:
         from langgraph.checkpoint.postgres import PostgresSaver
     except ImportError:
         raise UsageError("state.url is set, but langgraph-checkpoint-postgres is not installed", SCALE_HINT) from None
-    return PostgresSaver(conn)
+    return PostgresSaver(conn, serde=serde)
 
 
 @contextmanager
-def checkpointer(url: str) -> Iterator[Any]:
-    """LangGraph's Postgres checkpointer on its own connection, closed when the run ends."""
+def checkpointer(url: str, serde: Any = None) -> Iterator[Any]:
+    """LangGraph's Postgres checkpointer on its own connection (with the caller's serializer),
+    closed when the run ends."""
     conn = connect(url)
     try:
-        yield _saver(conn)
+        yield _saver(conn, serde)
     finally:
         conn.close()
 

@@ -27,7 +27,7 @@ def run_issue(payload: dict) -> dict:
     try:
         root = node_clone(payload["remote"])
         opts = RunOptions(issue=payload["issue"], repo=root, sets=payload["sets"], flags=payload["flags"],
-                          plain=True, limits=payload["limits"])
+                          plain=True, wait=True, limits=payload["limits"])
         result = orchestrate(opts, ask=None, stream=sys.stderr)
         return {"status": result.status, "exit_code": int(result.exit_code), "message": result.message,
                 "run_id": result.run_id}

@@ -34,13 +34,14 @@ def options_path(layout: RepoLayout, batch_id: str) -> Path:
 
 
 def run_issue(layout: RepoLayout, batch_id: str, issue: int) -> dict:
-    """Run the issue as `orchestrate` does; how it ended, as the result file records it."""
+    """Run the issue as `orchestrate` does; how it ended, as the result file records it. Another run
+    of the issue still alive (say, a killed batch's worker not yet gone) is waited for."""
     from agentos.workflows.orchestrator.run import orchestrate
     from agentos.workflows.orchestrator.session import RunOptions
 
     saved = json.loads(options_path(layout, batch_id).read_text())
     opts = RunOptions(issue=issue, repo=layout.root, config_file=Path(saved["config_file"]) if saved["config_file"] else None,
-                      sets=saved["sets"], flags=saved["flags"], plain=True,
+                      sets=saved["sets"], flags=saved["flags"], plain=True, wait=True,
                       limits=batches.limits_path(layout, batch_id))
     try:
         result = orchestrate(opts, ask=None, stream=sys.stderr)

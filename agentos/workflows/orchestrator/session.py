@@ -116,7 +116,7 @@ def checkpointer(layout: RepoLayout, url: str | None = None) -> Iterator[Any]:
     if url is not None:
         from agentos import state
 
-        with state.checkpointer(url) as saver:
+        with state.checkpointer(url, RedactingSerializer()) as saver:
             yield saver
         return
     conn = sqlite3.connect(str(layout.state_db), check_same_thread=False)
