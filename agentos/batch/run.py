@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -68,6 +69,8 @@ class BatchResult:
 
 def run_batch(opts: BatchOptions, stream: IO[str] | None = None) -> BatchResult:
     """Run (or continue) the batch the options select; its exit code is its worst issue's."""
+    if opts.issues and opts.label:
+        raise UsageError("--issues and --label both select issues", "pass one of them (neither: every open issue)")
     layout = RepoLayout(find_repo_root(opts.repo))
     loaded = load_config(layout.root, opts.config_file, opts.sets, opts.flags)
     forge = make_forge(loaded.config, layout)
@@ -154,8 +157,6 @@ class _Tracker:
     """Notes each issue's start and end in the batch record (from the engine's threads)."""
 
     def __init__(self, layout: RepoLayout, record: BatchRecord, table: LiveTable):
-        import threading
-
         self.layout, self.record, self.table = layout, record, table
         self._lock = threading.Lock()
 

@@ -35,8 +35,6 @@ def batch(
         return
     from agentos.batch.run import BatchOptions, run_batch
 
-    if issues and label:
-        run_cli(lambda: _both(), repo)
     flags = {"batch.workers": workers, "batch.budget_usd": budget_usd, "batch.engine": engine,
              "batch.address": address}
     opts = BatchOptions(issues=issues, label=label, repo=repo, config_file=config, sets=set_, flags=flags,
@@ -48,12 +46,6 @@ def batch(
         return result.exit_code
 
     run_cli(body, repo)
-
-
-def _both() -> None:
-    from agentos.errors import UsageError
-
-    raise UsageError("--issues and --label both select issues", "pass one of them (neither: every open issue)")
 
 
 @app.command()

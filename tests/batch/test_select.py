@@ -86,3 +86,7 @@ def test_status_without_a_batch(sample_repo):
     with pytest.raises(UsageError) as caught:
         batch_status(sample_repo)
     assert "agentos batch --issues" in caught.value.hint
+
+
+def test_numbers_and_a_label_together_are_refused(sample_repo):
+    assert "--issues and --label" in _refused(sample_repo, issues="1", label="bug")

@@ -104,21 +104,21 @@ def _through(server: CappedProvider, concurrency: int) -> tuple[str, ...]:
 
 
 def test_the_batch_stays_under_the_providers_limit(sample_repo):
-    add_issues(sample_repo, demo_titles(3))
+    add_issues(sample_repo, demo_titles(2))
     with CappedProvider(k=2, text=_triage_verdict(sample_repo)) as server:
         done = run_batch(sample_repo, *_through(server, concurrency=2))
     assert done.returncode == 0, done.stdout + done.stderr
     assert set(statuses(sample_repo).values()) == {"done"}
-    assert server.served == 4 and server.refused == 0 and server.peak <= 2
+    assert server.served == 3 and server.refused == 0 and server.peak <= 2
 
 
 def test_a_429_pauses_the_provider_for_every_worker(sample_repo):
-    add_issues(sample_repo, demo_titles(3))
+    add_issues(sample_repo, demo_titles(2))
     with CappedProvider(k=1, text=_triage_verdict(sample_repo), wait_for_429=True) as server:
         done = run_batch(sample_repo, *_through(server, concurrency=2))
     assert done.returncode == 0, done.stdout + done.stderr
     assert set(statuses(sample_repo).values()) == {"done"}
-    assert server.served == 4 and server.refused >= 1
+    assert server.served == 3 and server.refused >= 1
     [db] = (sample_repo / ".agentos" / "batches").glob("*/limits.db")
     rows = sqlite3.connect(db).execute("SELECT provider FROM pauses").fetchall()
     assert rows == [("openai-compatible",)], "the 429 was noted for every worker to wait out"
