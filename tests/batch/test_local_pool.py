@@ -12,7 +12,7 @@ from pathlib import Path
 
 from agentos.workflows.orchestrator.run import orchestrate
 from agentos.workflows.orchestrator.session import RunOptions
-from tests.batch.helpers import (
+from tests.helpers.batch import (
     add_case, add_issues, batch_cmd, batch_json, demo_titles, journal_digests, pull_heads, run_batch,
     scripted_calls, statuses,
 )

@@ -10,7 +10,7 @@ from agentos.config import BatchConfig
 from agentos.errors import ExitCode, UsageError
 from agentos.forge.base import Issue
 from agentos.forge.local import LocalForge
-from tests.batch.helpers import add_issues, demo_titles
+from tests.helpers.batch import add_issues, demo_titles
 from tests.helpers.sample import edit_config
 
 

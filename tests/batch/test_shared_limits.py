@@ -10,7 +10,7 @@ import time
 
 import yaml
 
-from tests.batch.helpers import add_issues, demo_titles, run_batch, statuses
+from tests.helpers.batch import add_issues, demo_titles, run_batch, statuses
 from tests.helpers.loopback import LoopbackServer, QuietHandler
 from tests.llm.fakes import openai as fake_openai
 

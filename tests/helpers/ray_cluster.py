@@ -74,7 +74,7 @@ class RayCluster:
         for node in reversed(self.nodes):
             try:
                 os.killpg(node.pid, signal.SIGTERM)
-                node.wait(timeout=10)
+                node.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 self.kill(node)
             except ProcessLookupError:
