@@ -24,6 +24,7 @@ from agentos.batch import record as batches
 from agentos.errors import AgentosError, ExitCode
 from agentos.files import write_atomic
 from agentos.paths import RepoLayout
+from agentos.process import end_children
 
 WATCH_S = 0.5
 
@@ -73,8 +74,10 @@ def end_with_parent() -> None:
 def main(argv: list[str] | None = None) -> int:
     repo, batch_id, issue = (argv if argv is not None else sys.argv[1:])
     end_with_parent()
-    outcome = run_issue(RepoLayout(Path(repo)), batch_id, int(issue))
-    return outcome["exit_code"]
+    try:
+        return run_issue(RepoLayout(Path(repo)), batch_id, int(issue))["exit_code"]
+    finally:
+        end_children()  # on every way out, whatever it started (tests, set-up, agent CLIs) ends too
 
 
 if __name__ == "__main__":
