@@ -259,9 +259,13 @@ def _record(node: dict[str, Any], prefix: str, sources: dict[str, str], origin: 
             sources[dotted] = origin
 
 
+def set_key(item: str) -> str:
+    """The dotted key a `--set KEY=VALUE` item sets."""
+    return item.partition("=")[0].strip().removeprefix("orchestrator.")
+
+
 def _parse_set(item: str) -> tuple[str, Any]:
-    key, sep, text = item.partition("=")
-    key = key.strip().removeprefix("orchestrator.")
+    key, (_, sep, text) = set_key(item), item.partition("=")
     if not sep or not key:
         raise ConfigError(f"--set {item!r} is not KEY=VALUE", "e.g. --set stages.lld.max_revisions=2")
     try:

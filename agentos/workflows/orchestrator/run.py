@@ -25,6 +25,7 @@ from agentos.workflows.orchestrator.plan import make_plan
 from agentos.workflows.orchestrator.session import (
     RunOptions, Session, build_services, check_models, checkpointer, open_session,
 )
+from agentos.workflows.orchestrator.settings import continued_options, remember
 from agentos.workflows.orchestrator.state import STAGES
 from agentos.workflows.services import Services
 
@@ -57,6 +58,8 @@ def execute(session: Session, record: runs.RunRecord, job: Job, plain: bool = Fa
     session.layout.remove_stale_temps()
     for lock in session.workspace.remove_stale_locks():  # callers hold the issue's run lock: no git of ours runs there
         services.progress.emit("note", message=f"removed {lock}, left by a git command of a killed run")
+    for note in session.notes:
+        services.progress.emit("note", message=note)
     try:
         with checkpointer(session.layout) as saver:
             ctx = RunContext(job.build(services, saver), graph_config(record), record, session.layout,
@@ -96,7 +99,9 @@ def _note_to(progress: Progress) -> Callable[[str], None]:
 
 def orchestrate(opts: RunOptions, ask: Asker | None = None, stream=None) -> RunResult:
     """Take the issue as far as it can go: to a PR, a gate, a blocker, or an error."""
+    opts, notes = continued_options(opts)
     session = open_session(opts)
+    session.notes = notes
     if opts.dry_run:
         from agentos.workflows.orchestrator.dry_run import render_plan
 
@@ -123,6 +128,7 @@ def _orchestrate(session: Session, opts: RunOptions, ask: Asker | None, stream) 
     record, fresh_plan = _pick_run(session, opts)
     if record is None:
         return _already_done(session)
+    session.notes += remember(session.layout, record, opts, session.loaded)
     return execute(session, record, PipelineJob(session, fresh_plan, opts), opts.plain, ask, stream)
 
 
@@ -214,6 +220,7 @@ def pause_instructions(session: Session, payload: dict) -> str:
 
 def run_workflow(stage: str, opts: RunOptions, stream=None) -> RunResult:
     """One workflow on its own (`agentos lld --issue N`): same graph, own run and checkpoints."""
+    opts, notes = continued_options(opts, kind=stage)
     session = open_session(opts)
     check_models(session, {stage: {"action": "run"}})
     from_config(session.config.sandbox)
@@ -221,6 +228,7 @@ def run_workflow(stage: str, opts: RunOptions, stream=None) -> RunResult:
         last = runs.latest(session.layout, opts.issue, kind=stage)
         resumable = last is not None and last.status in ("running", "interrupted", "failed", "budget")
         record = last if resumable else runs.new_run(session.layout, opts.issue, stage)
+        session.notes = notes + remember(session.layout, record, opts, session.loaded)
         return execute(session, record, WorkflowJob(stage, session), opts.plain, stream=stream)
 
 

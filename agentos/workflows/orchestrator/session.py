@@ -55,6 +55,8 @@ class Session:
     forge: Forge
     issue: Issue
     workspace: Workspace
+    notes: list[str] = field(default_factory=list)
+    """What the run should say before it starts (e.g. a setting changed since it began)."""
 
     @property
     def config(self) -> OrchestratorConfig:

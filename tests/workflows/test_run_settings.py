@@ -1,0 +1,76 @@
+"""A run keeps the settings it started with (--config, --set, flags) when it continues."""
+
+from __future__ import annotations
+
+import io
+
+import yaml
+
+from agentos import runs
+from agentos.paths import RepoLayout
+from agentos.workflows.orchestrator.run import orchestrate
+from agentos.workflows.orchestrator.session import RunOptions
+
+from tests.helpers.sample import edit_config
+
+GATE_FLAGS = {"gates.after_triage": None, "gates.after_lld": True, "gates.after_spec": None,
+              "gates.before_pr": True, "base_branch": None, "github.repo_slug": None}
+
+
+def _approve(repo):
+    from agentos.commands.gates import record_decision
+
+    record_decision(RunOptions(issue=1, repo=repo), "approve", None)
+
+
+def _gate(repo) -> str | None:
+    record = runs.latest(RepoLayout(repo), 1)
+    return (record.gate or {}).get("gate")
+
+
+def test_gate_flags_hold_when_the_run_continues_after_approve(sample_repo):
+    first = orchestrate(RunOptions(issue=1, repo=sample_repo, flags=GATE_FLAGS, plain=True), stream=io.StringIO())
+    assert first.exit_code == 3 and _gate(sample_repo) == "after_lld"
+    _approve(sample_repo)
+    second = orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), stream=io.StringIO())
+    assert second.exit_code == 3, second.message  # the before-PR gate asked for at the start holds
+    assert _gate(sample_repo) == "before_pr"
+    assert not list((sample_repo / ".agentos" / "pulls").glob("*"))
+
+
+def test_set_values_hold_and_poll_continues_with_them(sample_repo):
+    sets = ["gates.after_lld=true", "gates.before_pr=true"]
+    assert orchestrate(RunOptions(issue=1, repo=sample_repo, sets=sets, plain=True), stream=io.StringIO()).exit_code == 3
+    _approve(sample_repo)
+    from agentos.commands.gates import poll
+
+    result = poll(sample_repo, plain=True, stream=io.StringIO())
+    assert "before_pr" in result.message and _gate(sample_repo) == "before_pr"
+
+
+def test_a_value_given_again_on_continuing_applies_and_is_said(sample_repo):
+    assert orchestrate(RunOptions(issue=1, repo=sample_repo, flags=GATE_FLAGS, plain=True), stream=io.StringIO()).exit_code == 3
+    _approve(sample_repo)
+    out = io.StringIO()
+    flags = {**GATE_FLAGS, "gates.after_lld": None, "gates.before_pr": False}
+    result = orchestrate(RunOptions(issue=1, repo=sample_repo, flags=flags, plain=True), stream=out)
+    assert result.exit_code == 0, result.message
+    assert "gates.before_pr=false given now applies (the run started with true)" in out.getvalue()
+
+
+def test_the_config_file_a_run_started_with_holds_and_a_change_is_named(sample_repo, tmp_path):
+    own = tmp_path / "own.yaml"
+    doc = yaml.safe_load((sample_repo / ".agentos" / "config.yaml").read_text())
+    doc["orchestrator"]["gates"] = {"after_triage": True, "before_pr": True}
+    edit_config(sample_repo, gates={"after_lld": True})  # the default file: not the one the run uses
+    own.write_text(yaml.safe_dump(doc))
+    first = orchestrate(RunOptions(issue=1, repo=sample_repo, config_file=own, plain=True), stream=io.StringIO())
+    assert first.exit_code == 3 and _gate(sample_repo) == "after_triage"
+    doc["orchestrator"]["gates"]["after_lld"] = False
+    doc["orchestrator"]["stages"]["lld"]["max_revisions"] = 4
+    own.write_text(yaml.safe_dump(doc))
+    _approve(sample_repo)
+    out = io.StringIO()
+    second = orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), stream=out)
+    assert second.exit_code == 3 and _gate(sample_repo) == "before_pr"  # own.yaml, not the default file
+    assert f"{own}" in out.getvalue() and "changed" in out.getvalue()
