@@ -74,3 +74,43 @@ def test_the_config_file_a_run_started_with_holds_and_a_change_is_named(sample_r
     second = orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), stream=out)
     assert second.exit_code == 3 and _gate(sample_repo) == "before_pr"  # own.yaml, not the default file
     assert f"{own}" in out.getvalue() and "changed" in out.getvalue()
+
+
+class Died(BaseException):
+    """The process dying at the injected point (nothing after it runs, as with SIGKILL)."""
+
+
+def test_an_approval_survives_a_death_right_after_it_was_read(sample_repo, monkeypatch):
+    from agentos.workflows.orchestrator import driver
+
+    edit_config(sample_repo, gates={"after_lld": True})
+    assert orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), stream=io.StringIO()).exit_code == 3
+    _approve(sample_repo)
+    real_resume = driver._resume
+
+    def resume_then_die(*args, **kwargs):
+        real_resume(*args, **kwargs)
+        raise Died()
+
+    monkeypatch.setattr(driver, "_resume", resume_then_die)
+    try:
+        orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), stream=io.StringIO())
+    except Died:
+        pass
+    monkeypatch.setattr(driver, "_resume", real_resume)
+    again = orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), stream=io.StringIO())
+    assert again.exit_code == 0, again.message  # the approval was not lost: no second pause
+    record = runs.latest(RepoLayout(sample_repo), 1)
+    assert not runs.decision_path(RepoLayout(sample_repo), record).exists()
+
+
+def test_a_damaged_decision_file_is_named_and_the_run_waits(sample_repo):
+    edit_config(sample_repo, gates={"after_lld": True})
+    assert orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), stream=io.StringIO()).exit_code == 3
+    layout = RepoLayout(sample_repo)
+    runs.decision_path(layout, runs.latest(layout, 1)).write_bytes(b"")
+    out = io.StringIO()
+    again = orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), stream=out)
+    assert again.exit_code == 3 and "is not a gate decision (empty or damaged)" in out.getvalue()
+    _approve(sample_repo)  # deciding again replaces it
+    assert orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), stream=io.StringIO()).exit_code == 0
