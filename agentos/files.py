@@ -15,6 +15,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from agentos.errors import UsageError
+
 
 def write_atomic(path: Path, text: str) -> None:
     """Replace `path` with `text` (UTF-8, newlines as given), durably and all at once.
@@ -126,3 +128,20 @@ def json_lines(text: str) -> list[dict[str, Any]]:
         if isinstance(record, dict):
             records.append(record)
     return records
+
+
+def read_user_text(path: Path, what: str) -> str:
+    """The UTF-8 text of a file the user named (`what`: the option, e.g. "--config"); a file
+    that cannot be read as text is a UsageError saying why."""
+    hint = f"give {what} a UTF-8 text file"
+    try:
+        return path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise UsageError(f"{what} {path} is a directory, not a file", hint) from None
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path} does not exist", hint) from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what} {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                         f"{exc.start})", f"{hint}; convert it, e.g. iconv -t UTF-8") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror}", hint) from None
