@@ -21,6 +21,7 @@ from agentos.forge.factory import make_forge
 from agentos.llm.registry import readiness, split_model_id
 from agentos.paths import RepoLayout, find_repo_root
 from agentos.progress.events import Progress
+from agentos.repo.worktrees import start_point
 from agentos.workflows.orchestrator.config import stage_caps, stage_models
 from agentos.workflows.services import Services
 from agentos.workflows.workspace import Workspace
@@ -71,7 +72,9 @@ def open_session(opts: RunOptions) -> Session:
     issue = forge.get_issue(opts.issue)
     if issue.state == "closed" and not opts.allow_closed:
         raise UsageError(f"issue #{issue.number} is closed", "reopen it, or pass --allow-closed to work on it anyway")
-    return Session(layout, loaded, forge, issue, Workspace.for_issue(layout, loaded.config, opts.issue))
+    workspace = Workspace.for_issue(layout, loaded.config, opts.issue)
+    start_point(workspace.repo, workspace.base)  # a base branch that does not exist: refused before any model call
+    return Session(layout, loaded, forge, issue, workspace)
 
 
 def check_models(session: Session, plan: dict[str, dict], strict: bool = True) -> dict[str, str | None]:
