@@ -36,9 +36,10 @@ def write_atomic(path: Path, text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with suppress(OSError):
             os.unlink(tmp)
+        _name_file(exc, path)
         raise
     _fsync_dir(path.parent)
 
@@ -95,9 +96,19 @@ def append_line(path: Path, line: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+b") as handle:  # "a": every write goes to the end, whatever the position
         torn = handle.seek(0, os.SEEK_END) > 0 and _last_byte(handle) != b"\n"
-        handle.write((("\n" if torn else "") + line + "\n").encode("utf-8"))
-        handle.flush()
-        os.fsync(handle.fileno())
+        try:
+            handle.write((("\n" if torn else "") + line + "\n").encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        except OSError as exc:
+            _name_file(exc, path)
+            raise
+
+
+def _name_file(exc: BaseException, path: Path) -> None:
+    """Say which file a failed write was for: a full disk fails the write with no file name."""
+    if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:
+        exc.filename = str(path)
 
 
 def _last_byte(handle) -> bytes:

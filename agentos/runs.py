@@ -16,6 +16,10 @@ from agentos.files import write_atomic
 from agentos.paths import RepoLayout
 from agentos.redact import redact
 
+RESET = "reset"
+"""Run status: its checkpoints were lost with a damaged state.db (`agentos repair`); the next
+command starts a new run with its settings."""
+
 PAUSE_KEY = "paused_at"
 """Run record key (and decision file key): the checkpoint the run is paused at; a decision is
 for that pause only."""

@@ -138,7 +138,7 @@ def _pick_run(session: Session, opts: RunOptions) -> tuple[runs.RunRecord | None
     if last and not opts.resume_from and not opts.skip:
         if last.status == "done":
             return None, None
-        if last.status != "blocked":
+        if last.status not in ("blocked", runs.RESET):
             return last, None
     plan = _new_plan(session, opts)  # before the run is recorded: a missing key costs nothing
     return runs.new_run(session.layout, opts.issue, "orchestrate"), plan

@@ -6,6 +6,7 @@ costs nothing and leaves no run behind.
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 import sys
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from typing import Any, Iterator
 
 from agentos import runs
 from agentos.config import LoadedConfig, OrchestratorConfig, load_config
-from agentos.errors import ProviderConfigError, UsageError
+from agentos.errors import DiskError, ProviderConfigError, StateDamagedError, UsageError
 from agentos.forge.base import Forge, Issue
 from agentos.forge.factory import make_forge
 from agentos.llm.registry import readiness, split_model_id
@@ -106,17 +107,53 @@ def check_models(session: Session, plan: dict[str, dict], strict: bool = True) -
 
 @contextmanager
 def checkpointer(layout: RepoLayout) -> Iterator[Any]:
-    """The repository's SQLite checkpointer (.agentos/state.db), closed when the run ends."""
+    """The repository's SQLite checkpointer (.agentos/state.db), closed when the run ends.
+
+    A database that is damaged, on a full disk or not writable stops the command with an
+    error naming the file and what to do (exit 2), wherever in the run it shows.
+    """
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     from agentos.workflows.orchestrator.checkpoints import RedactingSerializer
 
     layout.ensure()
-    conn = sqlite3.connect(str(layout.state_db), check_same_thread=False)
+    with state_db_errors(layout):
+        conn = sqlite3.connect(str(layout.state_db), check_same_thread=False)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a file that is not a database fails here
+            yield SqliteSaver(conn, serde=RedactingSerializer())
+        finally:
+            conn.close()
+
+
+@contextmanager
+def state_db_errors(layout: RepoLayout) -> Iterator[None]:
+    """A failure of the checkpoint database becomes an error naming it and what to do."""
     try:
-        yield SqliteSaver(conn, serde=RedactingSerializer())
-    finally:
-        conn.close()
+        yield
+    except sqlite3.DatabaseError as exc:
+        explained = _state_db_error(exc, layout)
+        if explained is None:
+            raise
+        raise explained from None
+
+
+_SQLITE_DISK = {13: errno.ENOSPC, 8: errno.EROFS, 14: errno.EACCES}
+"""SQLite's primary result codes FULL, READONLY, CANTOPEN → the disk refusal they stand for."""
+
+
+def _state_db_error(exc: sqlite3.DatabaseError, layout: RepoLayout) -> UsageError | None:
+    """What to tell the user when the checkpoint database fails: damaged, or its disk refusing
+    (None for other failures, e.g. a lock held too long)."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code in _SQLITE_DISK:
+        return DiskError.of(OSError(_SQLITE_DISK[code], str(exc)), layout.state_db)
+    if code in (11, 26) or type(exc) is sqlite3.DatabaseError:  # CORRUPT, NOTADB, or unclassified damage
+        return StateDamagedError(
+            f"the checkpoint database {layout.state_db} is damaged ({exc})",
+            "run `agentos repair` to move it aside; then the same command starts the run again from the "
+            "documents already on the issue's branch")
+    return None
 
 
 def build_services(session: Session, record: runs.RunRecord, plain: bool, stream=None) -> Services:
