@@ -22,6 +22,9 @@ def find_repo_root(start: Path | None = None) -> Path:
     git = Git(where if where.is_dir() else where.parent)
     proc = git.call("rev-parse", "--show-toplevel")
     if proc.returncode != 0:
+        if "dubious ownership" in proc.stderr:
+            raise NotARepositoryError(f"git refuses to work in {where}: the repository belongs to another user",
+                                      f"if you trust it: git config --global --add safe.directory {where}")
         if git.run("rev-parse", "--is-bare-repository", check=False) == "true":
             raise NotARepositoryError(f"{where} is a bare repository (it has no working tree)",
                                       f"run agentos in a clone with a working tree: git clone {where}")

@@ -93,13 +93,18 @@ def test_a_repository_the_user_cannot_write(shared_dir):
     repo = create_sample(shared_dir / "repo")
     for path in [repo, *repo.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
-    gitconfig = shared_dir / "gitconfig"  # the user trusts the repository, as they would with safe.directory
-    gitconfig.write_text("[user]\n\tname = t\n\temail = t@example.invalid\n[safe]\n\tdirectory = *\n")
+    gitconfig = shared_dir / "gitconfig"
+    gitconfig.write_text("[user]\n\tname = t\n\temail = t@example.invalid\n")
     cache = shared_dir / "cache"
     cache.mkdir(mode=0o777)
     cache.chmod(0o777)
     env = {**os.environ, "GIT_CONFIG_GLOBAL": str(gitconfig), "XDG_CACHE_HOME": str(cache), "HOME": str(cache)}
 
+    if prefix:  # as another user than the owner, git itself refuses first
+        refused = _orchestrate(repo, env, prefix)
+        assert refused.returncode == 2 and "belongs to another user" in refused.stderr, refused.stderr
+        assert f"safe.directory {repo}" in refused.stderr
+    gitconfig.write_text(gitconfig.read_text() + "[safe]\n\tdirectory = *\n")  # the user trusts it
     proc = _orchestrate(repo, env, prefix)
     assert proc.returncode == 2, proc.stderr
     assert "error: permission denied (EACCES): " + str(repo / ".agentos") in proc.stderr, proc.stderr
@@ -111,3 +116,57 @@ def test_a_repository_the_user_cannot_write(shared_dir):
     assert crashed.returncode == 1 and "internal error" in crashed.stderr, crashed.stderr
     log = Path(crashed.stderr.split("details in ")[1].strip())
     assert log.is_relative_to(cache) and "a bug in status" in log.read_text()
+
+
+@pytest.fixture
+def tiny_disk(shared_dir):
+    """A 4 MB tmpfs (mounting needs root and the permission to mount; skipped otherwise)."""
+    mount = shared_dir / "disk"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.decode(errors='replace').strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(disk: Path) -> None:
+    """Write until the file system says it is full."""
+    with (disk / "filler").open("wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError:
+            pass
+
+
+@pytest.mark.real_component
+def test_a_really_full_disk_is_named_and_nothing_is_left_half_written(tiny_disk):
+    repo = create_sample(tiny_disk / "repo")
+    _fill(tiny_disk)
+    proc = _orchestrate(repo, dict(os.environ))
+    assert proc.returncode == 2, proc.stderr
+    assert "error: no space left on the device (ENOSPC): " + str(repo / ".agentos") in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not list(repo.glob(".agentos/runs/*/.*.tmp"))  # the failed atomic write left nothing half-written
+
+
+@pytest.mark.real_component
+def test_a_read_only_file_system_is_named_and_the_crash_log_goes_elsewhere(sample_repo, tmp_path):
+    if not shutil.which("bwrap"):
+        pytest.skip("bubblewrap is not installed")
+    read_only = ["bwrap", "--dev-bind", "/", "/", "--ro-bind", str(sample_repo), str(sample_repo)]
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc = _orchestrate(sample_repo, env, read_only)
+    assert proc.returncode == 2, proc.stderr
+    assert "error: the file system is read-only (EROFS): " + str(sample_repo / ".agentos") in proc.stderr
+    assert "hint: agentos keeps its state in the repository's .agentos/ folder" in proc.stderr
+    crashed = subprocess.run([*read_only, sys.executable, "-m", "agentos.cli.main", "status", "1", "--repo",
+                              str(sample_repo)], env=sitecustomize_env(tmp_path / "inject", STATUS_BUG, env),
+                             capture_output=True, text=True, timeout=120)
+    assert crashed.returncode == 1, crashed.stderr
+    log = Path(crashed.stderr.split("details in ")[1].strip())
+    assert log.is_relative_to(tmp_path / "cache") and "a bug in status" in log.read_text()
