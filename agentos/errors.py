@@ -109,8 +109,9 @@ _DISK_CAUSES = {
     errno.EDQUOT: ("the disk quota is used up", "free space within your quota, then run the same command again"),
     errno.EROFS: ("the file system is read-only", "agentos keeps its state in the repository's .agentos/ folder: "
                   "run it where the repository is writable"),
-    errno.EACCES: ("permission denied", "run as a user who may write there, or give yourself the permission"),
-    errno.EPERM: ("operation not permitted", "run as a user who may write there, or give yourself the permission"),
+    errno.EACCES: ("permission denied", "run as a user with access to it, or give yourself the permission "
+                   "(ls -ld shows who has it)"),
+    errno.EPERM: ("operation not permitted", "run as a user with access to it, or give yourself the permission"),
 }
 
 

@@ -83,6 +83,9 @@ def shared_dir():
     folder = Path(tempfile.mkdtemp(prefix="agentos-shared-"))
     folder.chmod(0o755)
     yield folder
+    for path in [folder, *folder.rglob("*")]:  # give back the write permission a test took away
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(0o755)
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -91,8 +94,9 @@ def test_a_repository_the_user_cannot_write(shared_dir):
     if prefix is None:
         pytest.skip("cannot run a command as a user without write access here")
     repo = create_sample(shared_dir / "repo")
-    for path in [repo, *repo.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
+    for path in [repo, *repo.rglob("*")]:  # readable by all, writable by none (its owner included)
+        if not path.is_symlink():
+            path.chmod(0o555 if path.is_dir() else 0o444)
     gitconfig = shared_dir / "gitconfig"
     gitconfig.write_text("[user]\n\tname = t\n\temail = t@example.invalid\n")
     cache = shared_dir / "cache"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 import yaml
 
 from agentos import runs
@@ -114,3 +115,16 @@ def test_a_damaged_decision_file_is_named_and_the_run_waits(sample_repo):
     assert again.exit_code == 3 and "is not a gate decision (empty or damaged)" in out.getvalue()
     _approve(sample_repo)  # deciding again replaces it
     assert orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), stream=io.StringIO()).exit_code == 0
+
+
+def test_a_config_file_gone_since_the_run_started_is_named(sample_repo, tmp_path):
+    from agentos.errors import ConfigError
+
+    own = tmp_path / "own.yaml"
+    doc = yaml.safe_load((sample_repo / ".agentos" / "config.yaml").read_text())
+    doc["orchestrator"]["gates"] = {"after_triage": True}
+    own.write_text(yaml.safe_dump(doc))
+    assert orchestrate(RunOptions(issue=1, repo=sample_repo, config_file=own, plain=True), stream=io.StringIO()).exit_code == 3
+    own.unlink()
+    with pytest.raises(ConfigError, match="this run started with \\(--config\\) is gone"):
+        orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), stream=io.StringIO())

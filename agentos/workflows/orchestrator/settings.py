@@ -15,6 +15,7 @@ from typing import Any
 
 from agentos import runs
 from agentos.config import LoadedConfig, set_key
+from agentos.errors import ConfigError
 from agentos.paths import RepoLayout, find_repo_root
 from agentos.workflows.orchestrator.session import RunOptions
 
@@ -39,6 +40,9 @@ def continued_options(opts: RunOptions, kind: str = "orchestrate") -> tuple[RunO
         notes.append(f"--config {opts.config_file} given now replaces "
                      f"{config_file or 'the default config file'} the run started with")
         config_file = opts.config_file
+    elif config_file is not None and not config_file.exists():
+        raise ConfigError(f"the config file {config_file} this run started with (--config) is gone",
+                          "restore it, or pass --config FILE to continue with another")
     flags = dict(stored.get("flags") or {})
     for key, value in opts.flags.items():
         if value is not None and flags.get(key) != value:
