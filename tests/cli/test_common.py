@@ -174,3 +174,22 @@ def test_a_read_only_file_system_is_named_and_the_crash_log_goes_elsewhere(sampl
     assert crashed.returncode == 1, crashed.stderr
     log = Path(crashed.stderr.split("details in ")[1].strip())
     assert log.is_relative_to(tmp_path / "cache") and "a bug in status" in log.read_text()
+
+
+@pytest.mark.real_component
+def test_a_full_disk_under_the_checkpoint_database_is_named(sample_repo, tiny_disk):
+    from agentos.commands.gates import record_decision
+    from agentos.workflows.orchestrator.session import RunOptions
+    from tests.helpers.sample import edit_config
+
+    edit_config(sample_repo, gates={"after_triage": True})
+    assert _orchestrate(sample_repo, dict(os.environ)).returncode == 3
+    record_decision(RunOptions(issue=1, repo=sample_repo), "approve", None)
+    state_db = sample_repo / ".agentos" / "state.db"
+    shutil.move(state_db, tiny_disk / "state.db")  # only the database on the small disk: SQLite fills it
+    state_db.symlink_to(tiny_disk / "state.db")
+    _fill(tiny_disk)
+    proc = _orchestrate(sample_repo, dict(os.environ))
+    assert proc.returncode == 2, proc.stderr
+    assert f"error: no space left on the device (ENOSPC): {state_db}" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -7,6 +7,7 @@ costs nothing and leaves no run behind.
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 import sys
 from contextlib import contextmanager
@@ -146,14 +147,32 @@ def _state_db_error(exc: sqlite3.DatabaseError, layout: RepoLayout) -> UsageErro
     """What to tell the user when the checkpoint database fails: damaged, or its disk refusing
     (None for other failures, e.g. a lock held too long)."""
     code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code == 10:  # IOERR: SQLite does not say why; a full disk is the common cause
+        return _disk_under(layout.state_db) or DiskError(
+            f"the disk failed under {layout.state_db} ({exc})",
+            "check that the disk is healthy and has free space, then run the same command again")
     if code in _SQLITE_DISK:
-        return DiskError.of(OSError(_SQLITE_DISK[code], str(exc)), layout.state_db)
+        return _disk_under(layout.state_db) or DiskError.of(OSError(_SQLITE_DISK[code], str(exc)), layout.state_db)
     if code in (11, 26) or type(exc) is sqlite3.DatabaseError:  # CORRUPT, NOTADB, or unclassified damage
         return StateDamagedError(
             f"the checkpoint database {layout.state_db} is damaged ({exc})",
             "run `agentos repair` to move it aside; then the same command starts the run again from the "
             "documents already on the issue's branch")
     return None
+
+
+def _disk_under(path: Path) -> UsageError | None:
+    """The refusal of the disk holding `path` when it is full or not writable, as seen from here."""
+    folder = path.resolve().parent
+    try:
+        disk = os.statvfs(folder)
+    except OSError:
+        return None
+    if disk.f_bavail == 0:
+        return DiskError.of(OSError(errno.ENOSPC, "full"), path)
+    if disk.f_flag & os.ST_RDONLY:
+        return DiskError.of(OSError(errno.EROFS, "read-only"), path)
+    return None if os.access(folder, os.W_OK) else DiskError.of(OSError(errno.EACCES, "not writable"), path)
 
 
 def build_services(session: Session, record: runs.RunRecord, plain: bool, stream=None) -> Services:
