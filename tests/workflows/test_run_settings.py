@@ -128,3 +128,12 @@ def test_a_config_file_gone_since_the_run_started_is_named(sample_repo, tmp_path
     own.unlink()
     with pytest.raises(ConfigError, match="this run started with \\(--config\\) is gone"):
         orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), stream=io.StringIO())
+
+
+def test_the_reported_case_resume_from_lld_with_gates_then_approve_then_continue(sample_repo):
+    assert orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), stream=io.StringIO()).exit_code == 0
+    again = RunOptions(issue=1, repo=sample_repo, flags=GATE_FLAGS, resume_from="lld", plain=True)
+    assert orchestrate(again, stream=io.StringIO()).exit_code == 3 and _gate(sample_repo) == "after_lld"
+    _approve(sample_repo)
+    result = orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), stream=io.StringIO())
+    assert result.exit_code == 3 and _gate(sample_repo) == "before_pr", result.message
