@@ -3,7 +3,8 @@
 Every run's checkpoints are in .agentos/state.db. When that file is damaged (truncated, its
 header overwritten), it is renamed beside itself (kept for inspection, never deleted) and each
 unfinished run is marked "reset": the next `orchestrate --issue N` starts a new run with that
-run's settings, reusing what is already on the issue's branch (approved documents, commits).
+run's settings, reusing what is already on the issue's branch (approved documents, commits);
+a gate no human approved in the lost run is asked again (from its event log).
 """
 
 from __future__ import annotations
@@ -32,10 +33,6 @@ def repair(repo: Path | None) -> str:
             part.rename(aside.with_name(aside.name + suffix))
     lines = [f"{layout.state_db} was damaged ({problem}); moved it to {aside}"]
     for record in _unfinished(layout):
-        if record.gate:
-            lines.append(f"  #{record.issue} was waiting at gate {record.gate.get('gate')}: documents already approved by "
-                         f"their reviewer are reused without that gate; add --resume-from {record.gate.get('stage')} "
-                         "to have it asked again")
         record.status, record.gate = runs.RESET, None
         record.message = f"its checkpoints were in the damaged state.db (now {aside.name})"
         runs.save(layout, record)

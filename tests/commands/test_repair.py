@@ -30,7 +30,9 @@ def _truncate(db):
 
 
 def _paused_at_spec(repo):
-    edit_config(repo, gates={"after_spec": True})
+    edit_config(repo, gates={"after_lld": True, "after_spec": True})
+    assert orchestrate(RunOptions(issue=1, repo=repo, plain=True), stream=io.StringIO()).exit_code == 3
+    CliRunner().invoke(app, ["approve", "1", "--repo", str(repo)])  # after_lld: approved by a human
     assert orchestrate(RunOptions(issue=1, repo=repo, plain=True), stream=io.StringIO()).exit_code == 3
 
 
@@ -55,8 +57,12 @@ def test_a_damaged_state_db_is_named_and_repair_lets_the_run_continue(sample_rep
     assert first.status == runs.RESET
 
     again = orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), stream=io.StringIO())
-    assert again.exit_code == 0, again.message  # the approved documents on the branch stood in for their stages
+    assert again.exit_code == 3, again.message  # the reused spec still waits for the human it was waiting for
     second = runs.latest(layout, 1)
+    assert second.gate["gate"] == "after_spec"
+    CliRunner().invoke(app, ["approve", "1", "--repo", str(sample_repo)])
+    done = orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), stream=io.StringIO())
+    assert done.exit_code == 0, done.message  # the approved documents on the branch stood in for their stages
     assert second.run_id != first.run_id
     calls = (layout.run_dir(second.run_id) / "scripted-calls.jsonl").read_text().splitlines()
     purposes = {json.loads(line)["purpose"].split(".")[0] for line in calls}

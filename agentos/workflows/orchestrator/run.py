@@ -21,7 +21,7 @@ from agentos.sandbox import from_config
 from agentos.workflows.orchestrator.driver import (
     Asker, RunContext, RunResult, comment_gate, drive, fail, finish, graph_config,
 )
-from agentos.workflows.orchestrator.plan import make_plan
+from agentos.workflows.orchestrator.plan import make_plan, owe_gates
 from agentos.workflows.orchestrator.session import (
     RunOptions, Session, build_services, check_models, checkpointer, open_session,
 )
@@ -141,6 +141,8 @@ def _pick_run(session: Session, opts: RunOptions) -> tuple[runs.RunRecord | None
         if last.status not in ("blocked", runs.RESET):
             return last, None
     plan = _new_plan(session, opts)  # before the run is recorded: a missing key costs nothing
+    if last and last.status == runs.RESET and not opts.resume_from and not opts.skip:
+        plan = owe_gates(plan, _approved_gates(session, last))
     return runs.new_run(session.layout, opts.issue, "orchestrate"), plan
 
 
@@ -149,6 +151,15 @@ def _new_plan(session: Session, opts: RunOptions) -> dict[str, dict]:
     plan = make_plan(session.config, session.workspace, opts.skip, opts.resume_from)
     check_models(session, plan)
     return plan
+
+
+def _approved_gates(session: Session, record: runs.RunRecord) -> set[str]:
+    """The gates a human approved in a run (its event log: the last decision at each gate counts)."""
+    from agentos.files import read_jsonl
+
+    last = {e.get("stage"): e.get("verdict") for e in read_jsonl(session.layout.run_dir(record.run_id) / "events.jsonl")
+            if e.get("kind") == "gate_decided"}
+    return {gate for gate, verdict in last.items() if verdict == "approve"}
 
 
 def _already_done(session: Session) -> RunResult:
