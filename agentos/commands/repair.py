@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from agentos import runs
+from agentos.commands.status import checkpoint_values
 from agentos.paths import RepoLayout, find_repo_root
 
 _COMMANDS = {"orchestrate": "orchestrate", "triage": "agentos triage", "lld": "agentos lld",
@@ -24,17 +25,21 @@ def repair(repo: Path | None) -> str:
     """Move a damaged state.db aside and reset the runs whose checkpoints were in it; say what to run next."""
     layout = RepoLayout(find_repo_root(repo))
     problem = damage(layout.state_db)
-    if problem is None:
-        return f"{layout.state_db} is sound (or not there yet): nothing to repair"
-    aside = layout.state_db.with_name(f"state.db.damaged-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}")
-    for suffix in ("", "-wal", "-shm"):  # SQLite's write-ahead log belongs to the same database
-        part = layout.state_db.with_name(layout.state_db.name + suffix)
-        if part.exists():
-            part.rename(aside.with_name(aside.name + suffix))
-    lines = [f"{layout.state_db} was damaged ({problem}); moved it to {aside}"]
-    for record in _unfinished(layout):
-        record.status, record.gate = runs.RESET, None
-        record.message = f"its checkpoints were in the damaged state.db (now {aside.name})"
+    if problem is not None:
+        aside = layout.state_db.with_name(f"state.db.damaged-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}")
+        for suffix in ("", "-wal", "-shm"):  # SQLite's write-ahead log belongs to the same database
+            part = layout.state_db.with_name(layout.state_db.name + suffix)
+            if part.exists():
+                part.rename(aside.with_name(aside.name + suffix))
+        lines, lost = [f"{layout.state_db} was damaged ({problem}); moved it to {aside}"], _unfinished(layout)
+        why = f"its checkpoints were in the damaged state.db (now {aside.name})"
+    else:  # sound, but it may have lost runs that had checkpoints (a truncated or replaced file)
+        lost = [r for r in _unfinished(layout) if r.extra.get(runs.PAUSE_KEY) and not checkpoint_values(layout, r.thread_id)]
+        if not lost:
+            return f"{layout.state_db} is sound (or not there yet): nothing to repair"
+        lines, why = [f"{layout.state_db} has lost the checkpoints of {len(lost)} run(s)"], "its checkpoints were lost"
+    for record in lost:
+        record.status, record.gate, record.message = runs.RESET, None, why
         runs.save(layout, record)
         lines.append(f"  #{record.issue}: run {record.run_id} reset; continue with: "
                      f"{_COMMANDS.get(record.kind, 'orchestrate')} --issue {record.issue} --repo {layout.root}")

@@ -36,23 +36,30 @@ def _paused_at_spec(repo):
     assert orchestrate(RunOptions(issue=1, repo=repo, plain=True), stream=io.StringIO()).exit_code == 3
 
 
-@pytest.mark.parametrize("damage", [_overwrite_header, _truncate])
+def _empty(db):
+    db.write_bytes(b"")  # an empty file is a valid, empty SQLite database: the checkpoints are simply gone
+
+
+@pytest.mark.parametrize("damage", [_overwrite_header, _truncate, _empty])
 def test_a_damaged_state_db_is_named_and_repair_lets_the_run_continue(sample_repo, damage):
     _paused_at_spec(sample_repo)
     layout = RepoLayout(sample_repo)
     damage(layout.state_db)
 
     status = CliRunner().invoke(app, ["status", "1", "--repo", str(sample_repo)])
-    assert status.exit_code == 2, status.output
-    assert f"the checkpoint database {layout.state_db} is damaged" in status.output
-    assert "agentos repair" in status.output
+    if damage is not _empty:  # an empty database reads fine: status shows the record, with no stages
+        assert status.exit_code == 2, status.output
+        assert f"the checkpoint database {layout.state_db} is damaged" in status.output
+        assert "agentos repair" in status.output
     run = CliRunner().invoke(orchestrate_app, ["--issue", "1", "--repo", str(sample_repo), "--plain"])
-    assert run.exit_code == 2 and "is damaged" in run.output and "agentos repair" in run.output, run.output
+    assert run.exit_code == 2 and str(layout.state_db) in run.output and "agentos repair" in run.output, run.output
 
     repaired = CliRunner().invoke(app, ["repair", "--repo", str(sample_repo)])
     assert repaired.exit_code == 0, repaired.output
-    assert "moved it to" in repaired.output and "#1: run orchestrate-1-" in repaired.output
-    assert list(layout.agentos_dir.glob("state.db.damaged-*")) and not layout.state_db.exists()
+    assert "#1: run orchestrate-1-" in repaired.output and "reset; continue with: orchestrate --issue 1" in repaired.output
+    if damage is not _empty:
+        assert "moved it to" in repaired.output
+        assert list(layout.agentos_dir.glob("state.db.damaged-*")) and not layout.state_db.exists()
     first = runs.latest(layout, 1)
     assert first.status == runs.RESET
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from agentos import runlock, runs
-from agentos.errors import AgentosError, ExitCode, ModelCallError, Terminated
+from agentos.errors import AgentosError, ExitCode, ModelCallError, StateDamagedError, Terminated
 from agentos.llm.retry import ModelCallFailed
 from agentos.progress.events import Progress
 from agentos.sandbox import from_config
@@ -187,6 +187,12 @@ class PipelineJob:
         info = {"issue": issue.number, "title": issue.title, "stages": list(STAGES),
                 "forge": self.session.forge.summary, "run_dir": str(services.run_dir)}
         values = ctx.graph.get_state(ctx.cfg).values if self.plan is None else {}
+        if self.plan is None and not values and ctx.record.extra.get(runs.PAUSE_KEY):
+            raise StateDamagedError(  # it had paused, so it had checkpoints: they are lost
+                f"run {ctx.record.run_id} had paused at a gate, but its checkpoints are not in "
+                f"{ctx.layout.state_db} (the file was truncated or replaced)",
+                "run `agentos repair`; then the same command starts the run again from the documents "
+                "already on the issue's branch")
         if self.plan is None and not values:
             # Stopped (killed, interrupted) before its first checkpoint: nothing of it ran, so it starts now.
             self.plan = _new_plan(self.session, self.opts)
