@@ -10,10 +10,11 @@ a gate no human approved in the lost run is asked again (from its event log).
 from __future__ import annotations
 
 import sqlite3
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
-from agentos import runs
+from agentos import runlock, runs
 from agentos.commands.status import checkpoint_values
 from agentos.paths import RepoLayout, find_repo_root
 
@@ -22,8 +23,17 @@ _COMMANDS = {"orchestrate": "orchestrate", "triage": "agentos triage", "lld": "a
 
 
 def repair(repo: Path | None) -> str:
-    """Move a damaged state.db aside and reset the runs whose checkpoints were in it; say what to run next."""
+    """Move a damaged state.db aside and reset the runs whose checkpoints were in it; say what to run next.
+
+    Refused (exit 2, naming the holder) while a run of any of those issues is going on."""
     layout = RepoLayout(find_repo_root(repo))
+    with ExitStack() as held:
+        for issue in sorted({r.issue for r in _unfinished(layout)}):
+            held.enter_context(runlock.issue_lock(layout, issue, "agentos repair"))
+        return _repair(layout)
+
+
+def _repair(layout: RepoLayout) -> str:
     problem = damage(layout.state_db)
     if problem is not None:
         aside = layout.state_db.with_name(f"state.db.damaged-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}")
@@ -34,7 +44,8 @@ def repair(repo: Path | None) -> str:
         lines, lost = [f"{layout.state_db} was damaged ({problem}); moved it to {aside}"], _unfinished(layout)
         why = f"its checkpoints were in the damaged state.db (now {aside.name})"
     else:  # sound, but it may have lost runs that had checkpoints (a truncated or replaced file)
-        lost = [r for r in _unfinished(layout) if r.extra.get(runs.PAUSE_KEY) and not checkpoint_values(layout, r.thread_id)]
+        lost = [r for r in _unfinished(layout)
+                if r.extra.get(runs.PAUSE_KEY) and not checkpoint_values(layout, r.thread_id)]
         if not lost:
             return f"{layout.state_db} is sound (or not there yet): nothing to repair"
         lines, why = [f"{layout.state_db} has lost the checkpoints of {len(lost)} run(s)"], "its checkpoints were lost"
@@ -64,4 +75,5 @@ def damage(state_db: Path) -> str | None:
 
 def _unfinished(layout: RepoLayout) -> list[runs.RunRecord]:
     found = [runs.load(p) for p in layout.runs_dir.glob("*/run.json")] if layout.runs_dir.exists() else []
-    return sorted((r for r in found if r and r.status not in ("done", "blocked", runs.RESET)), key=lambda r: r.created_at)
+    unfinished = (r for r in found if r and r.status not in ("done", "blocked", runs.RESET))
+    return sorted(unfinished, key=lambda r: r.created_at)

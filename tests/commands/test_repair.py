@@ -81,3 +81,15 @@ def test_repair_leaves_a_sound_database_alone(sample_repo):
     result = CliRunner().invoke(app, ["repair", "--repo", str(sample_repo)])
     assert result.exit_code == 0 and "nothing to repair" in result.output
     assert RepoLayout(sample_repo).state_db.exists() and runs.latest(RepoLayout(sample_repo), 1).status == "paused"
+
+
+def test_repair_is_refused_while_a_run_of_the_issue_goes_on(sample_repo):
+    from agentos import runlock
+
+    _paused_at_spec(sample_repo)
+    layout = RepoLayout(sample_repo)
+    _overwrite_header(layout.state_db)
+    with runlock.issue_lock(layout, 1, "orchestrate --issue 1"):  # a run of issue 1, alive
+        result = CliRunner().invoke(app, ["repair", "--repo", str(sample_repo)])
+    assert result.exit_code == 2 and "orchestrate --issue 1" in result.output, result.output
+    assert layout.state_db.exists() and runs.latest(layout, 1).status == "paused"
