@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from agentos.errors import ConfigError
+from agentos.files import read_user_text
 from agentos.llm.registry import PROVIDER_NAMES, PROVIDERS
 from agentos.llm.settings import ProviderConfig
 
@@ -258,27 +259,26 @@ def load_config(
     raw: dict[str, Any] = {}
     sources: dict[str, str] = {}
     if path.exists():
-        raw = _read_yaml(path)
+        raw = _read_yaml(path, "--config" if config_file is not None else str(path))
         _record(raw, "", sources, str(path))
     for item in sets or []:
         key, value = _parse_set(item)
-        _assign(raw, key, value)
+        _assign(raw, key, value, f"--set {item}")
         sources[key] = f"--set {item}"
     for key, value in (flags or {}).items():
         if value is not None:
-            _assign(raw, key, value)
+            _assign(raw, key, value, "a flag")
             sources[key] = "flag"
     try:
         cfg = AgentosConfig.model_validate({"orchestrator": raw} if raw else {})
     except ValidationError as exc:
-        where = str(path) if path.exists() else "command-line overrides"
-        raise ConfigError(_explain(exc, where), f"see `agentos config schema` for every key") from None
+        raise ConfigError(_explain(exc, sources), f"see `agentos config schema` for every key") from None
     return LoadedConfig(cfg.orchestrator, sources, path if path.exists() else None)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path, what: str) -> dict[str, Any]:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = yaml.safe_load(read_user_text(path, what)) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -304,9 +304,13 @@ def _record(node: dict[str, Any], prefix: str, sources: dict[str, str], origin: 
             sources[dotted] = origin
 
 
+def set_key(item: str) -> str:
+    """The dotted key a `--set KEY=VALUE` item sets."""
+    return item.partition("=")[0].strip().removeprefix("orchestrator.")
+
+
 def _parse_set(item: str) -> tuple[str, Any]:
-    key, sep, text = item.partition("=")
-    key = key.strip().removeprefix("orchestrator.")
+    key, (_, sep, text) = set_key(item), item.partition("=")
     if not sep or not key:
         raise ConfigError(f"--set {item!r} is not KEY=VALUE", "e.g. --set stages.lld.max_revisions=2")
     try:
@@ -316,27 +320,43 @@ def _parse_set(item: str) -> tuple[str, Any]:
     return key, value
 
 
-def _assign(tree: dict[str, Any], dotted: str, value: Any) -> None:
+def _assign(tree: dict[str, Any], dotted: str, value: Any, origin: str) -> None:
     node = tree
     *parents, leaf = dotted.split(".")
     for part in parents:
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise ConfigError(f"cannot set {dotted}: {part} is a value, not a section")
+            raise ConfigError(f"{origin}: cannot set {dotted}: {part} is a value, not a section",
+                              "see `agentos config schema` for every key")
         node = child
     node[leaf] = value
 
 
-def _explain(exc: ValidationError, where: str) -> str:
-    lines = [f"invalid configuration in {where}:"]
+def _explain(exc: ValidationError, sources: dict[str, str]) -> str:
+    """One line per problem, each naming where the value came from (the file, a --set, a flag)."""
+    problems = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
+        loc = ".".join(str(p) for p in err["loc"][1:])  # without the `orchestrator` root
         if err["type"] == "extra_forbidden":
             allowed = ", ".join(_allowed_keys(err["loc"][:-1]))
-            lines.append(f"  {loc}: unknown key; allowed here: {allowed}")
+            problem = f"{loc}: unknown key; allowed here: {allowed}"
         else:
-            lines.append(f"  {loc}: {err['msg']} (got {err.get('input')!r})")
-    return "\n".join(lines)
+            problem = f"{loc}: {err['msg']} (got {err.get('input')!r})"
+        problems.append((_origin(loc, sources), problem))
+    origins = {origin for origin, _ in problems}
+    if len(origins) == 1:
+        return f"invalid configuration in {origins.pop()}:\n" + "\n".join(f"  {p}" for _, p in problems)
+    return "invalid configuration:\n" + "\n".join(f"  {p} (from {origin})" for origin, p in problems)
+
+
+def _origin(loc: str, sources: dict[str, str]) -> str:
+    """Where the value at `loc` (or the section holding it) was given."""
+    parts = loc.split(".")
+    for n in range(len(parts), 0, -1):
+        if (found := sources.get(".".join(parts[:n]))) is not None:
+            return found
+    below = {origin for key, origin in sources.items() if key.startswith(loc + ".")}
+    return below.pop() if len(below) == 1 else "the configuration"
 
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:

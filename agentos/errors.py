@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from enum import IntEnum
 
 
@@ -77,6 +79,10 @@ class ProviderConfigError(UsageError):
     """A model id, key or provider setting that cannot work."""
 
 
+class StateDamagedError(UsageError):
+    """The checkpoint database cannot be read: truncated, overwritten, not a database."""
+
+
 class BudgetExhausted(AgentosError):
     """A budget cap would be crossed by the next call; the run pauses (resumable)."""
 
@@ -95,3 +101,28 @@ class TestCommandError(UsageError):
     """The configured or detected test command cannot be run."""
 
     __test__ = False  # not a pytest test class
+
+
+_DISK_CAUSES = {
+    errno.ENOSPC: ("no space left on the device", "free space there (df -h shows how much), then run the same "
+                   "command again: the run continues where it stopped"),
+    errno.EDQUOT: ("the disk quota is used up", "free space within your quota, then run the same command again"),
+    errno.EROFS: ("the file system is read-only", "agentos keeps its state in the repository's .agentos/ folder: "
+                  "run it where the repository is writable"),
+    errno.EACCES: ("permission denied", "run as a user with access to it, or give yourself the permission "
+                   "(ls -ld shows who has it)"),
+    errno.EPERM: ("operation not permitted", "run as a user with access to it, or give yourself the permission"),
+}
+
+
+class DiskError(UsageError):
+    """The disk refused what agentos had to write or read: full, read-only, or not the user's to write."""
+
+    @classmethod
+    def of(cls, exc: OSError, path: object = None) -> DiskError | None:
+        """The error to show for `exc`, or None when it is not a disk's refusal."""
+        if exc.errno not in _DISK_CAUSES:
+            return None
+        cause, hint = _DISK_CAUSES[exc.errno]
+        where = path or exc.filename
+        return cls(f"{cause} ({errno.errorcode[exc.errno]}){f': {os.fsdecode(where)}' if where else ''}", hint)

@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from agentos.errors import UsageError
+
 
 class Mirror(Protocol):
     """Where writes under a folder are also kept (paths relative to that folder)."""
@@ -69,9 +71,10 @@ def write_atomic(path: Path, text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with suppress(OSError):
             os.unlink(tmp)
+        _name_file(exc, path)
         raise
     _fsync_dir(path.parent)
     for rel, mirror in _mirrors_of(path):
@@ -130,11 +133,21 @@ def append_line(path: Path, line: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+b") as handle:  # "a": every write goes to the end, whatever the position
         torn = handle.seek(0, os.SEEK_END) > 0 and _last_byte(handle) != b"\n"
-        handle.write((("\n" if torn else "") + line + "\n").encode("utf-8"))
-        handle.flush()
-        os.fsync(handle.fileno())
+        try:
+            handle.write((("\n" if torn else "") + line + "\n").encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        except OSError as exc:
+            _name_file(exc, path)
+            raise
     for rel, mirror in _mirrors_of(path):
         mirror.append(rel, line)
+
+
+def _name_file(exc: BaseException, path: Path) -> None:
+    """Say which file a failed write was for: a full disk fails the write with no file name."""
+    if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:
+        exc.filename = str(path)
 
 
 def _last_byte(handle) -> bytes:
@@ -165,3 +178,20 @@ def json_lines(text: str) -> list[dict[str, Any]]:
         if isinstance(record, dict):
             records.append(record)
     return records
+
+
+def read_user_text(path: Path, what: str) -> str:
+    """The UTF-8 text of a file the user named (`what`: the option, e.g. "--config"); a file
+    that cannot be read as text is a UsageError saying why."""
+    hint = f"give {what} a UTF-8 text file"
+    try:
+        return path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise UsageError(f"{what} {path} is a directory, not a file", hint) from None
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path} does not exist", hint) from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what} {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                         f"{exc.start})", f"{hint}; convert it, e.g. iconv -t UTF-8") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror}", hint) from None

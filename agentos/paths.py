@@ -19,8 +19,15 @@ def find_repo_root(start: Path | None = None) -> Path:
     where = (start or Path.cwd()).resolve()
     if not where.exists():
         raise NotARepositoryError(f"{where} does not exist", "pass --repo PATH to a git repository")
-    proc = Git(where if where.is_dir() else where.parent).call("rev-parse", "--show-toplevel")
+    git = Git(where if where.is_dir() else where.parent)
+    proc = git.call("rev-parse", "--show-toplevel")
     if proc.returncode != 0:
+        if "dubious ownership" in proc.stderr:
+            raise NotARepositoryError(f"git refuses to work in {where}: the repository belongs to another user",
+                                      f"if you trust it: git config --global --add safe.directory {where}")
+        if git.run("rev-parse", "--is-bare-repository", check=False) == "true":
+            raise NotARepositoryError(f"{where} is a bare repository (it has no working tree)",
+                                      f"run agentos in a clone with a working tree: git clone {where}")
         raise NotARepositoryError(
             f"{where} is not inside a git repository",
             "run from inside the repository, pass --repo PATH, or `git init` it first",

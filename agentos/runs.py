@@ -11,9 +11,19 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from agentos.errors import UsageError
 from agentos.files import write_atomic
 from agentos.paths import RepoLayout
 from agentos.redact import redact
+
+RESET = "reset"
+"""Run status: its checkpoints were lost with a damaged state.db (`agentos repair`); the next
+command starts a new run with its settings."""
+
+PAUSE_KEY = "paused_at"
+"""Run record key (and decision file key): the checkpoint the run is paused at; a decision is
+for that pause only."""
+
 
 @dataclass
 class RunRecord:
@@ -71,16 +81,49 @@ def decision_path(layout: RepoLayout, record: RunRecord) -> Path:
 
 
 def save_decision(layout: RepoLayout, record: RunRecord, decision: dict) -> None:
-    """Note a gate decision (from `agentos approve|reject`) for the run to pick up, atomically."""
-    write_atomic(decision_path(layout, record), json.dumps(decision))
+    """Note a gate decision (from `agentos approve|reject`) for the pause the run is at, atomically."""
+    write_atomic(decision_path(layout, record), json.dumps({**decision, PAUSE_KEY: record.extra.get(PAUSE_KEY)}))
 
 
 def take_decision(layout: RepoLayout, record: RunRecord) -> dict | None:
-    """A decision recorded by `agentos approve|reject` for the gate the run is paused at."""
+    """A decision recorded by `agentos approve|reject` for the pause the run is at.
+
+    The file stays until the run has checkpointed past that pause (`consume_decision`), so a
+    process killed in between takes it again; one left from an earlier pause is removed.
+    A file that is not a decision raises UsageError naming it.
+    """
     path = decision_path(layout, record)
-    if not path.exists():
+    decision = _read_decision(path, record)
+    if decision is None:
         return None
-    decision = json.loads(path.read_text())
+    if decision.get(PAUSE_KEY) not in (None, record.extra.get(PAUSE_KEY)):
+        path.unlink(missing_ok=True)  # decided an earlier pause, which the run has left behind
+        return None
     if record.gate and decision.get("gate") not in (None, record.gate.get("gate")):
         return None
+    return decision
+
+
+def consume_decision(layout: RepoLayout, record: RunRecord, pause: str | None) -> None:
+    """Remove the decision file once the run has checkpointed past the pause it decided."""
+    path = decision_path(layout, record)
+    try:
+        decided = json.loads(path.read_text(encoding="utf-8")).get(PAUSE_KEY)
+    except (OSError, ValueError, AttributeError):
+        return
+    if decided in (None, pause):
+        path.unlink(missing_ok=True)
+
+
+def _read_decision(path: Path, record: RunRecord) -> dict | None:
+    try:
+        decision = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        decision = None
+    if not isinstance(decision, dict) or decision.get("action") not in ("approve", "reject"):
+        raise UsageError(f"{path} is not a gate decision (empty or damaged); it was ignored",
+                         f"decide again: agentos approve {record.issue}, or agentos reject {record.issue} "
+                         '--feedback "what to change"')
     return decision

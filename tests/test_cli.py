@@ -26,6 +26,10 @@ def test_issue_new_and_list(tmp_path):
     assert "#1" in listed.output and "Crash on empty input" in listed.output
     missing = _agentos("issue", "new", "--title", "x", "--body-file", str(tmp_path / "nope.md"), "--repo", str(tmp_path))
     assert missing.exit_code == 2 and "does not exist" in missing.output
+    latin = tmp_path / "latin1.md"
+    latin.write_bytes("Caf\u00e9 crashes".encode("latin-1"))
+    junk = _agentos("issue", "new", "--title", "x", "--body-file", str(latin), "--repo", str(tmp_path))
+    assert junk.exit_code == 2 and "is not UTF-8 text (byte 0xe9 at offset 3)" in junk.output
 
 
 def test_approve_without_a_paused_run_exits_2(sample_repo):

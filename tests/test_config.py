@@ -81,3 +81,39 @@ def test_config_show_cli_bad_config_exits_2(tmp_path):
     result = CliRunner().invoke(app, ["config", "show", "--repo", str(repo)])
     assert result.exit_code == 2
     assert "nope" in result.output
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda p: p.mkdir(), "is a directory, not a file"),
+    (lambda p: p.write_bytes(b"orchestrator:\n  pr_draft: \xff\xfe true\n"), "is not UTF-8 text (byte 0xff at offset 26)"),
+])
+def test_config_that_is_not_a_text_file_exits_2(tmp_path, make, expected):
+    (tmp_path / "repo").mkdir()
+    repo = _repo(tmp_path / "repo")
+    bad = tmp_path / "bad.yaml"
+    make(bad)
+    result = CliRunner().invoke(app, ["config", "show", "--repo", str(repo), "--config", str(bad)])
+    assert result.exit_code == 2, result.output
+    assert f"--config {bad} {expected}" in result.output and "hint:" in result.output
+
+
+def test_set_errors_name_the_set_not_the_file(tmp_path):
+    repo = _repo(tmp_path, "orchestrator:\n  gates:\n    after_lld: true\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(repo, sets=["stages.lld.max_revisions=many"])
+    text = str(err.value)
+    assert "invalid configuration in --set stages.lld.max_revisions=many" in text and "config.yaml" not in text
+    with pytest.raises(ConfigError, match="--set gates.after_lld.x=1: cannot set"):
+        load_config(repo, sets=["gates.after_lld.x=1"])
+    with pytest.raises(ConfigError) as err:
+        load_config(repo, sets=["stages.lld={max_revisons: 2}"])
+    assert "in --set stages.lld={max_revisons: 2}" in str(err.value) and "max_revisions" in str(err.value)
+
+
+def test_problems_from_the_file_and_a_set_each_name_their_origin(tmp_path):
+    repo = _repo(tmp_path, "orchestrator:\n  gates:\n    after_lld: maybe\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(repo, sets=["max_stage_attempts=0"])
+    text = str(err.value)
+    assert "gates.after_lld: " in text and f"(from {repo / '.agentos' / 'config.yaml'})" in text
+    assert "max_stage_attempts: " in text and "(from --set max_stage_attempts=0)" in text

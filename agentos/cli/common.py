@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import typer
 
-from agentos.errors import AgentosError, ExitCode, Terminated
+from agentos.errors import AgentosError, DiskError, ExitCode, Terminated
 from agentos.process import end_children
 from agentos.redact import redact
 
@@ -43,11 +43,17 @@ def run_cli(fn: Callable[[], int | None], repo: Path | None = None) -> None:
         _end_children()
         print("interrupted; run the same command again to continue where it stopped", file=sys.stderr)
         code = ExitCode.INTERRUPTED
+    except OSError as exc:  # a full or read-only disk is the machine's state, not a bug
+        _end_children()
+        disk = DiskError.of(exc)
+        if disk is None:
+            code = _internal_error(repo)
+        else:
+            print(f"error: {redact(str(disk))}", file=sys.stderr)
+            code = disk.exit_code
     except Exception:  # a bug: keep the details, show the way to them
         _end_children()
-        log = _write_crash_log(repo)
-        print(f"internal error (a bug in agentos); details in {log}", file=sys.stderr)
-        code = ExitCode.INTERNAL
+        code = _internal_error(repo)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -71,19 +77,42 @@ def report(result: RunResult) -> int:
     return result.exit_code
 
 
-def _write_crash_log(repo: Path | None) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    folder = Path(tempfile.gettempdir())
+def _internal_error(repo: Path | None) -> int:
+    """Keep the details of a bug in a crash log and show the way to it (or the details, when no log can be written)."""
+    details = redact(traceback.format_exc())
+    log = _write_crash_log(repo, details)
+    if log is None:
+        print(f"internal error (a bug in agentos); no crash log could be written, the details:\n{details}",
+              file=sys.stderr)
+    else:
+        print(f"internal error (a bug in agentos); details in {log}", file=sys.stderr)
+    return ExitCode.INTERNAL
+
+
+def _write_crash_log(repo: Path | None, details: str) -> Path | None:
+    """Write the crash log in the repository's .agentos/logs, else the user's cache or temp folder
+    (the repository's disk may be what failed); None when nothing can be written."""
+    name = f"agentos-error-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}.log"
+    for folder in _crash_log_folders(repo):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(details, encoding="utf-8")
+            return folder / name
+        except OSError:
+            continue
+    return None
+
+
+def _crash_log_folders(repo: Path | None) -> list[Path]:
+    folders = []
     try:
         from agentos.paths import RepoLayout, find_repo_root
 
-        folder = RepoLayout(find_repo_root(repo)).logs_dir
-        folder.mkdir(parents=True, exist_ok=True)
-    except Exception:
+        folders.append(RepoLayout(find_repo_root(repo)).logs_dir)
+    except Exception:  # noqa: BLE001 - whatever broke the command may break this too
         pass
-    path = folder / f"agentos-error-{stamp}.log"
-    path.write_text(redact(traceback.format_exc()))
-    return path
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return [*folders, Path(cache) / "agentos" / "logs", Path(tempfile.gettempdir())]
 
 
 def can_prompt(no_input: bool) -> bool:

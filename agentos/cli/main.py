@@ -110,6 +110,14 @@ def status(
 
 
 @app.command()
+def repair(repo: Optional[Path] = RepoOpt) -> None:
+    """Move a damaged checkpoint database (.agentos/state.db) aside; its runs start again from what is on their branches."""
+    from agentos.commands.repair import repair as repair_state
+
+    run_cli(lambda: typer.echo(repair_state(repo)), repo)
+
+
+@app.command()
 def doctor(
     online: bool = typer.Option(False, "--online", help="Also make a one-token call to each model."),
     repo: Optional[Path] = RepoOpt,

@@ -14,6 +14,7 @@ from agentos.paths import RepoLayout, find_repo_root
 from agentos.workflows.orchestrator.driver import RunResult, comment_gate
 from agentos.workflows.orchestrator.run import orchestrate
 from agentos.workflows.orchestrator.session import RunOptions, open_session
+from agentos.workflows.orchestrator.settings import continued_options
 
 
 def record_decision(opts: RunOptions, action: str, feedback: str | None) -> str:
@@ -42,7 +43,7 @@ def poll(repo: Path | None, plain: bool = False, stream=None) -> RunResult:
         opts = RunOptions(issue=record.issue, repo=layout.root, plain=plain)
         notes: list[str] = []
         try:
-            session = open_session(opts)
+            session = open_session(continued_options(opts)[0])  # the forge the run started with
             decided = runs.take_decision(layout, record) or comment_gate(session, notes.append)(record)
             runs.save(layout, record)
             result = orchestrate(opts, stream=stream) if decided else None

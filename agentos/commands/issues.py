@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from agentos.errors import UsageError
+from agentos.files import read_user_text
 from agentos.forge.local import LocalForge
 from agentos.paths import find_repo_root
 
@@ -21,9 +21,7 @@ def _read_body(body_file: Path | None) -> str:
         return ""
     if str(body_file) == "-":
         return sys.stdin.read()
-    if not body_file.exists():
-        raise UsageError(f"--body-file {body_file} does not exist")
-    return body_file.read_text(encoding="utf-8")
+    return read_user_text(body_file, "--body-file")
 
 
 def list_issues(repo: Path | None) -> str:

@@ -11,6 +11,7 @@ from agentos import runs
 from agentos.errors import UsageError
 from agentos.files import read_jsonl
 from agentos.paths import RepoLayout, find_repo_root
+from agentos.workflows.orchestrator.session import state_db_errors
 from agentos.workflows.orchestrator.state import STAGES
 
 
@@ -43,11 +44,12 @@ def checkpoint_values(layout: RepoLayout, thread_id: str) -> dict[str, Any]:
         return {}
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    conn = sqlite3.connect(str(layout.state_db), check_same_thread=False)
-    try:
-        found = SqliteSaver(conn).get_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}})
-    finally:
-        conn.close()
+    with state_db_errors(layout):
+        conn = sqlite3.connect(str(layout.state_db), check_same_thread=False)
+        try:
+            found = SqliteSaver(conn).get_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}})
+        finally:
+            conn.close()
     return dict(found.checkpoint.get("channel_values", {})) if found else {}
 
 

@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from agentos.errors import AgentosError
+from agentos.errors import AgentosError, UsageError
 from agentos.redact import redact
 from agentos.repo.buildoutput import default_user_excludes, exclude_text, patterns
 
@@ -63,9 +63,10 @@ class Git:
                 capture_output=True, text=True, encoding="utf-8", errors="replace",
             )
         except FileNotFoundError as exc:
-            missing = "git" if self.cwd.is_dir() else str(self.cwd)
-            raise GitError(command, 127, f"{missing}: {exc.strerror}",
-                           "install git and make sure it is on PATH") from None
+            if self.cwd.is_dir():
+                raise UsageError("git is not installed (no `git` on PATH)",
+                                 "install git (e.g. apt install git) or add its folder to PATH") from None
+            raise GitError(command, 127, f"{self.cwd}: {exc.strerror}") from None
         except subprocess.TimeoutExpired:
             proc = subprocess.CompletedProcess(command, 124, "", f"operation timed out after {self.timeout_s:.0f}s")
         if check and proc.returncode != 0:

@@ -103,7 +103,7 @@ def ensure_worktree(repo_root: Path, path: Path, branch: str, base: str, continu
         git.run(*add, str(path), branch)
     else:
         shared = continue_from and git.rev_parse(f"{continue_from}^{{commit}}")
-        start = continue_from if shared else _start_point(git, base)
+        start = continue_from if shared else start_point(git, base)
         # Recorded first: git makes the branch before the worktree, and may die in between.
         write_atomic(_owner_record(path), json.dumps({"branch": branch, "base": base,
                                                        "start": git.rev_parse(start)}) + "\n")
@@ -238,11 +238,12 @@ def back_on_branch(git: Checkout, branch: str) -> None:
         git.switch(branch)
 
 
-def _start_point(git: Git, base: str) -> str:
-    """`base` if it exists locally, else its origin counterpart."""
+def start_point(git: Git, base: str) -> str:
+    """`base` if it exists locally, else its origin counterpart; UsageError listing the branches there are."""
     for ref in (base, f"origin/{base}"):
         if git.rev_parse(f"{ref}^{{commit}}"):
             return ref
-    raise UsageError(f"base branch {base!r} does not exist in {git.cwd}",
-                     "set orchestrator.base_branch to an existing branch, "
-                     "e.g. --set base_branch=main")
+    names = git.run("for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/remotes", check=False).split()
+    shown = ", ".join(n for n in names if not n.endswith("/HEAD")) or "none (the repository has no commits)"
+    raise UsageError(f"base branch {base!r} does not exist in {git.cwd}; existing branches: {shown}",
+                     "pass --base-branch with an existing branch (or set orchestrator.base_branch)")

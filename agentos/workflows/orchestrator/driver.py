@@ -68,9 +68,10 @@ def drive(ctx: RunContext, first: dict[str, Any] | None) -> tuple[dict[str, Any]
     value = first
     while True:
         snap = ctx.graph.get_state(ctx.cfg)
+        resumed = None
         if snap.interrupts:
-            payload = snap.interrupts[0].value
-            decision = _decide(ctx, payload)
+            payload, resumed = snap.interrupts[0].value, snap.config["configurable"].get("checkpoint_id")
+            decision = _decide(ctx, payload, resumed)
             if decision is None:
                 ctx.progress.emit("gate_paused", stage=payload.get("gate"), data=payload,
                                   message=f"waiting for approval of {payload.get('stage')}")
@@ -80,15 +81,19 @@ def drive(ctx: RunContext, first: dict[str, Any] | None) -> tuple[dict[str, Any]
         elif value is None and not snap.next:
             return snap.values, None
         ctx.graph.invoke(value, ctx.cfg, durability="sync")
+        if resumed:  # checkpointed past the pause: only now is its decision used up
+            runs.consume_decision(ctx.layout, ctx.record, resumed)
         value = None
 
 
-def _decide(ctx: RunContext, payload: dict[str, Any]) -> dict[str, Any] | None:
+def _decide(ctx: RunContext, payload: dict[str, Any], pause: str | None) -> dict[str, Any] | None:
     """Record the pause, then look for a decision: the CLI's file, an issue comment, the terminal."""
     record = ctx.record
-    record.status, record.gate = "paused", payload
+    if record.extra.get(runs.PAUSE_KEY) != pause:  # a new pause: comments before it decide nothing
+        record.extra.pop(FLOOR_KEY, None)
+    record.status, record.gate, record.extra[runs.PAUSE_KEY] = "paused", payload, pause
     runs.save(ctx.layout, record)
-    decision = runs.take_decision(ctx.layout, record)
+    decision = _recorded_decision(ctx)
     if decision is None and ctx.from_comments is not None:
         decision = ctx.from_comments(record)
         runs.save(ctx.layout, record)
@@ -98,14 +103,21 @@ def _decide(ctx: RunContext, payload: dict[str, Any]) -> dict[str, Any] | None:
     return decision
 
 
+def _recorded_decision(ctx: RunContext) -> dict[str, Any] | None:
+    """The decision file's decision; a damaged file is ignored, and said."""
+    try:
+        return runs.take_decision(ctx.layout, ctx.record)
+    except AgentosError as exc:
+        ctx.progress.emit("note", message=str(exc))
+        return None
+
+
 def _resume(ctx: RunContext, payload: dict[str, Any], decision: dict[str, Any]) -> None:
-    """Consume the decision and mark the run running again."""
+    """Note the decision and mark the run running again (the decision file stays until checkpointed past)."""
     record = ctx.record
-    runs.decision_path(ctx.layout, record).unlink(missing_ok=True)
     ctx.progress.emit("gate_decided", stage=payload.get("gate"), verdict=decision.get("action"),
                       message=decision.get("feedback") or "", data={"by": decision.get("by", "")})
     record.status, record.gate = "running", None
-    record.extra.pop(FLOOR_KEY, None)  # the next pause counts only newer comments
     runs.save(ctx.layout, record)
 
 

@@ -29,7 +29,8 @@ def gate_node(gate: str, services: Services):
 
     def node(state: OrchestrationState) -> dict[str, Any]:
         enabled = getattr(services.config.gates, gate)
-        skipped = (state.get("plan") or {}).get(stage, {}).get("action") == "skip"
+        planned = (state.get("plan") or {}).get(stage, {})
+        skipped = planned.get("action") == "skip" and not planned.get("gate_owed")
         if not enabled or skipped:
             return {"last_verdict": "approve"}
         # Nothing before interrupt() may have side effects: this node re-runs on resume.

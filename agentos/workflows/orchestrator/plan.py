@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 from agentos.config import OrchestratorConfig
 from agentos.errors import MissingArtifactError, UsageError
-from agentos.workflows.orchestrator.config import skips_existing
+from agentos.workflows.orchestrator.config import GATE_AFTER, skips_existing
 from agentos.workflows.orchestrator.state import STAGES
 from agentos.workflows.review_loop.documents import is_approved
 from agentos.workflows.workspace import Workspace
@@ -20,6 +20,8 @@ class StagePlan:
     action: str  # "run" | "skip"
     reason: str
     artifact: str | None = None
+    gate_owed: bool = False
+    """Skipped, but its gate still asks: the document was reused without a human approving it there."""
 
 
 def make_plan(
@@ -73,3 +75,10 @@ def _branch_has_work(ws: Workspace) -> bool:
     if not root.rev_parse(ws.branch):
         return False
     return bool(root.run("rev-list", "--count", f"{ws.base}..{ws.branch}").strip("0\n"))
+
+
+def owe_gates(plan: dict[str, dict], approved: set[str]) -> dict[str, dict]:
+    """The plan of a run that replaces one whose checkpoints were lost: each document it reuses
+    still stops at its gate unless a human approved that gate in the lost run."""
+    return {stage: {**p, "gate_owed": p["action"] == "skip" and stage in DOC_STAGES
+                    and GATE_AFTER[stage] not in approved} for stage, p in plan.items()}

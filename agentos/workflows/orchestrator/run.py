@@ -14,17 +14,18 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from agentos import runlock, runs
-from agentos.errors import AgentosError, ExitCode, ModelCallError, Terminated
+from agentos.errors import AgentosError, ExitCode, ModelCallError, StateDamagedError, Terminated
 from agentos.llm.retry import ModelCallFailed
 from agentos.progress.events import Progress
 from agentos.sandbox import from_config
 from agentos.workflows.orchestrator.driver import (
     Asker, RunContext, RunResult, comment_gate, drive, fail, finish, graph_config,
 )
-from agentos.workflows.orchestrator.plan import make_plan
+from agentos.workflows.orchestrator.plan import make_plan, owe_gates
 from agentos.workflows.orchestrator.session import (
     RunOptions, Session, build_services, check_models, checkpointer, open_session, shared_runs,
 )
+from agentos.workflows.orchestrator.settings import continued_options, remember
 from agentos.workflows.orchestrator.state import STAGES
 from agentos.workflows.services import Services
 
@@ -57,6 +58,8 @@ def execute(session: Session, record: runs.RunRecord, job: Job, plain: bool = Fa
     session.layout.remove_stale_temps()
     for lock in session.workspace.remove_stale_locks():  # callers hold the issue's run lock: no git of ours runs there
         services.progress.emit("note", message=f"removed {lock}, left by a git command of a killed run")
+    for note in session.notes:
+        services.progress.emit("note", message=note)
     try:
         with checkpointer(session.layout, session.config.state.url) as saver:
             ctx = RunContext(job.build(services, saver), graph_config(record), record, session.layout,
@@ -96,7 +99,9 @@ def _note_to(progress: Progress) -> Callable[[str], None]:
 
 def orchestrate(opts: RunOptions, ask: Asker | None = None, stream=None) -> RunResult:
     """Take the issue as far as it can go: to a PR, a gate, a blocker, or an error."""
+    opts, notes = continued_options(opts)
     session = open_session(opts)
+    session.notes = notes
     if opts.dry_run:
         from agentos.workflows.orchestrator.dry_run import render_plan
 
@@ -124,6 +129,7 @@ def _orchestrate(session: Session, opts: RunOptions, ask: Asker | None, stream) 
         record, fresh_plan = _pick_run(session, opts)
         if record is None:
             return _already_done(session)
+        session.notes += remember(session.layout, record, opts, session.loaded)
         return execute(session, record, PipelineJob(session, fresh_plan, opts), opts.plain, ask, stream)
 
 
@@ -133,9 +139,11 @@ def _pick_run(session: Session, opts: RunOptions) -> tuple[runs.RunRecord | None
     if last and not opts.resume_from and not opts.skip:
         if last.status == "done":
             return None, None
-        if last.status != "blocked":
+        if last.status not in ("blocked", runs.RESET):
             return last, None
     plan = _new_plan(session, opts)  # before the run is recorded: a missing key costs nothing
+    if last and last.status == runs.RESET and not opts.resume_from and not opts.skip:
+        plan = owe_gates(plan, _approved_gates(session, last))
     return runs.new_run(session.layout, opts.issue, "orchestrate"), plan
 
 
@@ -144,6 +152,15 @@ def _new_plan(session: Session, opts: RunOptions) -> dict[str, dict]:
     plan = make_plan(session.config, session.workspace, opts.skip, opts.resume_from)
     check_models(session, plan)
     return plan
+
+
+def _approved_gates(session: Session, record: runs.RunRecord) -> set[str]:
+    """The gates a human approved in a run (its event log: the last decision at each gate counts)."""
+    from agentos.files import read_jsonl
+
+    last = {e.get("stage"): e.get("verdict") for e in read_jsonl(session.layout.run_dir(record.run_id) / "events.jsonl")
+            if e.get("kind") == "gate_decided"}
+    return {gate for gate, verdict in last.items() if verdict == "approve"}
 
 
 def _already_done(session: Session) -> RunResult:
@@ -171,6 +188,12 @@ class PipelineJob:
         info = {"issue": issue.number, "title": issue.title, "stages": list(STAGES),
                 "forge": self.session.forge.summary, "run_dir": str(services.run_dir)}
         values = ctx.graph.get_state(ctx.cfg).values if self.plan is None else {}
+        if self.plan is None and not values and ctx.record.extra.get(runs.PAUSE_KEY):
+            raise StateDamagedError(  # it had paused, so it had checkpoints: they are lost
+                f"run {ctx.record.run_id} had paused at a gate, but its checkpoints are not in "
+                f"{ctx.layout.state_db} (the file was truncated or replaced)",
+                "run `agentos repair`; then the same command starts the run again from the documents "
+                "already on the issue's branch")
         if self.plan is None and not values:
             # Stopped (killed, interrupted) before its first checkpoint: nothing of it ran, so it starts now.
             self.plan = _new_plan(self.session, self.opts)
@@ -215,6 +238,7 @@ def pause_instructions(session: Session, payload: dict) -> str:
 
 def run_workflow(stage: str, opts: RunOptions, stream=None) -> RunResult:
     """One workflow on its own (`agentos lld --issue N`): same graph, own run and checkpoints."""
+    opts, notes = continued_options(opts, kind=stage)
     session = open_session(opts)
     check_models(session, {stage: {"action": "run"}})
     from_config(session.config.sandbox)
@@ -222,6 +246,7 @@ def run_workflow(stage: str, opts: RunOptions, stream=None) -> RunResult:
         last = runs.latest(session.layout, opts.issue, kind=stage)
         resumable = last is not None and last.status in ("running", "interrupted", "failed", "budget")
         record = last if resumable else runs.new_run(session.layout, opts.issue, stage)
+        session.notes = notes + remember(session.layout, record, opts, session.loaded)
         return execute(session, record, WorkflowJob(stage, session), opts.plain, stream=stream)
 
 

@@ -6,6 +6,8 @@ costs nothing and leaves no run behind.
 
 from __future__ import annotations
 
+import errno
+import os
 import sqlite3
 import sys
 from contextlib import contextmanager
@@ -15,12 +17,13 @@ from typing import Any, Iterator
 
 from agentos import runs
 from agentos.config import LoadedConfig, OrchestratorConfig, load_config
-from agentos.errors import ProviderConfigError, UsageError
+from agentos.errors import DiskError, ProviderConfigError, StateDamagedError, UsageError
 from agentos.forge.base import Forge, Issue
 from agentos.forge.factory import make_forge
 from agentos.llm.registry import readiness, split_model_id
 from agentos.paths import RepoLayout, find_repo_root
 from agentos.progress.events import Progress
+from agentos.repo.worktrees import start_point
 from agentos.workflows.orchestrator.config import stage_caps, stage_models
 from agentos.workflows.services import Services
 from agentos.workflows.workspace import Workspace
@@ -60,6 +63,8 @@ class Session:
     workspace: Workspace
     limits: Path | str | None = None
     """The batch's shared limits, when a batch runs this issue."""
+    notes: list[str] = field(default_factory=list)
+    """What the run should say before it starts (e.g. a setting changed since it began)."""
 
     @property
     def config(self) -> OrchestratorConfig:
@@ -74,7 +79,9 @@ def open_session(opts: RunOptions) -> Session:
     issue = forge.get_issue(opts.issue)
     if issue.state == "closed" and not opts.allow_closed:
         raise UsageError(f"issue #{issue.number} is closed", "reopen it, or pass --allow-closed to work on it anyway")
-    return Session(layout, loaded, forge, issue, Workspace.for_issue(layout, loaded.config, opts.issue), opts.limits)
+    workspace = Workspace.for_issue(layout, loaded.config, opts.issue)
+    start_point(workspace.repo, workspace.base)  # a base branch that does not exist: refused before any model call
+    return Session(layout, loaded, forge, issue, workspace, opts.limits)
 
 
 def check_models(session: Session, plan: dict[str, dict], strict: bool = True) -> dict[str, str | None]:
@@ -107,7 +114,11 @@ def check_models(session: Session, plan: dict[str, dict], strict: bool = True) -
 @contextmanager
 def checkpointer(layout: RepoLayout, url: str | None = None) -> Iterator[Any]:
     """The repository's SQLite checkpointer (.agentos/state.db), or PostgreSQL's at `url` (state.url);
-    closed when the run ends."""
+    closed when the run ends.
+
+    A SQLite database that is damaged, on a full disk or not writable stops the command with an
+    error naming the file and what to do (exit 2), wherever in the run it shows.
+    """
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     from agentos.workflows.orchestrator.checkpoints import RedactingSerializer
@@ -119,11 +130,61 @@ def checkpointer(layout: RepoLayout, url: str | None = None) -> Iterator[Any]:
         with state.checkpointer(url, RedactingSerializer()) as saver:
             yield saver
         return
-    conn = sqlite3.connect(str(layout.state_db), check_same_thread=False)
+    with state_db_errors(layout):
+        conn = sqlite3.connect(str(layout.state_db), check_same_thread=False)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a file that is not a database fails here
+            yield SqliteSaver(conn, serde=RedactingSerializer())
+        finally:
+            conn.close()
+
+
+@contextmanager
+def state_db_errors(layout: RepoLayout) -> Iterator[None]:
+    """A failure of the checkpoint database becomes an error naming it and what to do."""
     try:
-        yield SqliteSaver(conn, serde=RedactingSerializer())
-    finally:
-        conn.close()
+        yield
+    except sqlite3.DatabaseError as exc:
+        explained = _state_db_error(exc, layout)
+        if explained is None:
+            raise
+        raise explained from None
+
+
+_SQLITE_DISK = {13: errno.ENOSPC, 8: errno.EROFS, 14: errno.EACCES}
+"""SQLite's primary result codes FULL, READONLY, CANTOPEN → the disk refusal they stand for."""
+
+
+def _state_db_error(exc: sqlite3.DatabaseError, layout: RepoLayout) -> UsageError | None:
+    """What to tell the user when the checkpoint database fails: damaged, or its disk refusing
+    (None for other failures, e.g. a lock held too long)."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code == 10:  # IOERR: SQLite does not say why; a full disk is the common cause
+        return _disk_under(layout.state_db) or DiskError(
+            f"the disk failed under {layout.state_db} ({exc})",
+            "check that the disk is healthy and has free space, then run the same command again")
+    if code in _SQLITE_DISK:
+        return _disk_under(layout.state_db) or DiskError.of(OSError(_SQLITE_DISK[code], str(exc)), layout.state_db)
+    if code in (11, 26) or type(exc) is sqlite3.DatabaseError:  # CORRUPT, NOTADB, or unclassified damage
+        return StateDamagedError(
+            f"the checkpoint database {layout.state_db} is damaged ({exc})",
+            "run `agentos repair` to move it aside; then the same command starts the run again from the "
+            "documents already on the issue's branch")
+    return None
+
+
+def _disk_under(path: Path) -> UsageError | None:
+    """The refusal of the disk holding `path` when it is full or not writable, as seen from here."""
+    folder = path.resolve().parent
+    try:
+        disk = os.statvfs(folder)
+    except OSError:
+        return None
+    if disk.f_bavail == 0:
+        return DiskError.of(OSError(errno.ENOSPC, "full"), path)
+    if disk.f_flag & os.ST_RDONLY:
+        return DiskError.of(OSError(errno.EROFS, "read-only"), path)
+    return None if os.access(folder, os.W_OK) else DiskError.of(OSError(errno.EACCES, "not writable"), path)
 
 
 @contextmanager
