@@ -1,6 +1,6 @@
 """agentos on the corpus of real projects (tests/corpus/projects.yaml), with the replay model.
 
-    .venv/bin/python bench/bench_corpus.py [--only NAME ...] [--no-pipeline] [--json FILE]
+    .venv/bin/python bench/bench_corpus.py [--only NAME ...] [--no-pipeline | --no-env] [--steps] [--json FILE]
         [--projects FILE]   # other projects in the same format, e.g. bench/outside-projects.yaml
 
 Per project: the test runner agentos detects (right or wrong against projects.yaml), the time
@@ -97,13 +97,16 @@ def environment_figures(project: fetch.Project, work: Path) -> dict[str, Any]:
     return row
 
 
-def pipeline_figures(project: fetch.Project, work: Path) -> dict[str, Any]:
+def pipeline_figures(project: fetch.Project, work: Path, steps: bool = False) -> dict[str, Any]:
     p = make_pipeline(project, work)
     try:
         run = p.orchestrate()
     finally:
         p.server.stop()
     calls = p.server.calls
+    for c in calls if steps else []:
+        print(f"  {project.name} {c.step:<14} {c.prompt_tokens:>7} in {c.cached_tokens:>7} repeated "
+              f"({c.cached_tokens / max(c.prompt_tokens, 1):.0%})", file=sys.stderr)
     impl = p.server.implementation_prompts()
     price = price_for(PRICE_MODEL)
     cached = sum(price.cost(Usage(input_tokens=c.prompt_tokens - c.cached_tokens, output_tokens=c.completion_tokens,
@@ -144,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", action="append", metavar="NAME", help="this project only (repeatable)")
     parser.add_argument("--no-pipeline", action="store_true", help="environment figures only")
+    parser.add_argument("--no-env", action="store_true", help="pipeline figures only (no set-up timings)")
+    parser.add_argument("--steps", action="store_true", help="also print each model call: step, tokens, prefix share")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON to this file")
     parser.add_argument("--projects", type=Path, default=fetch.PROJECTS_FILE,
                         help="the projects, in projects.yaml's format (default: the corpus)")
@@ -153,9 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for project in projects:
         with tempfile.TemporaryDirectory(prefix=f"bench-corpus-{project.name}-") as tmp:
-            row: dict[str, Any] = {"name": project.name, **environment_figures(project, Path(tmp) / "env")}
+            row: dict[str, Any] = {"name": project.name}
+            if not args.no_env:
+                row.update(environment_figures(project, Path(tmp) / "env"))
             if not args.no_pipeline:
-                row.update(pipeline_figures(project, Path(tmp) / "pipeline"))
+                row.update(pipeline_figures(project, Path(tmp) / "pipeline", args.steps))
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     print(table(rows))
