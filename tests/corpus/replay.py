@@ -103,9 +103,10 @@ def classify(body: dict) -> str:
     return f"{name}.revise"
 
 
-def shown(given: str, path: str) -> bool:
-    """Whether the task already shows the file whole (a competent model does not read it again)."""
-    return f"### {path}\n`" in given
+def shown(given: str, file: Path) -> bool:
+    """Whether the conversation already shows the file whole (a competent model does not read it
+    again; an excerpt is not enough)."""
+    return file.is_file() and file.read_text(encoding="utf-8") in given
 
 
 def role_of(messages: list[dict]) -> str:
@@ -336,14 +337,14 @@ class Implementer:
         else:
             look = _call("list_dir", path="./" + (str(Path(a.test_file).parent) if "/" in a.test_file else ""))
             write = _call("write_file", path=path, content=new["code"])
-        steps = [] if shown(given, a.test_file) else [Answer("I'll look at the existing tests first.", [look])]
+        steps = [] if shown(given, a.repo / a.test_file) else [Answer("I'll look at the existing tests first.", [look])]
         return [*steps, Answer(f"Adding the regression test {new['id']}.", [write]),
                 Answer("", [_call("finish", summary=f"added {new['id']}, which fails on the current code")])]
 
     def green(self, given: str) -> list[Answer]:
         fix = self.a.p.fix
         path = f"./{fix.file}"
-        steps = [] if shown(given, fix.file) else [Answer("", [_call("read_file", path=path)])]
+        steps = [] if shown(given, self.a.repo / fix.file) else [Answer("", [_call("read_file", path=path)])]
         return [*steps, Answer("The faulty line is clear; fixing it.",
                        [_call("replace_in_file", path=path, old=fix.search, new=fix.replace)]),
                 Answer("Done: the fix is in place.", [_call("finish", summary=f"fixed {fix.file}")])]

@@ -63,13 +63,16 @@ def intro(command: str, phase_task: str, feedback: list[str], files: str = "") -
     return text
 
 
-def named_files(files: list[tuple[str, str | None]]) -> str:
-    """The files the LLD names, as they are now: whole, or named when new or too large."""
+def named_files(files: list[tuple[str, str | None]], context: str = "") -> str:
+    """The files the LLD lists, as they are now: whole, or named when new, too large, or already
+    whole in the repository `context` the prompt opens with."""
     parts = []
     for path, text in files:
         if text is None:
             parts.append(f"### {path}\n(not included: new, or too large for the context budget; "
                          "read_file shows what exists)")
+        elif fenced(text) in context:
+            parts.append(f"### {path}\n(whole in the repository context above)")
         else:
             parts.append(f"### {path}\n{fenced(text)}")
     if not parts:
