@@ -8,11 +8,14 @@ agentos takes to set up the test environment, with uv and with pip side by side,
 agentos cache, uv's and pip's download caches included) and warm (the same cache, a fresh copy of
 the repository: a second issue in another clone), the base run at the planted bug, and the
 whole `orchestrate --issue 1` through the replay server (tests/corpus/replay.py): its exit code,
-whether the new test reached the branch, model calls,
-prompt tokens (all, the first and the largest implementation call), the share of input tokens
-that repeat an earlier call's prefix (what a provider's prefix cache can serve), and the
-estimated cost per issue at Sonnet-class prices with and without that cache. Token counts are
-the replay server's estimate (4 characters a token). Prints a table; asserts nothing.
+whether the new test reached the branch, model calls, prompt tokens (all, the first and the
+largest implementation call, and the worst round's largest call over its first), the share of
+input tokens that repeat an earlier call's prefix (each call's longest common prefix with any
+earlier call of the run, tools and answer schema first, as both are part of a provider's cache
+key: what a prefix cache can serve at most), and the estimated cost per issue at Sonnet-class
+prices with that cache (repeated tokens at the cache-read price, writes as plain input) and
+without. Token counts are the replay server's estimate (4 characters a token). Prints a table
+(`--steps`: every call); asserts nothing.
 """
 
 from __future__ import annotations
@@ -117,15 +120,28 @@ def pipeline_figures(project: fetch.Project, work: Path, steps: bool = False) ->
     return {"exit": run.returncode, "new_test": project.data["new_test"]["file"] in changed,
             "pipeline_s": round(run.seconds, 1), "calls": len(calls),
             "prompt_tokens": sum(c.prompt_tokens for c in calls), "impl_first": impl[0] if impl else 0,
-            "impl_max": max(impl, default=0), "cached_share": round(p.server.cached_share(), 3),
+            "impl_max": max(impl, default=0), "impl_ratio": round(round_ratio(calls), 2),
+            "cached_share": round(p.server.cached_share(), 3),
             "cost_cached_usd": round(cached, 4), "cost_uncached_usd": round(plain, 4)}
+
+
+def round_ratio(calls: list) -> float:
+    """The largest implementation call over its round's first, the worst round (a round: the
+    calls of one phase in a row; a fix round after a green one counts with it, an upper bound)."""
+    rounds: list[list[int]] = []
+    for previous, call in zip([None, *calls], calls):
+        if call.step.startswith("impl."):
+            if previous is None or previous.step != call.step:
+                rounds.append([])
+            rounds[-1].append(call.prompt_tokens)
+    return max((max(r) / r[0] for r in rounds), default=0.0)
 
 
 COLUMNS = [("project", "name"), ("detected", "detected"), ("runner", "runner_ok"), ("uv cold s", "uv_cold_s"),
            ("uv warm s", "uv_warm_s"), ("pip cold s", "pip_cold_s"), ("pip warm s", "pip_warm_s"),
            ("base s", "base_s"), ("exit", "exit"), ("new test", "new_test"), ("pipeline s", "pipeline_s"),
            ("calls", "calls"), ("prompt tok", "prompt_tokens"), ("impl first", "impl_first"),
-           ("impl max", "impl_max"), ("prefix share", "cached_share"), ("$ cached", "cost_cached_usd"),
+           ("impl max", "impl_max"), ("impl x", "impl_ratio"), ("prefix share", "cached_share"), ("$ cached", "cost_cached_usd"),
            ("$ uncached", "cost_uncached_usd")]
 
 
