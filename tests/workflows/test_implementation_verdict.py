@@ -7,7 +7,7 @@ import pytest
 from agentos.repo.testreport import TestRun
 from agentos.workflows.implementation.docs import (commit_type, is_test_id, listed_files, named_by_phrase, named_files,
                                                    required_tests)
-from agentos.workflows.implementation.prompts import intro, named_files as files_block
+from agentos.workflows.implementation.prompts import intro, named_files as files_block, with_feedback
 from agentos.workflows.implementation.tools import is_test_path
 from agentos.workflows.implementation.report import red_message, red_tests_on_branch
 from agentos.workflows.implementation.verdict import Judgement, judge_green, judge_red, same_test, segments, status
@@ -197,6 +197,10 @@ def test_the_files_the_lld_lists_go_whole_into_the_first_message_within_the_budg
     assert text.startswith("You are the implementer") and "### src/a.py\n```\ndef a():" in text
     assert "### big.py\n(not included" in text and "KEY = 1" not in text
     assert text.index("### src/a.py") < text.index("The test command is") < text.index("Phase 1 of 2")
+    again = intro("pytest", "Implement it.", ["keep the old name"], "")
+    assert again.endswith(with_feedback(["keep the old name"]))
+    assert '<data name="feedback from the human approver">\n- keep the old name\n</data>' in again
+    assert with_feedback([]) == ""
 
 
 def test_the_red_commit_records_its_tests_for_later_runs():

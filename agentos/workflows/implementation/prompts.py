@@ -56,11 +56,16 @@ def intro(command: str, phase_task: str, feedback: list[str], files: str = "") -
     """The stage's first message (after the shared prefix): the role, the files the LLD names,
     the test command, the phase's task and any human feedback."""
     text = f"{ROLE}\n\n" + (f"{files}\n\n" if files else "") + f"The test command is `{command}`.\n\n{phase_task}"
-    if feedback:
-        notes = "\n".join(f"- {f}" for f in feedback)
-        text += "\n\n" + data_block("feedback from the human approver", notes) + (
-            "\nThe branch already holds an implementation; change it to address this feedback.")
-    return text
+    return text + with_feedback(feedback)
+
+
+def with_feedback(feedback: list[str]) -> str:
+    """The human approver's feedback on the branch's implementation, if any, to follow a task."""
+    if not feedback:
+        return ""
+    notes = "\n".join(f"- {f}" for f in feedback)
+    return ("\n\n" + data_block("feedback from the human approver", notes)
+            + "\nThe branch already holds an implementation; change it to address this feedback.")
 
 
 def named_files(files: list[tuple[str, str | None]], context: str = "") -> str:
