@@ -52,6 +52,8 @@ class ImplementationStageConfig(_Strict):
     implementer: str = "claude:opus-4.5"
     """Model that writes the tests and code, as provider:model; or an agent CLI run in the
     worktree: claude-code:<model>, codex:<model>, gemini-cli:<model>, aider:<model>."""
+    context_tokens: int = Field(24000, ge=1000)
+    """Token budget for the files the LLD lists, sent as they are in the implementer's first message."""
     max_test_retries: int = Field(3, ge=0, le=20)
     """Fix rounds after the first implementation attempt while tests fail (also the number of
     retries the tests-first phase gets when its new tests do not fail)."""

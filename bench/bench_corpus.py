@@ -1,6 +1,6 @@
 """agentos on the corpus of real projects (tests/corpus/projects.yaml), with the replay model.
 
-    .venv/bin/python bench/bench_corpus.py [--only NAME ...] [--no-pipeline] [--json FILE]
+    .venv/bin/python bench/bench_corpus.py [--only NAME ...] [--no-pipeline | --no-env] [--steps] [--json FILE]
         [--projects FILE]   # other projects in the same format, e.g. bench/outside-projects.yaml
 
 Per project: the test runner agentos detects (right or wrong against projects.yaml), the time
@@ -8,11 +8,14 @@ agentos takes to set up the test environment, with uv and with pip side by side,
 agentos cache, uv's and pip's download caches included) and warm (the same cache, a fresh copy of
 the repository: a second issue in another clone), the base run at the planted bug, and the
 whole `orchestrate --issue 1` through the replay server (tests/corpus/replay.py): its exit code,
-whether the new test reached the branch, model calls,
-prompt tokens (all, the first and the largest implementation call), the share of input tokens
-that repeat an earlier call's prefix (what a provider's prefix cache can serve), and the
-estimated cost per issue at Sonnet-class prices with and without that cache. Token counts are
-the replay server's estimate (4 characters a token). Prints a table; asserts nothing.
+whether the new test reached the branch, model calls, prompt tokens (all, the first and the
+largest implementation call, and the worst round's largest call over its first), the share of
+input tokens that repeat an earlier call's prefix (each call's longest common prefix with any
+earlier call of the run, tools and answer schema first, as both are part of a provider's cache
+key: what a prefix cache can serve at most), and the estimated cost per issue at Sonnet-class
+prices with that cache (repeated tokens at the cache-read price, writes as plain input) and
+without. Token counts are the replay server's estimate (4 characters a token). Prints a table
+(`--steps`: every call); asserts nothing.
 """
 
 from __future__ import annotations
@@ -97,13 +100,16 @@ def environment_figures(project: fetch.Project, work: Path) -> dict[str, Any]:
     return row
 
 
-def pipeline_figures(project: fetch.Project, work: Path) -> dict[str, Any]:
+def pipeline_figures(project: fetch.Project, work: Path, steps: bool = False) -> dict[str, Any]:
     p = make_pipeline(project, work)
     try:
         run = p.orchestrate()
     finally:
         p.server.stop()
     calls = p.server.calls
+    for c in calls if steps else []:
+        print(f"  {project.name} {c.step:<14} {c.prompt_tokens:>7} in {c.cached_tokens:>7} repeated "
+              f"({c.cached_tokens / max(c.prompt_tokens, 1):.0%})", file=sys.stderr)
     impl = p.server.implementation_prompts()
     price = price_for(PRICE_MODEL)
     cached = sum(price.cost(Usage(input_tokens=c.prompt_tokens - c.cached_tokens, output_tokens=c.completion_tokens,
@@ -114,15 +120,28 @@ def pipeline_figures(project: fetch.Project, work: Path) -> dict[str, Any]:
     return {"exit": run.returncode, "new_test": project.data["new_test"]["file"] in changed,
             "pipeline_s": round(run.seconds, 1), "calls": len(calls),
             "prompt_tokens": sum(c.prompt_tokens for c in calls), "impl_first": impl[0] if impl else 0,
-            "impl_max": max(impl, default=0), "cached_share": round(p.server.cached_share(), 3),
+            "impl_max": max(impl, default=0), "impl_ratio": round(round_ratio(calls), 2),
+            "cached_share": round(p.server.cached_share(), 3),
             "cost_cached_usd": round(cached, 4), "cost_uncached_usd": round(plain, 4)}
+
+
+def round_ratio(calls: list) -> float:
+    """The largest implementation call over its round's first, the worst round (a round: the
+    calls of one phase in a row; a fix round after a green one counts with it, an upper bound)."""
+    rounds: list[list[int]] = []
+    for previous, call in zip([None, *calls], calls):
+        if call.step.startswith("impl."):
+            if previous is None or previous.step != call.step:
+                rounds.append([])
+            rounds[-1].append(call.prompt_tokens)
+    return max((max(r) / r[0] for r in rounds), default=0.0)
 
 
 COLUMNS = [("project", "name"), ("detected", "detected"), ("runner", "runner_ok"), ("uv cold s", "uv_cold_s"),
            ("uv warm s", "uv_warm_s"), ("pip cold s", "pip_cold_s"), ("pip warm s", "pip_warm_s"),
            ("base s", "base_s"), ("exit", "exit"), ("new test", "new_test"), ("pipeline s", "pipeline_s"),
            ("calls", "calls"), ("prompt tok", "prompt_tokens"), ("impl first", "impl_first"),
-           ("impl max", "impl_max"), ("prefix share", "cached_share"), ("$ cached", "cost_cached_usd"),
+           ("impl max", "impl_max"), ("impl x", "impl_ratio"), ("prefix share", "cached_share"), ("$ cached", "cost_cached_usd"),
            ("$ uncached", "cost_uncached_usd")]
 
 
@@ -144,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", action="append", metavar="NAME", help="this project only (repeatable)")
     parser.add_argument("--no-pipeline", action="store_true", help="environment figures only")
+    parser.add_argument("--no-env", action="store_true", help="pipeline figures only (no set-up timings)")
+    parser.add_argument("--steps", action="store_true", help="also print each model call: step, tokens, prefix share")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON to this file")
     parser.add_argument("--projects", type=Path, default=fetch.PROJECTS_FILE,
                         help="the projects, in projects.yaml's format (default: the corpus)")
@@ -153,9 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for project in projects:
         with tempfile.TemporaryDirectory(prefix=f"bench-corpus-{project.name}-") as tmp:
-            row: dict[str, Any] = {"name": project.name, **environment_figures(project, Path(tmp) / "env")}
+            row: dict[str, Any] = {"name": project.name}
+            if not args.no_env:
+                row.update(environment_figures(project, Path(tmp) / "env"))
             if not args.no_pipeline:
-                row.update(pipeline_figures(project, Path(tmp) / "pipeline"))
+                row.update(pipeline_figures(project, Path(tmp) / "pipeline", args.steps))
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     print(table(rows))

@@ -3,15 +3,16 @@
     .venv/bin/python bench/bench_impl_prompt.py [--corpus six]
 
 A scripted round of the built-in implementer, on the demo repository and on a real project
-of the corpus (tests/corpus: fetched once into its cache, then no network): tests first
-(read the module and its tests, run the suite, write the tests, run, read them again, run,
-finish), then the fix (read, run, edit, run, read, run, finish). The tool calls run for real
-in a copy of the repository (file tools, the project's suite on this interpreter); each
-request is built as agent.py builds it. Tokens are estimated (characters / 4, as the budget
-does before a call). Prints, per round: the first call, the largest, and the largest as a
-multiple of the first, and all calls' tokens together, sent whole and bounded. The first call
-of the tests-first round holds no file yet, so its multiple measures the files read, which are
-kept whole on purpose. Asserts nothing.
+of the corpus (tests/corpus: fetched once into its cache, then no network). The first message
+holds the files the LLD lists (the module and its tests) as prepare.py sends them, so the
+rounds read a file only after changing it: tests first (run the suite, write the tests, run,
+read them again, run, finish), then the fix (run, edit, run, read, run, finish). The tool calls
+run for real in a copy of the repository (file tools, the project's suite on this interpreter);
+each request is built as agent.py builds it, after a shared prefix of the documents (the
+repository context, the same in every call, is left out). Tokens are estimated (characters / 4,
+as the budget does before a call). Prints, per round: the first call, the largest, and the
+largest as a multiple of the first, and all calls' tokens together, sent whole and bounded.
+Asserts nothing.
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agentos.llm.base import Message, Request, ToolCall  # noqa: E402
 from agentos.llm.budget import estimate_input_tokens  # noqa: E402
+from agentos.workflows.implementation import docs as documents  # noqa: E402
 from agentos.workflows.implementation import prompts  # noqa: E402
 from agentos.workflows.implementation.agent import TOOL_REPORT_CHARS  # noqa: E402
 from agentos.workflows.implementation.conversation import prompt_messages  # noqa: E402
 from agentos.workflows.implementation.tools import TOOL_SPECS, WorktreeTools  # noqa: E402
+from agentos.workflows.prefix import SYSTEM  # noqa: E402
+from agentos.workflows.prompts import data_block  # noqa: E402
 
 PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
 
@@ -45,19 +49,21 @@ def suite(root: Path, command: str) -> str:
 
 def rounds(module: str, tests: str, new_test: str, edit: tuple[str, str]) -> list[list[tuple[str, dict]]]:
     """The two rounds' tool calls (one per model call)."""
-    red = [("read_file", {"path": module}), ("read_file", {"path": tests}), ("run_tests", {}),
-           ("append", {"path": tests, "text": new_test}), ("run_tests", {}), ("read_file", {"path": tests}),
-           ("run_tests", {}), ("finish", {})]
-    green = [("read_file", {"path": module}), ("run_tests", {}),
-             ("replace_in_file", {"path": module, "old": edit[0], "new": edit[1]}), ("run_tests", {}),
-             ("read_file", {"path": module}), ("run_tests", {}), ("finish", {})]
+    red = [("run_tests", {}), ("append", {"path": tests, "text": new_test}), ("run_tests", {}),
+           ("read_file", {"path": tests}), ("run_tests", {}), ("finish", {})]
+    green = [("run_tests", {}), ("replace_in_file", {"path": module, "old": edit[0], "new": edit[1]}),
+             ("run_tests", {}), ("read_file", {"path": module}), ("run_tests", {}), ("finish", {})]
     return [red, green]
 
 
-def play(root: Path, command: str, docs: str, plan: list[list[tuple[str, dict]]]) -> dict[str, list[list[int]]]:
+def play(root: Path, command: str, spec: str, files: list[str],
+         plan: list[list[tuple[str, dict]]]) -> dict[str, list[list[int]]]:
     """Run the rounds; tokens of each call's request, sent whole and bounded, per round."""
     kit = WorktreeTools(root, lambda: suite(root, command))
-    state = [Message(role="user", content=prompts.intro(docs, command, prompts.red_task([]), [])).model_dump()]
+    lld = "## Files changed\n| Path | Change |\n|---|---|\n" + "".join(f"| {f} | modify |\n" for f in files)
+    shared = [Message(role="user", content=data_block("approved implementation spec", spec))]
+    named = prompts.named_files(documents.named_files(root, lld, 24000))
+    state = [Message(role="user", content=prompts.intro(command, prompts.red_task([]), [], named)).model_dump()]
     sizes: dict[str, list[list[int]]] = {"whole": [], "bounded": []}
     for n, steps in enumerate(plan):
         if n:
@@ -67,7 +73,8 @@ def play(root: Path, command: str, docs: str, plan: list[list[tuple[str, dict]]]
             sizes[kind].append([])
         for i, (name, args) in enumerate(steps):
             for kind, build in (("whole", lambda s: [Message.model_validate(m) for m in s]), ("bounded", prompt_messages)):
-                request = Request(system=prompts.SYSTEM, messages=build(state), tools=TOOL_SPECS, purpose="impl", turn=i)
+                request = Request(system=SYSTEM, messages=[*shared, *build(state)], tools=TOOL_SPECS,
+                                  purpose="impl", turn=i)
                 sizes[kind][-1].append(estimate_input_tokens(request))
             state += _step(kit, root, f"{n}.{i}", name, args)
     return sizes
@@ -98,14 +105,15 @@ def demo() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         repo = create_sample(Path(tmp) / "demo")
-        docs = prompts.documents(f"# Spec: {ISSUE_TITLE}\n\n{ISSUE_BODY}\n\n## Test mapping\n"
-                                 "| AC1 | tests/test_slug.py::MoreTest::test_dashes |\n", None)
+        spec = (f"# Spec: {ISSUE_TITLE}\n\n{ISSUE_BODY}\n\n## Test mapping\n"
+                "| AC1 | tests/test_slug.py::MoreTest::test_dashes |\n")
         old = '    return re.sub(r"[^a-z0-9]", "-", text.lower())'
         plan = rounds("textkit/slug.py", "tests/test_slug.py",
                       "\n\nclass MoreTest(unittest.TestCase):\n    def test_dashes(self):\n"
                       "        self.assertEqual(slugify('a  b'), 'a-b')\n",
                       (old, '    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")'))
-        report("demo (textkit)", play(repo, f"{sys.executable} -m unittest discover -s tests -t .", docs, plan))
+        report("demo (textkit)", play(repo, f"{sys.executable} -m unittest discover -s tests -t .", spec,
+                                      ["textkit/slug.py", "tests/test_slug.py"], plan))
 
 
 def corpus(name: str) -> None:
@@ -116,11 +124,11 @@ def corpus(name: str) -> None:
         repo = prepare(project, Path(tmp) / name, with_bug=True)
         [failing, *_] = project.data["bug"]["fails"]
         issue = project.data["issue"]
-        docs = prompts.documents(f"# Spec: {issue['title']}\n\n{issue['body']}\n\n## Test mapping\n| AC1 | {failing} |\n",
-                                 None)
-        plan = rounds(project.fix.file, failing.split("::")[0], "\n\ndef test_issue_example():\n    assert True\n",
+        spec = f"# Spec: {issue['title']}\n\n{issue['body']}\n\n## Test mapping\n| AC1 | {failing} |\n"
+        tests = failing.split("::")[0]
+        plan = rounds(project.fix.file, tests, "\n\ndef test_issue_example():\n    assert True\n",
                       (project.fix.search, project.fix.replace))
-        report(f"corpus: {name} {project.version}", play(repo, PYTEST, docs, plan))
+        report(f"corpus: {name} {project.version}", play(repo, PYTEST, spec, [project.fix.file, tests], plan))
 
 
 def main() -> None:

@@ -3,8 +3,9 @@
 Every call is streamed, so an idle connection is noticed (the read timeout is the idle limit)
 and the wall-clock cap is checked at every event. Structured output uses the Messages API's
 JSON-schema output format; tool calls map to `tool_use` / `tool_result` blocks. The system
-prompt and the first message (the stable prefix) carry `cache_control` breakpoints, and a
-tool loop's latest message too, so the next turn reads the conversation from the cache.
+prompt carries a `cache_control` breakpoint, and so do the messages the request names in
+`cache_after` (the end of the run's shared prefix, of a role's instructions, a tool loop's
+latest turn), so later calls read what they repeat from the cache.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from agentos.llm.base import Finish, Message, Request, Response, ToolCall, Usage
 from agentos.llm.retry import Attempt
 
 CACHE = {"type": "ephemeral"}
+MAX_BREAKPOINTS = 4
+"""Anthropic refuses a request with more blocks marked for caching."""
 FINISH: dict[str, Finish] = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls",
                              "max_tokens": "length", "model_context_window_exceeded": "length", "refusal": "refusal"}
 """Anthropic's stop_reason → our finish; anything else (pause_turn) is "other"."""
@@ -82,9 +85,11 @@ def usage_of(usage: Any) -> Usage:
 
 
 def messages(request: Request) -> list[dict[str, Any]]:
-    """Our messages as Anthropic turns: same-role neighbours merged, tool results as user blocks."""
+    """Our messages as Anthropic turns: same-role neighbours merged, tool results as user blocks;
+    cache breakpoints where the request says later calls repeat it."""
     turns: list[dict[str, Any]] = []
-    for message in request.messages:
+    ends: dict[int, dict[str, Any]] = {}  # message index → its last block
+    for i, message in enumerate(request.messages):
         role = "assistant" if message.role == "assistant" else "user"
         blocks = _blocks(message)
         if not blocks:
@@ -93,8 +98,23 @@ def messages(request: Request) -> list[dict[str, Any]]:
             turns[-1]["content"].extend(blocks)
         else:
             turns.append({"role": role, "content": blocks})
-    _mark_cache(turns, request.messages, loop=bool(request.tools))
+        ends[i] = blocks[-1]
+    for i in breakpoints(request, len(request.messages)):
+        sent = [j for j in ends if j <= i]  # an empty message has no block: mark the one before it
+        if sent:
+            ends[max(sent)]["cache_control"] = CACHE
     return turns
+
+
+def breakpoints(request: Request, count: int) -> list[int]:
+    """The messages that get a breakpoint, at most MAX_BREAKPOINTS - 1 (the system prompt has
+    one): the request's own, keeping the first (the run's shared prefix) and the latest; else
+    the first message and, in a tool loop, the last."""
+    points = sorted({i for i in request.cache_after if 0 <= i < count})
+    if not points:
+        points = [0] + ([count - 1] if request.tools and count > 1 else [])
+    room = MAX_BREAKPOINTS - 1
+    return points if len(points) <= room else [points[0], *points[len(points) - room + 1:]]
 
 
 def _blocks(message: Message) -> list[dict[str, Any]]:
@@ -103,14 +123,3 @@ def _blocks(message: Message) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
     blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments} for c in message.tool_calls]
     return blocks
-
-
-def _mark_cache(turns: list[dict[str, Any]], original: list[Message], loop: bool) -> None:
-    """Breakpoints after the first message (the stable context) and, in a tool loop, the last."""
-    if not turns:
-        return
-    first_len = len(_blocks(original[0])) if original else 0
-    first = turns[0]["content"][max(0, min(first_len, len(turns[0]["content"])) - 1)]
-    first["cache_control"] = CACHE
-    if loop and len(turns) > 1:
-        turns[-1]["content"][-1]["cache_control"] = CACHE

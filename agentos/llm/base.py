@@ -38,7 +38,8 @@ class Usage(BaseModel):
 
 
 class Request(BaseModel):
-    """One model call. `system` and the first messages are the stable prefix (cacheable)."""
+    """One model call. `system` and the first messages are the stable prefix (cacheable): see
+    agentos/workflows/prefix.py for what every call of a run starts with."""
 
     system: str
     messages: list[Message]
@@ -50,6 +51,10 @@ class Request(BaseModel):
     """What the call is for, e.g. "lld.review": used for logs, progress and scripted replies."""
     turn: int = 0
     """Sequence number of this call within its purpose (review round, tool-loop step)."""
+    cache_after: list[int] = Field(default_factory=list)
+    """Indexes of the messages that end a part later calls repeat byte for byte (the run's shared
+    prefix, a role's instructions, a tool loop's conversation so far). Providers that cache at
+    explicit breakpoints put them there; without any, after the first message."""
 
 
 Finish = Literal["stop", "length", "refusal", "tool_calls", "other"]

@@ -168,6 +168,7 @@ class ScriptedProvider:
             "digest": request_digest(request),
             "system": request.system,
             "messages": [m.model_dump(exclude_defaults=True) for m in request.messages],
+            "cache_after": request.cache_after,
         }
         append_line(self.log_path, json.dumps(record))
 

@@ -88,19 +88,32 @@ def _content(message: dict) -> str:
 def classify(body: dict) -> str:
     """The step a request asks for: triage.draft, lld.review, spec.revise, impl.red, impl.green…"""
     messages = body.get("messages", [])
-    system = next((_content(m) for m in messages if m.get("role") == "system"), "")
     if body.get("tools"):
         return f"impl.{_phase(messages)}"
-    kind = _KIND.search(system)
+    role = role_of(messages)
+    kind = _KIND.search(role)
     if kind is None:
         return "unknown"
     name = KINDS[kind.group(1)]
-    if "demanding reviewer" in system:
+    if "demanding reviewer" in role:
         return f"{name}.review"
     last = _content(messages[-1]) if messages else ""
     if last.startswith("Write the") or "Answer with the complete revised Markdown" in last:
         return f"{name}.draft"
     return f"{name}.revise"
+
+
+def shown(given: str, file: Path) -> bool:
+    """Whether the conversation already shows the file whole (a competent model does not read it
+    again; an excerpt is not enough)."""
+    return file.is_file() and file.read_text(encoding="utf-8") in given
+
+
+def role_of(messages: list[dict]) -> str:
+    """The role a request gives the model: the system prompt or, after the run's shared prefix,
+    the message that says who the model is."""
+    said = [_content(m) for m in messages if m.get("role") in ("system", "user")]
+    return next((text for text in reversed(said) if text.startswith("You are a") and _KIND.search(text)), "")
 
 
 def _phase(messages: list[dict]) -> str:
@@ -143,8 +156,9 @@ def tokens(text: str) -> int:
 
 
 def prompt_text(body: dict) -> str:
-    """A request's input as one string, in the order a provider's prefix cache sees it."""
-    parts = [json.dumps(body.get("tools", []), sort_keys=True)]
+    """A request's input as one string, in the order a provider's prefix cache sees it: the tools,
+    the answer's schema (OpenAI: "a prefix to the system message"), then the messages."""
+    parts = [json.dumps(body.get("tools", []), sort_keys=True), json.dumps(body.get("response_format") or "")]
     for m in body.get("messages", []):
         parts.append(f"<{m.get('role')}>{_content(m)}{json.dumps(m.get('tool_calls') or '')}")
     return "".join(parts)
@@ -301,16 +315,17 @@ class Implementer:
 
     def turn(self, phase: str, messages: list[dict]) -> Answer:
         task, done = turns_since_task(messages)
+        given = "\n".join(_content(m) for m in messages if m.get("role") == "user")
         if phase == "red" and "Phase 1 of 2" in task:
-            plan = self.red()
+            plan = self.red(given)
         elif phase == "green" and ("Phase 2 of 2" in task or "Implement the spec so that" in task):
-            plan = self.green()
+            plan = self.green(given)
         else:  # a rejected round or a fix round: the work is already done as well as it can be
             plan = [Answer("The change is in place; running the checks again.",
                            [_call("finish", summary="no further change needed")])]
         return plan[min(done, len(plan) - 1)]
 
-    def red(self) -> list[Answer]:
+    def red(self, given: str) -> list[Answer]:
         a, new = self.a, self.a.d["new_test"]
         path = f"./{a.test_file}"
         if a.test_file_exists():
@@ -322,15 +337,15 @@ class Implementer:
         else:
             look = _call("list_dir", path="./" + (str(Path(a.test_file).parent) if "/" in a.test_file else ""))
             write = _call("write_file", path=path, content=new["code"])
-        return [Answer("I'll look at the existing tests first.", [look]),
-                Answer(f"Adding the regression test {new['id']}.", [write]),
+        steps = [] if shown(given, a.repo / a.test_file) else [Answer("I'll look at the existing tests first.", [look])]
+        return [*steps, Answer(f"Adding the regression test {new['id']}.", [write]),
                 Answer("", [_call("finish", summary=f"added {new['id']}, which fails on the current code")])]
 
-    def green(self) -> list[Answer]:
+    def green(self, given: str) -> list[Answer]:
         fix = self.a.p.fix
         path = f"./{fix.file}"
-        return [Answer("", [_call("read_file", path=path)]),
-                Answer("The faulty line is clear; fixing it.",
+        steps = [] if shown(given, self.a.repo / fix.file) else [Answer("", [_call("read_file", path=path)])]
+        return [*steps, Answer("The faulty line is clear; fixing it.",
                        [_call("replace_in_file", path=path, old=fix.search, new=fix.replace)]),
                 Answer("Done: the fix is in place.", [_call("finish", summary=f"fixed {fix.file}")])]
 

@@ -20,7 +20,7 @@ import pytest
 
 from tests.corpus import fetch
 from tests.corpus.conftest import Pipeline, ProjectEnv, user_tree
-from tests.corpus.replay import Variant
+from tests.corpus.replay import Variant, role_of
 
 pytestmark = pytest.mark.corpus
 
@@ -101,8 +101,8 @@ def test_a_truncated_answer_is_asked_again_with_more_room(pipeline):
     p = pipeline(SMALL, Variant(truncate="spec.draft"))
     before = user_tree(p.repo)
     assert_pipeline_result(p, before, p.orchestrate())
-    asked = [r.body["max_tokens"] for r in p.server.requests if r.body and "implementation spec" in
-             r.body["messages"][0]["content"] and "senior engineer" in r.body["messages"][0]["content"]]
+    asked = [r.body["max_tokens"] for r in p.server.requests
+             if r.body and role_of(r.body["messages"]).startswith("You are a senior engineer writing a implementation spec")]
     assert len(asked) == 2 and asked[1] > asked[0]
 
 

@@ -144,3 +144,38 @@ def test_registry_builds_it_from_config_and_environment(server, tmp_path):
     assert "ANTHROPIC_API_KEY" in AnthropicProvider.readiness("sonnet-4.6", no_key)
     with pytest.raises(ProviderConfigError, match="ANTHROPIC_API_KEY"):
         resolve("anthropic:sonnet-4.6", no_key).complete(ask())
+
+
+def _marked(body) -> list[tuple[int, int]]:
+    """(turn, block) of every block carrying a cache breakpoint."""
+    return [(t, b) for t, turn in enumerate(body["messages"]) for b, block in enumerate(turn["content"])
+            if "cache_control" in block]
+
+
+def test_breakpoints_at_the_end_of_the_shared_prefix_and_of_the_role(server, waits):
+    """The run's shared prefix (three user messages, merged into one turn as three blocks), then
+    the role, then the changing part: breakpoints after the prefix and after the role."""
+    server.push(fake.stream("ok"))
+    texts = ["repository and issue", "approved brief", "approved design", "You are a reviewer.", "the draft"]
+    request = ask().model_copy(update={"messages": [Message(role="user", content=t) for t in texts],
+                                       "cache_after": [2, 3]})
+    provider(server, waits).complete(request)
+    body = server.requests[0].body
+    assert len(body["messages"]) == 1 and [b["text"] for b in body["messages"][0]["content"]] == texts
+    assert _marked(body) == [(0, 2), (0, 3)]
+    assert body["system"][0]["cache_control"] == {"type": "ephemeral"}
+
+
+def test_a_tool_loop_keeps_to_four_breakpoints_the_prefix_and_the_latest(server, waits):
+    server.push(fake.stream("ok"))
+    call = {"id": "toolu_1", "name": "read_file", "arguments": {"path": "a.py"}}
+    history = [Message(role="user", content="prefix"), Message(role="user", content="task"),
+               Message(role="assistant", content="", tool_calls=[call]),
+               Message(role="tool", tool_call_id="toolu_1", content="print(1)"),
+               Message(role="assistant", content="more"), Message(role="user", content="feedback")]
+    request = ask(tools=[READ_FILE]).model_copy(update={"messages": history, "cache_after": [0, 1, 3, 4, 5]})
+    provider(server, waits).complete(request)
+    body = server.requests[0].body
+    marked = _marked(body) + [("system", 0)] * ("cache_control" in body["system"][0])
+    assert len(marked) == 4  # the API's limit
+    assert (0, 0) in marked and (len(body["messages"]) - 1, 0) in marked  # the shared prefix and the latest turn

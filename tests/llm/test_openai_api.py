@@ -27,6 +27,20 @@ def provider(server, waits, key=fake.KEY, **policy):
                           {"OPENAI_API_KEY": key}, waits.policy(**policy))
 
 
+def test_cache_writes_are_counted_apart_and_calls_sharing_a_prefix_share_a_cache_key(server, waits):
+    server.push(fake.stream("one", use=fake.usage(prompt=3000, completion=10, cached=0, written=2500)))
+    server.push(fake.stream("two", use=fake.usage(prompt=3100, completion=10, cached=2500, written=0)))
+    p = provider(server, waits)
+    shared = [Message(role="user", content="the repository and the issue")]
+    first = p.complete(ask().model_copy(update={"messages": [*shared, Message(role="user", content="Draft it.")]}))
+    second = p.complete(ask(purpose="lld.review").model_copy(
+        update={"messages": [*shared, Message(role="user", content="Review it.")]}))
+    assert first.usage == Usage(input_tokens=500, output_tokens=10, cache_write_tokens=2500)
+    assert second.usage == Usage(input_tokens=600, output_tokens=10, cache_read_tokens=2500)
+    keys = {r.body["prompt_cache_key"] for r in server.requests}
+    assert len(keys) == 1  # one run's calls are routed to the same cache
+
+
 def test_streamed_text_with_cached_tokens_cost_and_request_id(server, waits):
     server.push(fake.stream("Hello there.", use=fake.usage(prompt=1000, completion=50, cached=600)))
     r = provider(server, waits).complete(ask())

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from agentos.repo.testreport import TestRun
-from agentos.workflows.implementation.docs import commit_type, is_test_id, listed_files, named_by_phrase, required_tests
+from agentos.workflows.implementation.docs import (commit_type, is_test_id, listed_files, named_by_phrase, named_files,
+                                                   required_tests)
+from agentos.workflows.implementation.prompts import intro, named_files as files_block, with_feedback
 from agentos.workflows.implementation.tools import is_test_path
 from agentos.workflows.implementation.report import red_message, red_tests_on_branch
 from agentos.workflows.implementation.verdict import Judgement, judge_green, judge_red, same_test, segments, status
@@ -179,6 +181,26 @@ def test_files_changed_and_the_commit_type_come_from_the_lld_and_brief():
     assert listed_files(lld) == ["src/a.py", ".github/workflows/ci.yml"]
     assert commit_type("## Kind\nbug\n") == "fix" and commit_type("## Kind\n**feature**\n") == "feat"
     assert commit_type(None) == "feat" and commit_type("## Kind\ndocs\n") == "docs"
+
+
+def test_the_files_the_lld_lists_go_whole_into_the_first_message_within_the_budget(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.py").write_text("def a():\n    return 1\n")
+    (tmp_path / "big.py").write_text("x = 1\n" * 2000)  # 12,000 characters: past a 1,000-token budget
+    (tmp_path.parent / "secret.py").write_text("KEY = 1\n")
+    lld = ("## Files changed\n| Path | Change |\n|---|---|\n| `src/a.py` | modify |\n| big.py | modify |\n"
+           "| tests/test_a.py | add |\n| ../secret.py | modify |\n")
+    files = named_files(tmp_path, lld, 1000)
+    assert files == [("src/a.py", "def a():\n    return 1\n"), ("big.py", None), ("tests/test_a.py", None),
+                     ("../secret.py", None)]
+    text = intro("pytest", "Phase 1 of 2: …", [], files_block(files))
+    assert text.startswith("You are the implementer") and "### src/a.py\n```\ndef a():" in text
+    assert "### big.py\n(not included" in text and "KEY = 1" not in text
+    assert text.index("### src/a.py") < text.index("The test command is") < text.index("Phase 1 of 2")
+    again = intro("pytest", "Implement it.", ["keep the old name"], "")
+    assert again.endswith(with_feedback(["keep the old name"]))
+    assert '<data name="feedback from the human approver">\n- keep the old name\n</data>' in again
+    assert with_feedback([]) == ""
 
 
 def test_the_red_commit_records_its_tests_for_later_runs():

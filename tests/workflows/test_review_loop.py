@@ -147,7 +147,8 @@ def test_repository_template_override_sets_the_required_sections(sample_repo):
     # The scripted brief has no '## Rollout': the override made it required.
     assert result.exit_code == 4 and "missing required section '## Rollout'" in result.message
     _, calls = _purposes(sample_repo, "triage")
-    assert "## Rollout" in calls[0]["system"] and "Brief for #1" in calls[0]["system"]
+    role = calls[0]["messages"][calls[0]["cache_after"][1]]["content"]  # the role follows the shared prefix
+    assert "## Rollout" in role and "Brief for #1" in role
 
 
 def test_a_model_that_returns_garbage_twice_blocks_the_standalone_workflow(sample_repo):

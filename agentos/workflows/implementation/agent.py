@@ -1,6 +1,7 @@
 """The built-in implementer: a model with file tools, one graph step per model call.
 
-agent makes one model call and appends its reply to the conversation; tools runs the calls
+agent makes one model call (the run's shared prefix, then the stage's conversation) and
+appends its reply to the conversation; tools runs the calls
 the reply asked for and appends their results. The state keeps the whole conversation; each
 call sends it bounded (see conversation.py). A round ends when the model calls `finish` or
 reaches the round's step, token or cost limit; then the tests judge it.
@@ -11,12 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from agentos.llm.base import Message, Request
-from agentos.workflows.implementation import prompts
 from agentos.workflows.implementation.conversation import prompt_messages
 from agentos.workflows.implementation.red import red_guard
 from agentos.workflows.implementation.state import ImplState
 from agentos.workflows.implementation.tools import TOOL_SPECS, WorktreeTools, describe
 from agentos.workflows.implementation.worktree import StageWorktree
+from agentos.workflows.prefix import SYSTEM
 
 TOOL_REPORT_CHARS = 6000
 
@@ -24,8 +25,10 @@ TOOL_REPORT_CHARS = 6000
 def agent(wt: StageWorktree, state: ImplState) -> ImplState:
     purpose = f"impl.{state['phase']}"
     turn = state.get("turns", {}).get(purpose, 0)
-    request = Request(system=prompts.SYSTEM, messages=prompt_messages(state["messages"]),
-                      tools=TOOL_SPECS, purpose=purpose, turn=turn)
+    shared = wt.shared_prefix
+    conversation = prompt_messages(state["messages"])
+    request = Request(system=SYSTEM, messages=[*shared, *conversation], tools=TOOL_SPECS, purpose=purpose,
+                      turn=turn, cache_after=[len(shared) - 1, len(shared), len(shared) + len(conversation) - 1])
     client = wt.services.models.client("impl", wt.cfg.implementer, state.get("attempt", 1))
     reply = client.complete(request)
     message = Message(role="assistant", content=reply.text, tool_calls=reply.tool_calls)

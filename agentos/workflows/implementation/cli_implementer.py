@@ -55,7 +55,7 @@ def _task(wt: StageWorktree, state: ImplState) -> str:
     elif state["phase"] == "red":
         instructions = prompts.red_task(required)
     else:
-        instructions = prompts.intro("", "", prompts.green_task(required), state.get("human_feedback") or []).strip()
+        instructions = prompts.green_task(required) + prompts.with_feedback(state.get("human_feedback") or [])
     command = wt.test_command(wt.template(state))
     return prompts.cli_task(prompts.documents(spec, lld), command, instructions)
 

@@ -5,8 +5,9 @@ What a later message makes stale is replaced by a one-line note: an earlier read
 file that is read or written again further down, a test run that a later run or the tests'
 verdict supersedes, search and listing results and the tests' feedback from earlier rounds.
 The latest view of each file the model works on stays whole, as do the first message (the
-task and the documents) and everything of the current round that nothing superseded. So a
-call's prompt stays near the size of its round's first call. A pure function of the
+task and the files the LLD lists, as they were) and everything of the current round that
+nothing superseded. So a call's prompt stays near the size of its round's first call. (The
+run's shared prefix, which agent.py puts before these messages, never changes.) A pure function of the
 messages: the same state gives the same prompt, and the call journal replays.
 """
 

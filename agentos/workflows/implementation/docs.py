@@ -1,10 +1,11 @@
 """What the implementation stage reads from the approved documents: the tests the spec's
 "Test mapping" requires, the files the LLD's "Files changed" lists, and the kind of change
-the issue brief names (for the commit type)."""
+the issue brief names (for the commit type); and the current text of the files the LLD lists."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from agentos.markdown.parse import column, sections, tables
 from agentos.workflows.review_loop.documents import brief_kind, files_changed
@@ -66,6 +67,23 @@ def listed_files(lld: str) -> list[str]:
     """The repository paths the LLD's "Files changed" table lists."""
     rows, _ = files_changed(lld)
     return list(dict.fromkeys(row.path for row in rows if row.path and not row.path.startswith("/")))
+
+
+def named_files(root: Path, lld: str, budget_tokens: int) -> list[tuple[str, str | None]]:
+    """(path, current text or None) for each file the LLD lists, in its order: the text while
+    the files so far fit in `budget_tokens` (about four characters a token), None for a file
+    that does not exist yet, is not text, or does not fit."""
+    room, out = budget_tokens * 4, []
+    for path in listed_files(lld):
+        file = root / path
+        try:
+            text = file.read_text(encoding="utf-8") if file.is_file() and file.resolve().is_relative_to(root.resolve()) else None
+        except (OSError, UnicodeDecodeError):
+            text = None
+        fits = text is not None and len(text) <= room
+        room -= len(text) if fits else 0
+        out.append((path, text if fits else None))
+    return out
 
 
 def commit_type(brief: str | None) -> str:

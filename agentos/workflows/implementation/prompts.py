@@ -1,18 +1,20 @@
 """What the implementer is told at each point of the stage: the same words for the built-in
-tool loop (as conversation messages) and for an agent CLI (as its task text)."""
+tool loop (as conversation messages, after the run's shared prefix: see workflows/prefix.py)
+and for an agent CLI (as its task text)."""
 
 from __future__ import annotations
 
+from agentos.markdown.escape import fenced
 from agentos.workflows.implementation.verdict import Judgement
 from agentos.workflows.prompts import UNTRUSTED_NOTE, data_block
 
-SYSTEM = (
-    "You are implementing an approved implementation spec in a git repository, using tools. "
+ROLE = (
+    "You are the implementer: implement the approved implementation spec above in this git "
+    "repository, using tools. "
     "Work test first: in phase 1 write only the tests from the spec's test mapping; they are run "
     "and must fail on the current code. In phase 2 write the code that makes them pass without "
     "breaking any other test. Paths are relative to the repository root. When a phase is done, "
-    "call `finish`; the tests are then run and their result, not your summary, decides.\n\n"
-    + UNTRUSTED_NOTE
+    "call `finish`; the tests are then run and their result, not your summary, decides."
 )
 CLI_PREAMBLE = (
     "You are working non-interactively in a git worktree of this repository. Edit the files "
@@ -50,13 +52,37 @@ def green_task(required: list[str]) -> str:
     )
 
 
-def intro(docs: str, command: str, phase_task: str, feedback: list[str]) -> str:
-    text = f"{docs}\n\nThe test command is `{command}`.\n\n{phase_task}"
-    if feedback:
-        notes = "\n".join(f"- {f}" for f in feedback)
-        text += "\n\n" + data_block("feedback from the human approver", notes) + (
-            "\nThe branch already holds an implementation; change it to address this feedback.")
-    return text
+def intro(command: str, phase_task: str, feedback: list[str], files: str = "") -> str:
+    """The stage's first message (after the shared prefix): the role, the files the LLD names,
+    the test command, the phase's task and any human feedback."""
+    text = f"{ROLE}\n\n" + (f"{files}\n\n" if files else "") + f"The test command is `{command}`.\n\n{phase_task}"
+    return text + with_feedback(feedback)
+
+
+def with_feedback(feedback: list[str]) -> str:
+    """The human approver's feedback on the branch's implementation, if any, to follow a task."""
+    if not feedback:
+        return ""
+    notes = "\n".join(f"- {f}" for f in feedback)
+    return ("\n\n" + data_block("feedback from the human approver", notes)
+            + "\nThe branch already holds an implementation; change it to address this feedback.")
+
+
+def named_files(files: list[tuple[str, str | None]], context: str = "") -> str:
+    """The files the LLD lists, as they are now: whole, or named when new, too large, or already
+    whole in the repository `context` the prompt opens with."""
+    parts = []
+    for path, text in files:
+        if text is None:
+            parts.append(f"### {path}\n(not included: new, or too large for the context budget; "
+                         "read_file shows what exists)")
+        elif fenced(text) in context:
+            parts.append(f"### {path}\n(whole in the repository context above)")
+        else:
+            parts.append(f"### {path}\n{fenced(text)}")
+    if not parts:
+        return ""
+    return data_block("files to change, as they are now", "\n\n".join(parts))
 
 
 def red_confirmed(judgement: Judgement, summary: str, required: list[str]) -> str:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from agentos.errors import MissingArtifactError
 from agentos.files import append_line
+from agentos.llm.base import Message
 from agentos.redact import redact
 from agentos.repo.git import Checkout
 from agentos.repo.testcmd import detect_test_command, expand_command, run_tests
@@ -22,6 +24,7 @@ from agentos.workflows.implementation import external, report
 from agentos.workflows.implementation.environment import TestEnvironment
 from agentos.workflows.implementation.state import ImplState
 from agentos.workflows.implementation.verdict import Judgement
+from agentos.workflows.prefix import RunPrefix
 from agentos.workflows.services import Services
 
 
@@ -85,6 +88,11 @@ class StageWorktree:
     def append(self, name: str, record: dict[str, Any]) -> None:
         """One JSON line more in the run folder's `impl/<name>`, secrets redacted."""
         append_line(self.folder / name, redact(json.dumps(record)))
+
+    @cached_property
+    def shared_prefix(self) -> list[Message]:
+        """The run's shared prompt prefix, which every implementer call starts with (read once)."""
+        return RunPrefix(self.services).messages("implementation")
 
     def documents(self, issue: int) -> tuple[str, str | None]:
         """(spec, LLD or None): what the implementer works from."""

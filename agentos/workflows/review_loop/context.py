@@ -1,8 +1,9 @@
 """What a document's prompts and checks are built from, computed once per loop.
 
-Prompts put the stable parts first (instructions and template in the system prompt, then the
-repository context, the issue and earlier documents) and the changing parts last, so provider
-prompt caching applies across rounds.
+Every prompt opens with the run's shared prefix (prefix.py: the same system prompt, repository,
+issue and approved documents for every call of the run), then the role (drafter or reviewer,
+with the template), then what changes from call to call, so provider prompt caching applies
+across rounds and across stages.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 from functools import cached_property
 
 from agentos.llm.base import Message, Request
-from agentos.repo.context import RepoIndex, repo_context
-from agentos.workflows.prompts import UNTRUSTED_NOTE, data_block
+from agentos.repo.context import RepoIndex
+from agentos.workflows.prefix import SYSTEM, RunPrefix
 from agentos.workflows.review_loop.documents import criteria_of
 from agentos.workflows.review_loop.kinds import DocKind
 from agentos.workflows.review_loop.validators import ValidationContext
@@ -20,7 +21,7 @@ from agentos.workflows.services import Services
 ROLE_DRAFTER = (
     "You are a senior engineer writing a {title} for a code change. {purpose}\n"
     "Follow the template's headings exactly (## level). Be concrete: name real files, "
-    "functions and tests from the repository context.\n\n{note}\n\nTemplate:\n{template}"
+    "functions and tests from the repository context.\n\nTemplate:\n{template}"
 )
 ROLE_REVIEWER = (
     "You are a demanding reviewer of a {title}. {purpose}\n"
@@ -28,7 +29,7 @@ ROLE_REVIEWER = (
     "implementer could follow it without guessing; REVISE with specific findings otherwise "
     "(give each finding a stable id, and reuse the id when you raise the same point again); "
     "BLOCKED only when the issue itself cannot be done as stated. Answer as JSON matching "
-    "the schema.\n\n{note}\n\nTemplate the document must follow:\n{template}"
+    "the schema.\n\nTemplate the document must follow:\n{template}"
 )
 
 
@@ -42,34 +43,31 @@ class DocumentContext:
         self.cfg = getattr(services.config.stages, kind.name)
 
     @cached_property
+    def prefix(self) -> RunPrefix:
+        return RunPrefix(self.s)
+
+    @property
     def issue(self):
-        return self.s.forge.get_issue(self.s.workspace.issue)
+        return self.prefix.issue
 
     @cached_property
     def template(self) -> str:
         return self.kind.template(self.s.layout.templates_dir, issue_title=self.issue.title,
                                   issue_number=self.issue.number)
 
-    @cached_property
+    @property
     def index(self) -> RepoIndex:
-        exclude = (f"{self.s.config.docs_dir}/", ".agentos/")
-        return RepoIndex.build(self.s.workspace.ensure(), self.s.layout.agentos_dir / "cache", exclude)
+        return self.prefix.index
 
     @cached_property
     def inputs(self) -> dict[str, str]:
-        found = {name: self.s.workspace.read_doc(name) for name in self.kind.inputs}
-        return {name: doc[0] for name, doc in found.items() if doc}
+        """The earlier documents this one is written from (the prefix holds them all)."""
+        return {name: text for name, text in self.prefix.documents(self.kind.name).items() if name in self.kind.inputs}
 
     @cached_property
-    def stable(self) -> str:
-        """The stable part of every prompt: repository, the issue, earlier documents."""
-        query = f"{self.issue.title}\n{self.issue.body}\n" + "\n".join(self.inputs.values())
-        parts = [
-            data_block("repository", repo_context(self.index, self.s.workspace.path, query, self.cfg.context_tokens)),
-            data_block(f"issue #{self.issue.number}", f"# {self.issue.title}\n\n{self.issue.body}"),
-        ]
-        parts += [data_block(f"approved {name} document", text) for name, text in self.inputs.items()]
-        return "\n\n".join(parts)
+    def stable(self) -> list[Message]:
+        """The run's shared prefix as this stage sends it."""
+        return self.prefix.messages(self.kind.name)
 
     @cached_property
     def checks(self) -> ValidationContext:
@@ -81,9 +79,9 @@ class DocumentContext:
                                  lld=self.inputs.get("lld", ""))
 
     def request(self, role: str, changing: list[str], purpose: str, turn: int) -> Request:
-        """`role` (ROLE_DRAFTER or ROLE_REVIEWER) as the system prompt, the stable part, then `changing`."""
-        system = role.format(title=self.kind.title, purpose=self.kind.purpose, note=UNTRUSTED_NOTE,
-                             template=self.template)
-        messages = [Message(role="user", content=self.stable)]
+        """The shared prefix, `role` (ROLE_DRAFTER or ROLE_REVIEWER) with the template, then `changing`."""
+        text = role.format(title=self.kind.title, purpose=self.kind.purpose, template=self.template)
+        messages = [*self.stable, Message(role="user", content=text)]
         messages += [Message(role="user", content=text) for text in changing]
-        return Request(system=system, messages=messages, purpose=purpose, turn=turn)
+        shared = len(self.stable)
+        return Request(system=SYSTEM, messages=messages, purpose=purpose, turn=turn, cache_after=[shared - 1, shared])

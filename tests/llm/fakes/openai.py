@@ -35,9 +35,10 @@ def error(status: int, message: str, code: str | None = None, kind: str = "inval
     return Reply(status, body, headers={"x-request-id": "req_err", **(headers or {})})
 
 
-def usage(prompt: int = 10, completion: int = 5, cached: int = 0) -> dict:
+def usage(prompt: int = 10, completion: int = 5, cached: int = 0, written: int | None = None) -> dict:
+    details = {"cached_tokens": cached, **({} if written is None else {"cache_write_tokens": written})}
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-            "prompt_tokens_details": {"cached_tokens": cached}}
+            "prompt_tokens_details": details}
 
 
 def stream(text: str = "", tool_calls: list[dict] | None = None, use: dict | None = None,
