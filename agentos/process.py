@@ -90,8 +90,8 @@ def _run(child_env: dict[str, str], command: str | list[str], cwd: Path, timeout
     out = _Ends(head_chars, tail_chars)
     err = _Ends(0, tail_chars) if stderr_apart else None
     started = time.monotonic()
-    proc = _start(command, cwd, child_env, stdin, stderr_apart)
-    with _LOCK:
+    with _LOCK:  # started and recorded at once: end_children never misses a command already running
+        proc = _start(command, cwd, child_env, stdin, stderr_apart)
         _RUNNING[proc.pid] = proc
     try:
         readers = [_read(proc.stdout, out)] + ([_read(proc.stderr, err)] if err else [])
