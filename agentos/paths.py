@@ -15,7 +15,8 @@ _IGNORED = ["state.db", "state.db-*", "runs/", "worktrees/", "logs/", "cache/"]
 
 
 def find_repo_root(start: Path | None = None) -> Path:
-    """The top of the git repository containing `start` (default: the cwd)."""
+    """The top of the git repository containing `start` (default: the cwd); from inside one of
+    agentos's issue worktrees, the repository it belongs to."""
     where = (start or Path.cwd()).resolve()
     if not where.exists():
         raise NotARepositoryError(f"{where} does not exist", "pass --repo PATH to a git repository")
@@ -32,7 +33,11 @@ def find_repo_root(start: Path | None = None) -> Path:
             f"{where} is not inside a git repository",
             "run from inside the repository, pass --repo PATH, or `git init` it first",
         )
-    return Path(proc.stdout.strip()).resolve()
+    top = Path(proc.stdout.strip()).resolve()
+    # Inside an issue's worktree (<repo>/.agentos/worktrees/N), the repository is the one that owns it.
+    if top.parent.name == "worktrees" and top.parent.parent.name == ".agentos":
+        return top.parents[2]
+    return top
 
 
 @dataclass(frozen=True)

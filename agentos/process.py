@@ -247,3 +247,36 @@ def _clip(head: str, tail: str, total: int, max_chars: int) -> str:
     cut = total - head_n - tail_n
     marker = f"\n[… {cut:,} characters of output cut …]\n"
     return head[:head_n] + marker + (tail[-tail_n:] if tail_n else "")
+
+
+def page(text: str) -> None:
+    """Show `text` through the user's pager ($PAGER, else `less`) on a terminal; print it otherwise.
+
+    As git does: LESS defaults to FRX (quit when it fits on one screen, keep colours, leave the
+    text on screen). The pager shares our terminal, whose keys it reads, so unlike `run_bounded`
+    it stays in our process group, and has no time limit: it ends when the user quits it.
+    """
+    import shlex
+    import sys
+
+    pager = os.environ.get("PAGER", "less")
+    if not sys.stdout.isatty() or os.environ.get("TERM") == "dumb" or pager.strip() in ("", "cat"):
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    sys.stdout.flush()
+    try:
+        proc = subprocess.Popen(shlex.split(pager), stdin=subprocess.PIPE, env={"LESS": "FRX", **os.environ})
+    except (OSError, ValueError):
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    try:
+        with contextlib.suppress(BrokenPipeError):  # the user quit before reading it all
+            with proc.stdin:
+                proc.stdin.write(text.encode("utf-8", "replace"))
+    finally:
+        while True:
+            try:
+                proc.wait()
+                break
+            except KeyboardInterrupt:  # Ctrl-C belongs to the pager (less stays; ends on q)
+                continue

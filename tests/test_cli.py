@@ -54,10 +54,12 @@ def test_status_of_a_paused_run_names_the_gate(sample_repo):
     edit_config(sample_repo, gates={"after_lld": True})
     orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True))
     text = _agentos("status", "1", "--repo", str(sample_repo))
-    assert text.exit_code == 0 and "PAUSED" in text.output and "waiting at gate after_lld" in text.output
+    assert text.exit_code == 0 and "PAUSED at gate after LLD" in text.output
+    assert "Waiting at gate after LLD" in text.output and "agentos approve 1 --repo" in text.output
     info = json.loads(_agentos("status", "1", "--repo", str(sample_repo), "--json").output)
-    assert info["stages"]["lld"]["verdict"] == "PASS" and info["artifacts"]["lld_path"].endswith("lld.md")
-    assert info["model_calls"] == 6
+    lld = next(s for s in info["stages"] if s["name"] == "lld")
+    assert lld["status"] == "PASS" and info["gate"]["document"]["path"].endswith("lld.md")
+    assert info["calls"] == 6 and info["summary"]["gate"] == "after_lld"
 
 
 def test_status_of_an_issue_never_run(sample_repo):

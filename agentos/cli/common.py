@@ -1,4 +1,4 @@
-"""What every command shares: turning errors into exit codes and messages, and gate prompts."""
+"""What every command shares: turning errors into exit codes and messages, -h and --version."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import tempfile
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 import typer
 
@@ -19,6 +19,38 @@ from agentos.redact import redact
 
 if TYPE_CHECKING:
     from agentos.workflows.orchestrator.driver import RunResult
+
+
+HELP = {"help_option_names": ["-h", "--help"]}
+"""Every command takes -h as well as --help."""
+
+
+def show_help_when_bare(ctx: typer.Context) -> None:
+    # Bare `agentos` (or `agentos issue`): the help, exit 0, as gh does.
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+
+
+def print_version(on: bool) -> None:
+    """The --version option's callback: print the version and exit."""
+    if on:
+        from agentos import __version__
+
+        typer.echo(f"agentos {__version__}")
+        raise typer.Exit(0)
+
+
+VersionOpt = typer.Option(False, "--version", is_eager=True, callback=print_version,
+                          help="Print the version of agentos and exit.")
+
+
+def version_option(then: Callable[[typer.Context], None]) -> Callable[..., None]:
+    """A group callback with `--version`, running `then` otherwise."""
+    def callback(ctx: typer.Context, version: bool = VersionOpt) -> None:
+        then(ctx)
+
+    return callback
 
 
 def run_cli(fn: Callable[[], int | None], repo: Path | None = None) -> None:
@@ -117,23 +149,3 @@ def _crash_log_folders(repo: Path | None) -> list[Path]:
 
 def can_prompt(no_input: bool) -> bool:
     return not no_input and sys.stdin.isatty() and sys.stdout.isatty()
-
-
-def terminal_gate(payload: dict[str, Any]) -> dict[str, Any] | None:
-    """Ask at the terminal: approve, reject with feedback, or quit (pause)."""
-    from rich.console import Console
-    from rich.prompt import Prompt
-
-    console = Console(stderr=True)
-    artifact = f" — see {payload['artifact']}" if payload.get("artifact") else ""
-    console.print(f"\n[bold]Gate {payload.get('gate')}[/]: approve the {payload.get('stage')} result?{artifact}")
-    choice = Prompt.ask(r"\[a]pprove, \[r]eject with feedback, \[q]uit (pause)", choices=["a", "r", "q"],
-                        default="a", console=console)
-    if choice == "q":
-        return None
-    if choice == "a":
-        return {"action": "approve", "feedback": None, "by": "terminal"}
-    feedback = ""
-    while not feedback.strip():
-        feedback = Prompt.ask("What should change?", console=console)
-    return {"action": "reject", "feedback": feedback.strip(), "by": "terminal"}

@@ -4,28 +4,48 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import typer
 
 from agentos.cli.batch import app as batch_app
-from agentos.cli.common import report, run_cli
+from agentos.cli.common import HELP, report, run_cli, show_help_when_bare, version_option
 
-app = typer.Typer(add_completion=False, rich_markup_mode=None, no_args_is_help=True,
-                  help="agentos: issues to reviewed, tested pull requests.")
-issue_app = typer.Typer(no_args_is_help=True, help="Issues of the local forge (.agentos/issues/).")
-config_app = typer.Typer(no_args_is_help=True, help="The effective configuration and its schema.")
+EXAMPLES = """\b
+Examples:
+  orchestrate --issue 12            take issue 12 to a pull request
+  agentos runs                      every issue's latest run
+  agentos status 12                 where issue 12's run stands, and what to do next
+  agentos show 12 lld               read its design (also: brief, spec, diff, tests, pr)
+  agentos approve 12                approve the gate it waits at
+  agentos demo                      try it on a sample repository, no keys needed"""
+
+app = typer.Typer(add_completion=False, rich_markup_mode=None, context_settings=HELP, invoke_without_command=True,
+                  help="agentos: issues to reviewed, tested pull requests.", epilog=EXAMPLES)
+issue_app = typer.Typer(context_settings=HELP, invoke_without_command=True,
+                        help="Issues of the local forge (.agentos/issues/).")
+config_app = typer.Typer(context_settings=HELP, invoke_without_command=True,
+                         help="The effective configuration and its schema.")
 app.add_typer(issue_app, name="issue")
 app.add_typer(config_app, name="config")
 app.add_typer(batch_app, name="batch")
+app.callback()(version_option(show_help_when_bare))
+issue_app.callback()(show_help_when_bare)
+config_app.callback()(show_help_when_bare)
 
-RepoOpt = typer.Option(None, "--repo", help="Target git repository (default: the current one).")
+RepoOpt = typer.Option(None, "--repo", metavar="PATH", help="Target git repository (default: the one you are in, "
+                       "also from inside an issue's worktree).")
+ConfigOpt = typer.Option(None, "--config", metavar="FILE", help="Config file (default: <repo>/.agentos/config.yaml).")
+SetOpt = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a config key, e.g. stages.lld.max_revisions=2 (repeatable).")
+PlainOpt = typer.Option(False, "--plain", help="Plain progress lines instead of the live view.")
+IssueArg = typer.Argument(..., metavar="N", help="Issue number.")
+JsonOpt = typer.Option(False, "--json", help="Machine-readable output: every field (see docs/cli.md).")
 
 
 @app.command()
 def demo(
-    dir: Path = typer.Option(Path("agentos-demo"), "--dir", help="Where to create the sample repository."),
-    plain: bool = typer.Option(False, "--plain", help="Plain progress lines instead of the live view."),
+    dir: Path = typer.Option(Path("agentos-demo"), "--dir", metavar="PATH", help="Where to create the sample repository."),
+    plain: bool = PlainOpt,
 ) -> None:
     """Create a sample repository with one issue and run the whole pipeline on scripted models."""
     from agentos.demo import run_demo
@@ -35,9 +55,9 @@ def demo(
 
 @issue_app.command("new")
 def issue_new(
-    title: str = typer.Option(..., "--title"),
-    body_file: Optional[Path] = typer.Option(None, "--body-file", help="Markdown file with the issue body ('-' for stdin)."),
-    label: list[str] = typer.Option([], "--label"),
+    title: str = typer.Option(..., "--title", metavar="TEXT", help="The issue's title."),
+    body_file: Optional[Path] = typer.Option(None, "--body-file", metavar="FILE", help="Markdown file with the issue body ('-' for stdin)."),
+    label: list[str] = typer.Option([], "--label", metavar="LABEL", help="A label to put on it (repeatable)."),
     repo: Optional[Path] = RepoOpt,
 ) -> None:
     """Create an issue in the local forge."""
@@ -67,15 +87,15 @@ def _decide(issue: int, action: str, feedback: Optional[str], repo: Optional[Pat
 
 
 @app.command()
-def approve(issue: int = typer.Argument(...), repo: Optional[Path] = RepoOpt) -> None:
+def approve(issue: int = IssueArg, repo: Optional[Path] = RepoOpt) -> None:
     """Approve the gate a paused run is waiting at; `orchestrate --issue N` then continues."""
     _decide(issue, "approve", None, repo)
 
 
 @app.command()
 def reject(
-    issue: int = typer.Argument(...),
-    feedback: str = typer.Option(..., "--feedback", help="What should change; goes to the stage's next revision."),
+    issue: int = IssueArg,
+    feedback: str = typer.Option(..., "--feedback", metavar="TEXT", help="What should change; goes to the stage's next revision."),
     repo: Optional[Path] = RepoOpt,
 ) -> None:
     """Reject the gated result with feedback; the stage revises it when the run continues."""
@@ -85,7 +105,7 @@ def reject(
 @app.command()
 def poll(
     repo: Optional[Path] = RepoOpt,
-    plain: bool = typer.Option(False, "--plain", help="Plain progress lines instead of the live view."),
+    plain: bool = PlainOpt,
 ) -> None:
     """Continue every paused run whose gate was decided (`agentos approve|reject` or a `/agentos` issue comment)."""
     from agentos.commands.gates import poll as poll_runs
@@ -94,19 +114,43 @@ def poll(
 
 
 @app.command()
-def status(
-    issue: int = typer.Argument(...),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-    repo: Optional[Path] = RepoOpt,
-) -> None:
-    """Where the issue's latest run stands: stage, verdicts, artifacts, PR, time and cost."""
+def status(issue: int = IssueArg, as_json: bool = JsonOpt, repo: Optional[Path] = RepoOpt) -> None:
+    """Where the issue's latest run stands: a row per stage, the gate it waits at, what to do next."""
     from agentos.commands.status import render_status, run_status
+    from agentos.readmodel import as_json as to_json
 
     def body() -> None:
-        info = run_status(repo, issue)
-        typer.echo(json.dumps(info, indent=2) if as_json else render_status(info))
+        detail = run_status(repo, issue)
+        typer.echo(json.dumps(to_json(detail), indent=2) if as_json else render_status(detail))
 
     run_cli(body, repo)
+
+
+@app.command("runs")
+def runs_list(as_json: bool = JsonOpt, repo: Optional[Path] = RepoOpt) -> None:
+    """Every issue's latest run: status, stage, gate, PR, cost and age, newest first."""
+    from agentos.commands.status import render_runs, runs_overview
+    from agentos.readmodel import as_json as to_json
+
+    def body() -> None:
+        found = runs_overview(repo)
+        typer.echo(json.dumps(to_json(found), indent=2) if as_json else render_runs(found))
+
+    run_cli(body, repo)
+
+
+@app.command()
+def show(
+    issue: int = IssueArg,
+    what: Optional[Literal["brief", "lld", "spec", "diff", "tests", "pr"]] = typer.Argument(
+        None, metavar="WHAT", help="What to show (default: what the run asks you to look at now)."),
+    repo: Optional[Path] = RepoOpt,
+) -> None:
+    """Print a document, the branch's diff against its base, the test report or the PR body (paged on a terminal)."""
+    from agentos.commands.show import show as show_text
+    from agentos.process import page
+
+    run_cli(lambda: page(show_text(repo, issue, what)), repo)
 
 
 @app.command()
@@ -121,8 +165,8 @@ def repair(repo: Optional[Path] = RepoOpt) -> None:
 def doctor(
     online: bool = typer.Option(False, "--online", help="Also make a one-token call to each model."),
     repo: Optional[Path] = RepoOpt,
-    config: Optional[Path] = typer.Option(None, "--config"),
-    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a config key."),
+    config: Optional[Path] = ConfigOpt,
+    set_: list[str] = SetOpt,
 ) -> None:
     """For each configured model: key present, SDK or CLI installed, endpoint reachable (exit 2 if not)."""
     from agentos.commands.doctor import run_doctor
@@ -139,8 +183,8 @@ def doctor(
 @config_app.command("show")
 def config_show(
     repo: Optional[Path] = RepoOpt,
-    config: Optional[Path] = typer.Option(None, "--config"),
-    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a config key."),
+    config: Optional[Path] = ConfigOpt,
+    set_: list[str] = SetOpt,
 ) -> None:
     """The effective configuration, each value with where it came from."""
     from agentos.commands.settings import show_config
@@ -158,11 +202,11 @@ def config_schema() -> None:
 
 def _workflow_command(stage: str, doc: str):
     def command(
-        issue: int = typer.Option(..., "--issue", "-i"),
+        issue: int = typer.Option(..., "--issue", "-i", metavar="N", help="Issue number."),
         repo: Optional[Path] = RepoOpt,
-        config: Optional[Path] = typer.Option(None, "--config"),
-        set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a config key."),
-        plain: bool = typer.Option(False, "--plain"),
+        config: Optional[Path] = ConfigOpt,
+        set_: list[str] = SetOpt,
+        plain: bool = PlainOpt,
         wait: bool = typer.Option(False, "--wait", help="If the issue is being run by another process, wait for it to end."),
     ) -> None:
         from agentos.workflows.orchestrator.run import run_workflow

@@ -12,9 +12,10 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agentos.progress.events import Event
+if TYPE_CHECKING:  # the view reads events' fields only: the read model folds logged events without pydantic
+    from agentos.progress.events import Event
 
 NOTES_KEPT = 5
 
@@ -279,6 +280,11 @@ _FOLDS: dict[str, Callable[[RunView, Event, datetime | None], None]] = {
 def _join(head: str, detail: str) -> str:
     """Join as "head: detail", or just head when there is no detail."""
     return f"{head}: {detail}" if detail else head
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """ "1 call", "2 calls", "0 calls"."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
 def fmt_tokens(n: int) -> str:

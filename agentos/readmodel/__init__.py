@@ -18,10 +18,11 @@ from agentos.readmodel.model import (
     Blocker, Decision, Document, GateInfo, Liveness, RunDetail, RunSummary, StageRow, Step, TestSummary, as_json,
     gate_label, stage_label,
 )
-from agentos.readmodel.overview import latest_record, list_runs, run_detail, where
+from agentos.readmodel.advice import next_steps, render_blocker, render_steps
+from agentos.readmodel.overview import blocker, latest_record, list_runs, run_detail, where
 
 __all__ = [
-    "Blocker", "Decision", "Document", "GateInfo", "Liveness", "RunDetail", "RunSummary", "StageRow", "Step",
+    "blocker", "next_steps", "render_blocker", "render_steps", "Blocker", "Decision", "Document", "GateInfo", "Liveness", "RunDetail", "RunSummary", "StageRow", "Step",
     "TestSummary", "Where", "as_json", "branch_diff", "document", "document_text", "documents", "gate_label",
     "latest_record", "list_runs", "pr_body", "review_outcome", "run_detail", "shown_path", "stage_label",
     "test_report", "test_summary", "where",

@@ -56,3 +56,21 @@ def blocked_steps(issue: int, blocker: Blocker | None, repo: str = "") -> list[S
 def stage_doc(stage: str) -> str:
     """The `agentos show` view for a stage's result."""
     return {"triage": "brief", "lld": "lld", "spec": "spec", "impl": "diff", "pr": "pr"}.get(stage, "brief")
+
+
+def render_steps(steps: list[Step], indent: str = "  ") -> list[str]:
+    """Next steps as plain lines, the commands aligned: "  agentos approve 12   approve"."""
+    wide = max((len(s.command) for s in steps), default=0)
+    return [f"{indent}{s.command.ljust(wide)}  {s.what}" for s in steps]
+
+
+def render_blocker(b: Blocker, findings: int = 10, tests: int = 20) -> list[str]:
+    """Why a run stopped, as plain lines: the reason, the open findings, the failing tests."""
+    lines = [f"Stopped in {stage_label(b.stage) or 'the run'}: {b.reason}"]
+    if b.findings:
+        lines.append(f"  open review findings ({len(b.findings)}):")
+        lines += [f"    - {f}" for f in b.findings[:findings]]
+    if b.failing_tests:
+        lines.append(f"  failing tests ({len(b.failing_tests)}):")
+        lines += [f"    - {t}" for t in b.failing_tests[:tests]]
+    return lines

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -13,8 +13,6 @@ from agentos import runs
 from agentos.errors import UsageError
 from agentos.files import read_jsonl
 from agentos.paths import RepoLayout
-from agentos.progress.events import Event
-from agentos.progress.log import read_events
 from agentos.progress.view import RunView, StageView, parse_ts
 from agentos.readmodel import advice
 from agentos.readmodel.artifacts import Where, documents, latest_review, test_summary
@@ -24,6 +22,40 @@ from agentos.readmodel.model import (
 )
 
 FINISHED = ("done", "blocked", "failed", "budget")
+
+
+@dataclass
+class Event:
+    """A progress event as events.jsonl holds it, read without validation (no pydantic), so a
+    status answers at once; the fields are those of `agentos.progress.events.Event`."""
+
+    kind: str
+    run_id: str = ""
+    ts: str = ""
+    stage: str | None = None
+    message: str = ""
+    verdict: str | None = None
+    attempt: int | None = None
+    model: str | None = None
+    purpose: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+_EVENT_FIELDS = {f.name for f in fields(Event)}
+
+
+def read_events(path: Path) -> list[Event]:
+    """The run's events in order; lines that are torn or not events are skipped."""
+    out = []
+    for record in read_jsonl(path):
+        if isinstance(record.get("kind"), str):
+            event = Event(**{k: v for k, v in record.items() if k in _EVENT_FIELDS})
+            event.data = event.data if isinstance(event.data, dict) else {}
+            out.append(event)
+    return out
 
 
 @dataclass
@@ -196,9 +228,14 @@ def _gate(run: _Run, summary: RunSummary, docs: list) -> GateInfo | None:
 def _blocker(run: _Run, rows: list[StageRow], tests: TestSummary | None) -> Blocker:
     """The stage that stopped the run, with the review's open findings or the failing tests."""
     stopped = [r.name for r in rows if r.status == "BLOCK"] or [r.name for r in rows if r.status == "interrupted"]
-    stage = stopped[0] if stopped else ""
-    reason = run.record.message.removeprefix("blocked at ") or run.view.message
-    review = latest_review(run.run_dir, stage) if stage else {}
+    return blocker(run.run_dir, stopped[0] if stopped else "",
+                   run.record.message.removeprefix("blocked at ") or run.view.message, tests)
+
+
+def blocker(run_dir: Path, stage: str, reason: str, tests: TestSummary | None) -> Blocker:
+    """Why `stage` stopped the run: `reason`, the last review's open findings (blocking first),
+    and for the implementation the failing tests."""
+    review = latest_review(run_dir, stage) if stage else {}
     findings = [] if review.get("verdict") == "APPROVED" else \
         sorted(review.get("findings") or [], key=lambda f: f.get("severity") != "blocking")
     return Blocker(stage, reason,

@@ -61,8 +61,8 @@ def test_triage_drafted_by_the_anthropic_adapter_inside_the_pipeline(sample_repo
     assert call["response"]["request_id"] == "req_fake_1" and call["response"]["cost_usd"] == pytest.approx(expected)
     assert call["response"]["usage"]["cache_write_tokens"] == 1500
     status = run_status(sample_repo, 1)
-    assert status["stages"]["triage"]["cost_usd"] == pytest.approx(expected)
-    assert status["cost_usd"] == pytest.approx(expected)
+    assert status.stages[0].name == "triage" and status.stages[0].cost_usd == pytest.approx(expected)
+    assert status.summary.cost_usd == pytest.approx(expected)
     run_dir = RepoLayout(sample_repo).run_dir(result.run_id)
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
     [paid] = [e for e in events if e["kind"] == "model_call" and e["purpose"] == "triage.draft"]
@@ -97,7 +97,7 @@ def test_budget_pauses_before_the_call_that_could_cross_it_and_resumes_when_rais
     assert resumed.run_id == record.run_id  # the same run continued
     assert len(claude.requests) == 3  # lld.revise, and nothing paid twice
     assert "output_config" in claude.requests[2].body  # the revision is structured output
-    assert run_status(sample_repo, 1)["cost_usd"] == pytest.approx(0.279)
+    assert run_status(sample_repo, 1).summary.cost_usd == pytest.approx(0.279)
 
 
 def test_provider_down_after_its_retries_stops_resumably_without_rerunning_the_stage(sample_repo, claude):
