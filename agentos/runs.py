@@ -103,6 +103,20 @@ def _proc_stat(pid: int) -> tuple[str, int | None]:
     return (fields[0], int(fields[19])) if len(fields) > 19 else ("", None)
 
 
+def local_user(root: Path) -> str:
+    """Who decides at this machine: git's user.name for the repository, else the login name."""
+    import getpass
+
+    from agentos.repo.git import Git
+
+    name = Git(root).run("config", "user.name", check=False)
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):
+        login = ""
+    return name or login or "unknown user"
+
+
 def load(path: Path) -> RunRecord | None:
     try:
         return RunRecord(**json.loads(path.read_text()))

@@ -27,7 +27,8 @@ def record_decision(opts: RunOptions, action: str, feedback: str | None) -> str:
                          f"see `agentos status {opts.issue}`")
     if action == "reject" and not (feedback or "").strip():
         raise UsageError("reject needs feedback for the next revision", 'add --feedback "what to change"')
-    decision = {"gate": record.gate.get("gate"), "action": action, "feedback": feedback}
+    decision = {"gate": record.gate.get("gate"), "action": action, "feedback": feedback,
+                "by": runs.local_user(layout.root)}
     runs.save_decision(layout, record, decision)
     return f"{action} recorded for gate {record.gate.get('gate')} of issue #{opts.issue}; continue with: orchestrate --issue {opts.issue}"
 

@@ -65,7 +65,7 @@ def test_demo_end_to_end(tmp_path):
     for doc in ("brief", "lld", "spec"):
         assert f"docs/agentos/issue-1/{doc}.md" in on_branch
     lld = git(repo, "show", "agentos/issue-1:docs/agentos/issue-1/lld.md")
-    assert "Round 1: REVISE" in lld and "Status: APPROVED after 2 review round(s)" in lld
+    assert "Round 1: REVISE" in lld and "Status: APPROVED after 2 review rounds" in lld
     code = git(repo, "show", "agentos/issue-1:textkit/slug.py")
     assert '"[^a-z0-9]+"' in code and 'strip("-")' in code
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
@@ -74,7 +74,8 @@ def test_demo_end_to_end(tmp_path):
 
     # The tests really ran, and the reviewer's findings reached the drafter's revision.
     status = json.loads(CliRunner().invoke(agentos_app, ["status", "1", "--repo", str(repo), "--json"]).output)
-    assert status["status"] == "done" and status["stages"]["impl"]["exit_reason"] == "tests_pass"
+    impl = next(s for s in status["stages"] if s["name"] == "impl")
+    assert status["summary"]["status"] == "done" and impl["exit_reason"] == "tests_pass"
     revise = [c for c in _calls(repo) if c["purpose"] == "lld.revise"]
     assert len(revise) == 1 and "Nothing removes a leading or trailing dash" in _prompt(revise[0])
 
@@ -123,11 +124,11 @@ def test_reject_feedback_reaches_the_drafters_next_revision(sample_repo):
     CliRunner().invoke(agentos_app, ["approve", "1", "--repo", str(sample_repo)])
     assert _run(sample_repo).exit_code == 0
     lld = git(sample_repo, "show", "agentos/issue-1:docs/agentos/issue-1/lld.md")
-    assert "Unicode: out of scope." in lld and "Status: APPROVED after 3 review round(s)" in lld
+    assert "Unicode: out of scope." in lld and "Status: APPROVED after 3 review rounds" in lld
 
 
 def test_terminal_prompt_rejects_then_approves(sample_repo, monkeypatch):
-    from agentos.cli.common import terminal_gate
+    from agentos.cli.gate_prompt import gate_asker
 
     edit_config(sample_repo, gates={"after_spec": True})
     more = {"data": {"addressed": ["H1"], "edits": [{"search": "## Dependencies\nNone.",
@@ -135,20 +136,20 @@ def test_terminal_prompt_rejects_then_approves(sample_repo, monkeypatch):
     edit_script(sample_repo, "drafter", "spec.revise", [more])
     edit_script(sample_repo, "reviewer", "spec.review", script_replies(sample_repo, "reviewer", "spec.review") * 2)
     answers = iter(["r", "Add an all-punctuation example", "a"])
-    monkeypatch.setattr("builtins.input", lambda *a, **k: next(answers))
-    result = orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), ask=terminal_gate)
+    monkeypatch.setattr("agentos.cli.gate_prompt.GatePrompt.read_line", lambda self, prompt: next(answers))
+    result = orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), ask=gate_asker(sample_repo))
     assert result.exit_code == 0, result.message
     revise = [c for c in _calls(sample_repo) if c["purpose"] == "spec.revise"]
     assert "Add an all-punctuation example" in _prompt(revise[0])
 
 
 def test_terminal_prompt_quit_pauses(sample_repo, monkeypatch):
-    from agentos.cli.common import terminal_gate
+    from agentos.cli.gate_prompt import gate_asker
 
     edit_config(sample_repo, gates={"before_pr": True})
-    monkeypatch.setattr("builtins.input", lambda *a, **k: "q")
-    result = orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), ask=terminal_gate)
-    assert result.exit_code == 3 and "before_pr" in result.message
+    monkeypatch.setattr("agentos.cli.gate_prompt.GatePrompt.read_line", lambda self, prompt: "q")
+    result = orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), ask=gate_asker(sample_repo))
+    assert result.exit_code == 3 and "before pull request" in result.message
 
 
 def test_dry_run_writes_nothing_and_imports_no_graph_engine(sample_repo, capfd):

@@ -52,7 +52,7 @@ def test_default_body_has_every_section():
     assert "Tests the spec asked for: 2/2 passing" in body
     assert "[`docs/agentos/issue-3/lld.md`](https://github.com/a/b/blob/" in body
     assert "`docs/agentos/issue-3/spec.md` on `agentos/issue-3`" in body
-    assert "**spec**: APPROVED by `gemini:3-pro` after 1 round(s): Precise." in body
+    assert "**spec**: APPROVED by `gemini:3-pro` after 1 round: Precise." in body
     assert "unresolved minor finding F1 (Tests): Add one more." in body and "resolved" not in body.split("F1")[1]
     assert "$0.1250" in body and body.rstrip().endswith("Closes #3")
 

@@ -16,6 +16,7 @@ from agentos.errors import AgentosError, ExitCode
 from agentos.forge.commands import FLOOR_KEY
 from agentos.paths import RepoLayout
 from agentos.progress.events import Progress
+from agentos.workflows.orchestrator.decisions import overrides
 from agentos.workflows.orchestrator.session import Session
 
 RECURSION_LIMIT = 2000
@@ -76,7 +77,7 @@ def drive(ctx: RunContext, first: dict[str, Any] | None) -> tuple[dict[str, Any]
                 ctx.progress.emit("gate_paused", stage=payload.get("gate"), data=payload,
                                   message=f"waiting for approval of {payload.get('stage')}")
                 return snap.values, payload
-            _resume(ctx, payload, decision)
+            _resume(ctx, payload, decision, snap.values.get("decisions") or [])
             value = Command(resume=decision)
         elif value is None and not snap.next:
             return snap.values, None
@@ -112,11 +113,14 @@ def _recorded_decision(ctx: RunContext) -> dict[str, Any] | None:
         return None
 
 
-def _resume(ctx: RunContext, payload: dict[str, Any], decision: dict[str, Any]) -> None:
-    """Note the decision and mark the run running again (the decision file stays until checkpointed past)."""
+def _resume(ctx: RunContext, payload: dict[str, Any], decision: dict[str, Any], earlier: list[dict]) -> None:
+    """Note the decision and mark the run running again (the decision file stays until checkpointed
+    past); the event says who decided, and whether an approval overrides a rejection."""
     record = ctx.record
+    note = overrides(earlier, str(payload.get("gate")), decision.get("action"))
     ctx.progress.emit("gate_decided", stage=payload.get("gate"), verdict=decision.get("action"),
-                      message=decision.get("feedback") or "", data={"by": decision.get("by", "")})
+                      message=decision.get("feedback") or "",
+                      data={"by": decision.get("by", ""), **({"overrides": note} if note else {})})
     record.status, record.gate = "running", None
     runs.save(ctx.layout, record)
 

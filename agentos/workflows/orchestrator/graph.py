@@ -18,6 +18,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
 from agentos.progress.events import now_iso
+from agentos.workflows.orchestrator import decisions
 from agentos.workflows.orchestrator.config import GATE_AFTER, GATES
 from agentos.workflows.orchestrator.stages import preflight_node, runners, stage_node
 from agentos.workflows.orchestrator.state import STAGES, OrchestrationState
@@ -36,11 +37,15 @@ def gate_node(gate: str, services: Services):
         # Nothing before interrupt() may have side effects: this node re-runs on resume.
         decision = interrupt({"gate": gate, "stage": stage, "issue": state["issue_number"],
                               "artifact": _artifact(state, stage)})
-        action = decision.get("action") if isinstance(decision, dict) else None
-        update: dict[str, Any] = {"gate_results": {gate: action or "?"},
+        decision = decision if isinstance(decision, dict) else {}
+        record = decisions.entry(gate, stage, decision, state.get("decisions") or [])
+        action = record["action"]
+        update: dict[str, Any] = {"gate_results": {gate: action}, "decisions": [record],
                                   "last_verdict": "reject" if action == "reject" else "approve"}
         if action == "reject":
             update["feedback"] = {stage: [decision.get("feedback") or "rejected without feedback"]}
+        else:
+            decisions.note_approval(services, record)
         return update
 
     return node

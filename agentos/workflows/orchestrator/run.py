@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from agentos import runlock, runs
+from agentos import readmodel, runlock, runs
 from agentos.errors import AgentosError, ExitCode, ModelCallError, StateDamagedError, Terminated
 from agentos.llm.retry import ModelCallFailed
 from agentos.progress.events import Progress
@@ -218,27 +218,53 @@ class PipelineJob:
 
     def outcome(self, state: State, paused: State | None) -> tuple[str, str, str]:
         if paused:
-            status, message = "paused", pause_instructions(self.session, paused)
+            status, message = "paused", pause_instructions(self.session, paused, state.get("run_id"))
+        elif state.get("status", "blocked") == "done":
+            status, message = "done", f"PR: {state.get('pr_url')}"
         else:
-            status = state.get("status", "blocked")
-            message = (f"PR: {state.get('pr_url')}" if status == "done"
-                       else f"blocked at {state.get('blocker') or 'an unknown stage'}")
+            status, message = "blocked", blocked_instructions(self.session, state)
         return status, message.splitlines()[0], message
 
 
-def pause_instructions(session: Session, payload: dict) -> str:
-    """What a paused run tells its user: the gate, and each way to decide it and continue."""
-    n = session.issue.number
-    repo = f" --repo {session.layout.root}" if session.layout.root != Path.cwd().resolve() else ""
-    artifact = f" ({payload.get('artifact')} on {session.workspace.branch})" if payload.get("artifact") else ""
-    return (
-        f"paused at gate {payload.get('gate')} for issue #{n}: review the {payload.get('stage')} result{artifact}.\n"
-        f"  approve:  agentos approve {n}{repo}\n"
-        f"  reject:   agentos reject {n}{repo} --feedback \"what to change\"\n"
-        + (f"  or comment `/agentos approve` or `/agentos reject <feedback>` on the issue ({session.forge.name})\n"
-           if session.forge.name != "local" else "")
-        + f"  then:     orchestrate --issue {n}{repo}  (or `agentos poll`)"
-    )
+def _where(session: Session, run_id: str | None) -> readmodel.Where:
+    ws = session.workspace
+    return readmodel.Where(session.layout, ws.issue, ws.branch, ws.base, ws.path,
+                           {kind: ws.doc_path(kind) for kind in DOC_FILES},
+                           session.layout.run_dir(run_id) if run_id else None)
+
+
+def _repo_arg(session: Session) -> str:
+    return f" --repo {session.layout.root}" if session.layout.root != Path.cwd().resolve() else ""
+
+
+def pause_instructions(session: Session, payload: dict, run_id: str | None = None) -> str:
+    """What a paused run tells its user: what to approve (where to read it, how it was reviewed),
+    and each way to decide it and continue."""
+    n, stage = session.issue.number, str(payload.get("stage") or "")
+    what = f"the {readmodel.stage_label(stage)} result"
+    if stage in DOC_FILES:
+        doc = readmodel.document(_where(session, run_id), stage)
+        review = f", {doc.review.removeprefix('Status: ')}" if doc.review else ""
+        what = f"the {doc.label} ({doc.location}{review})"
+    comment = (f"  or comment `/agentos approve` or `/agentos reject <feedback>` on the issue ({session.forge.name})\n"
+               if session.forge.name != "local" else "")
+    steps = readmodel.next_steps(n, "paused", payload, repo=_repo_arg(session))
+    return (f"paused at gate {readmodel.gate_label(payload.get('gate'))} for issue #{n}: approve {what}.\n"
+            + "\n".join(readmodel.render_steps(steps)) + "\n" + comment + "  (or `agentos poll` continues every decided run)")
+
+
+def blocked_instructions(session: Session, state: State) -> str:
+    """What a blocked run tells its user: why (open findings, failing tests) and the commands to go on."""
+    reason = state.get("blocker") or "an unknown stage"
+    named = reason.partition(":")[0]
+    stage = named if named in STAGES else str(state.get("current_stage") or "")
+    where = _where(session, state.get("run_id"))
+    found = readmodel.blocker(where.run_dir, stage, reason, readmodel.test_summary(where)) if where.run_dir else None
+    lines = [f"blocked at {reason}"]
+    if found:
+        lines += readmodel.render_blocker(found)[1:]
+    steps = readmodel.next_steps(session.issue.number, "blocked", blocker=found, repo=_repo_arg(session))
+    return "\n".join([*lines, "Next:", *readmodel.render_steps(steps)])
 
 
 def run_workflow(stage: str, opts: RunOptions, stream=None) -> RunResult:

@@ -14,6 +14,7 @@ from agentos.errors import ModelCallError
 from agentos.llm.retry import ModelCallFailed
 from agentos.progress.events import now_iso
 from agentos.workflows.implementation.graph import build_graph as build_impl
+from agentos.workflows.orchestrator import decisions
 from agentos.workflows.implementation.prepare import preflight
 from agentos.workflows.implementation.worktree import StageWorktree
 from agentos.workflows.lld.graph import build_graph as build_lld
@@ -39,9 +40,10 @@ def document_runner(stage: str, services: Services) -> StageRunner:
         previous = (state.get("stage_results") or {}).get(stage) or {}
         existing = services.workspace.read_doc(stage)
         if feedback and existing:  # a rejected gate: revise the document we have, with the feedback
+            history = decisions.rejection_history(state.get("decisions") or [], stage, previous.get("history", []))
             inputs.update(draft=without_review_log(existing[0]), human_feedback=feedback,
                           rounds=previous.get("rounds", 0), revisions=previous.get("revisions", 0),
-                          history=previous.get("history", []))
+                          history=history)
         out = graph.invoke(inputs)
         result = {k: out.get(k) for k in ("exit_reason", "message", "rounds", "revisions", "history")}
         return {"verdict": out.get("outcome") or "BLOCK", "result": result,
@@ -70,7 +72,8 @@ def pr_runner(services: Services) -> StageRunner:
     def run(state: OrchestrationState, attempt: int) -> dict[str, Any]:
         reviews = {k: v for k, v in (state.get("stage_results") or {}).items() if k in ("triage", "lld", "spec")}
         out = graph.invoke({"issue_number": state["issue_number"], "test_run": state.get("test_run"),
-                            "reviews": reviews, "cost_usd": services.models.journal.total_cost()})
+                            "reviews": reviews, "decisions": state.get("decisions") or [],
+                            "cost_usd": services.models.journal.total_cost()})
         return {"verdict": out.get("outcome") or "BLOCK", "result": {"message": out.get("message")},
                 "updates": {"pr_url": out.get("pr_url")}}
 

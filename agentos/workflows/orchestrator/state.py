@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypedDict
 
-from agentos.workflows.reducers import append_per_key, merge
+from agentos.workflows.reducers import append, append_per_key, merge
 
 Stage = Literal["triage", "lld", "spec", "impl", "pr", "done"]
 STAGES: tuple[str, ...] = ("triage", "lld", "spec", "impl", "pr")
@@ -45,6 +45,8 @@ class OrchestrationState(TypedDict, total=False):
     feedback: Annotated[dict[str, list[str]], append_per_key]
     """Human feedback from a rejected gate, waiting for that stage's next revision."""
     gate_results: Annotated[dict[str, str], merge]
+    decisions: Annotated[list[dict[str, Any]], append]
+    """People's gate decisions in order: gate, stage, action, by, feedback, at, overrides."""
     last_verdict: str
     blocker: str | None
     test_run: dict[str, Any] | None

@@ -21,6 +21,8 @@ from typing import Any
 
 from agentos.markdown.escape import code, inline, quote
 from agentos.markdown.parse import headings, lines_of
+from agentos.progress.view import plural
+from agentos.readmodel.model import gate_label
 
 TEMPLATE_NAMES = ("pull_request_template.md",)
 TEMPLATE_DIRS = (".github", "", "docs")
@@ -66,6 +68,8 @@ class PRFacts:
     reviews: dict[str, dict[str, Any]] = field(default_factory=dict)
     models: list[tuple[str, str, int, float]] = field(default_factory=list)
     """(stage, model ids, calls, cost)."""
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    """People's gate decisions: gate, action, by, feedback, overrides."""
     worktree: str = ""
     sandbox: str = ""
     """The configured sandbox backend (auto, bubblewrap, off); empty when unknown."""
@@ -161,27 +165,40 @@ def _design(f: PRFacts) -> list[str]:
 
 def _reviews(f: PRFacts) -> list[str]:
     if not f.reviews:
-        return ["No document was reviewed in this run (approved documents were reused)."]
+        return ["No document was reviewed in this run (approved documents were reused).", *_decisions(f)]
     lines = []
     for stage, info in f.reviews.items():
-        history = info.get("history") or []
+        history = [h for h in info.get("history") or [] if not h.get("human")]
         last = history[-1] if history else {}
         who = f" by {code(last['reviewer'])}" if last.get("reviewer") else ""
         verdict = last.get("verdict") or info.get("verdict") or "?"
-        lines.append(f"- **{inline(stage)}**: {inline(verdict)}{who} after {len(history)} round(s): "
+        lines.append(f"- **{inline(stage)}**: {inline(verdict)}{who} after {plural(len(history), 'round')}: "
                      f"{inline(last.get('summary') or info.get('message') or '', 400)}")
         open_items = [x for x in last.get("findings") or [] if x.get("severity") != "blocking"]
         lines += [f"  - unresolved {inline(x.get('severity', ''))} finding {inline(x.get('id', ''))}"
                   + (f" ({inline(x['section'])})" if x.get("section") else "") + f": {inline(x.get('text', ''), 400)}"
                   for x in open_items[:MAX_FINDINGS]]
+    return lines + _decisions(f)
+
+
+def _decisions(f: PRFacts) -> list[str]:
+    """People's gate decisions: who approved or rejected what, with the feedback given."""
+    if not f.decisions:
+        return []
+    lines = ["", "**Human decisions**", ""]
+    for d in f.decisions:
+        action = {"approve": "approved", "reject": "rejected"}.get(d.get("action", ""), d.get("action", ""))
+        extra = f" ({inline(d['overrides'])})" if d.get("overrides") else ""
+        said = f": {inline(d['feedback'], 400)}" if d.get("feedback") else ""
+        lines.append(f"- gate {inline(gate_label(d.get('gate')))}: {inline(action)} by {inline(d.get('by', ''))}{extra}{said}")
     return lines
 
 
 def _models(f: PRFacts) -> list[str]:
-    lines = [f"- {inline(stage)}: {ids} — {calls} call(s), ${cost:.4f}" for stage, ids, calls, cost in f.models]
+    lines = [f"- {inline(stage)}: {ids} — {plural(calls, 'call')}, ${cost:.4f}" for stage, ids, calls, cost in f.models]
     total_calls, total = sum(m[2] for m in f.models), sum(m[3] for m in f.models)
     return (lines or ["- (no model calls in this run)"]) + ["", f"Total model cost for this run: ${total:.4f} "
-                                                                 f"over {total_calls} call(s)."]
+                                                                 f"over {plural(total_calls, 'call')}."]
 
 
 def _closes(f: PRFacts) -> list[str]:

@@ -29,6 +29,8 @@ class PRState(TypedDict, total=False):
     reviews: dict[str, dict[str, Any]]
     """Stage → {exit_reason, rounds, models, message} of the design stages."""
     cost_usd: float
+    decisions: list[dict[str, Any]]
+    """People's gate decisions (orchestrator/decisions.py)."""
     pr_url: str | None
     pr_number: int | None
     outcome: Literal["PASS", "BLOCK"] | None
@@ -47,6 +49,7 @@ def gather_facts(services: Services, state: PRState) -> PRFacts:
         why=sections(lld[0]).get("context and goal", "") if lld else "",
         changed=ws.git.changed_files(ws.base, "HEAD"), report=_json(services.run_dir / "impl" / "test-report.json"),
         test_run=state.get("test_run"), docs=docs, reviews=state.get("reviews") or {},
+        decisions=state.get("decisions") or [],
         models=_models(services), worktree=str(ws.path), sandbox=services.config.sandbox.backend)
 
 

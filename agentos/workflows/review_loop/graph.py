@@ -16,6 +16,8 @@ from typing import Literal
 from langgraph.graph import END, START, StateGraph
 
 from agentos.markdown.parse import unwrap_document
+from agentos.progress.view import plural
+from agentos.readmodel.model import gate_label
 from agentos.llm.base import Message, Request
 from agentos.workflows.prompts import data_block
 from agentos.workflows.review_loop.context import ROLE_DRAFTER, ROLE_REVIEWER, DocumentContext
@@ -93,7 +95,7 @@ class ReviewLoop:
                              "that claimed to address it")
         if state.get("revisions", 0) >= self.cfg.max_revisions:
             return self._end(state, "max_revisions",
-                             f"not approved after {self.cfg.max_revisions} revision(s): {verdict.summary}")
+                             f"not approved after {plural(self.cfg.max_revisions, 'revision')}: {verdict.summary}")
         return {}
 
     def revise(self, state: DocState) -> DocState:
@@ -149,7 +151,7 @@ class ReviewLoop:
         )
         self.s.progress.emit("artifact_written", stage=self.kind.name, data={"path": path})
         return {"outcome": "PASS", "doc_path": path, "exit_reason": "approved",
-                "message": f"approved after {state.get('rounds', 0)} review round(s)"}
+                "message": f"approved after {plural(state.get('rounds', 0), 'review round')}"}
 
     def _end(self, state: DocState, reason: str, message: str, errors: list[str] | None = None) -> DocState:
         self.lineage.write("blocked-draft.md", state.get("draft", ""))
@@ -181,11 +183,16 @@ def _render_list(items: list[str]) -> str:
 
 
 def review_log(history: list[dict]) -> str:
+    """The log that ends a document: each review round, and each gate rejection by a person."""
     lines = ["## Review log", ""]
     for h in history:
-        lines.append(f"- Round {h['round']}: {h['verdict']} by {h['reviewer']} (drafted by {h['drafter']}): {h['summary']}")
-    final = history[-1]["verdict"] if history else "UNREVIEWED"
-    lines += ["", f"Status: {final} after {len(history)} review round(s)"]
+        if h.get("human"):
+            lines.append(f"- Gate {gate_label(h.get('gate'))}: REJECTED by {h.get('by')}: {' '.join(str(h['summary']).split())}")
+        else:
+            lines.append(f"- Round {h['round']}: {h['verdict']} by {h['reviewer']} (drafted by {h['drafter']}): {h['summary']}")
+    rounds = [h for h in history if not h.get("human")]
+    final = rounds[-1]["verdict"] if rounds else "UNREVIEWED"
+    lines += ["", f"Status: {final} after {plural(len(rounds), 'review round')}"]
     return "\n".join(lines) + "\n"
 
 
