@@ -20,6 +20,8 @@ from agentos.errors import AgentosError
 from agentos.forge.base import Forge
 from agentos.markdown.escape import code, inline
 from agentos.progress.events import Event
+from agentos.readmodel.advice import next_steps
+from agentos.readmodel.model import Blocker
 from agentos.redact import redact
 
 MARKER = "<!-- agentos:progress -->"
@@ -181,15 +183,12 @@ def _paused(gate: dict, issue: int, branch: str) -> list[str]:
 
 
 def _stopped(view: RunView, issue: int) -> list[str]:
+    """Why the run stopped, and the commands that go on from there (the same as `agentos status`)."""
     what = {"blocked": f"It stopped: {inline(view.message, 500)}",
             "failed": f"It stopped with an error: {inline(view.message, 500)}",
             "budget": f"It stopped: {inline(view.message, 500)}",
             "interrupted": f"It was stopped: {inline(view.message, 500)}"}[view.status]
-    todo = ("Fix what the message says (the run's details: `agentos status " + str(issue) + "`), then run "
-            f"`orchestrate --issue {issue}` again: approved documents are reused; "
-            f"`orchestrate --issue {issue} --resume-from STAGE` redoes a stage.")
-    if view.status == "interrupted":
-        todo = f"Run `orchestrate --issue {issue}` again: it continues where it stopped."
-    elif view.status != "blocked":
-        todo = f"Fix the cause, then run `orchestrate --issue {issue}` again: it continues where it stopped."
-    return [what, "", f"**What to do:** {todo}"]
+    stage = next((name for name, (state, _) in view.stages.items() if state == "BLOCK"), "")
+    steps = next_steps(issue, view.status, blocker=Blocker(stage, view.message) if stage else None)
+    return [what, "", "**What to do:**", *[f"- {inline(s.what)}: {code(s.command)}" for s in steps],
+            "", f"The run's details: `agentos status {issue}`."]

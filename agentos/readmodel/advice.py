@@ -19,8 +19,8 @@ def next_steps(issue: int, status: str, gate: dict | None = None, blocker: Block
     if status == "paused":
         return paused_steps(issue, gate or {}, repo)
     if status in ("interrupted", "failed"):
-        what = ("continue where it stopped" if status == "interrupted"
-                else "fix the cause above, then continue where it stopped")
+        what = ("run it again: it continues where it stopped" if status == "interrupted"
+                else "fix the cause, then run it again: it continues where it stopped")
         return [Step(what, go), Step("see the details", f"agentos status {issue}{repo}")]
     if status == "budget":
         return [Step("raise the run's budget and continue", f"{go} --set budget_usd=AMOUNT")]
