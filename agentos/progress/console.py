@@ -65,11 +65,14 @@ def _join(*parts: object) -> str:
 
 
 class PlainSink:
-    """One aligned, timestamped line per event, e.g. `12:03:10 lld      PASS approved (6.0s)`."""
+    """One aligned, timestamped line per event, e.g. `12:03:10 lld      PASS approved (6.0s)`.
 
-    def __init__(self, stream: IO[str] | None = None):
+    `history` (the events a resumed run already logged) is folded in first, unprinted, so the
+    totals count the whole run."""
+
+    def __init__(self, stream: IO[str] | None = None, history: list[Event] | None = None):
         self.stream = stream if stream is not None else sys.stderr
-        self.view = RunView()
+        self.view = RunView.from_events(history or [])
 
     def handle(self, event: Event) -> None:
         try:
@@ -156,7 +159,9 @@ def _gate_paused(view: RunView, event: Event) -> tuple[str, str]:
 
 
 def _gate_decided(view: RunView, event: Event) -> tuple[str, str]:
-    return "gate", _join(event.stage, event.verdict, f"— {event.message}" if event.message else "")
+    who = f"by {event.data['by']}" if event.data.get("by") else ""
+    overrides = f"({event.data['overrides']})" if event.data.get("overrides") else ""
+    return "gate", _join(event.stage, event.verdict, who, overrides, f"— {event.message}" if event.message else "")
 
 
 def _run_finished(view: RunView, event: Event) -> tuple[str, str]:
@@ -171,27 +176,33 @@ def _note(view: RunView, event: Event) -> tuple[str, str]:
     return event.stage or "run", event.message
 
 
+def _step(view: RunView, event: Event) -> tuple[str, str]:
+    return event.stage or "run", event.message
+
+
 _LINES: dict[str, Callable[[RunView, Event], tuple[str, str]]] = {
     "run_started": _run_started, "run_resumed": _run_resumed, "stage_started": _stage_started,
     "stage_skipped": _stage_skipped, "stage_finished": _stage_finished, "model_call": _model_call,
     "artifact_written": _artifact_written, "tests_ran": _tests_ran, "gate_paused": _gate_paused,
-    "gate_decided": _gate_decided, "run_finished": _run_finished, "note": _note,
+    "gate_decided": _gate_decided, "run_finished": _run_finished, "note": _note, "step": _step,
 }
 """Event kind → its plain line, read from the view the event was just folded into."""
 
 
 class LiveSink:
-    """A live-updating table of stages (status, attempt, elapsed, calls, tokens, cost).
+    """A live-updating table of stages (status, attempt, elapsed, calls, tokens, cost), with the
+    step each running stage is at.
 
     The Rich `Live` starts on the first event and redraws about four times a second, so
-    the running stage's elapsed time and spinner move between events. `close()` stops it,
-    leaving the final table on screen once.
+    the running stage's elapsed time and spinner move between events. It is transient: a
+    prompt (`suspend()`) clears it instead of leaving a frozen copy; `close()` prints the final
+    table once. `history` (a resumed run's earlier events) is folded in first.
     """
 
     def __init__(self, stream: IO[str] | None = None, *, console: Console | None = None,
-                 refresh_per_second: float = 4):
+                 refresh_per_second: float = 4, history: list[Event] | None = None):
         self.console = console or Console(file=stream if stream is not None else sys.stderr)
-        self.view = RunView()
+        self.view = RunView.from_events(history or [])
         self._lock = threading.Lock()
         self._spinner = Spinner("dots", text=Text("running", style=STATUS_STYLES["running"]))
         self._last: RenderableType = Text("")
@@ -201,7 +212,7 @@ class LiveSink:
 
     def _new_live(self) -> Live:
         return Live(console=self.console, refresh_per_second=self._refresh,
-                    transient=False, get_renderable=self._renderable)
+                    transient=True, get_renderable=self._renderable)
 
     def suspend(self) -> None:
         """Step aside for a prompt: stop redrawing now, start again at the next event."""
@@ -223,10 +234,15 @@ class LiveSink:
             pass
 
     def close(self) -> None:
-        """Stop redrawing; the last (final) frame stays on screen."""
+        """Stop redrawing and leave the final frame on screen, once."""
+        if self._closed:
+            return
         self._closed = True
         try:
+            shown = self._live.is_started
             self._live.stop()
+            if shown or self.view.stages:
+                self.console.print(self.render())
         except Exception:  # noqa: BLE001
             pass
 
@@ -234,7 +250,10 @@ class LiveSink:
         """Header, stage table with totals, and the recent notable messages."""
         v = self.view
         parts: list[RenderableType] = [self._header(), self._table(now)]
-        parts += [Text(_join(_clock(n.ts), n.stage or "", n.text), style=NOTE_STYLES.get(n.level, ""))
+        parts += [Text(f"{sv.name} · {sv.step}", style="yellow", overflow="ellipsis", no_wrap=True)
+                  for sv in v.running() if sv.step]
+        parts += [Text(_join(_clock(n.ts), n.stage or "", n.text), style=NOTE_STYLES.get(n.level, ""),
+                       overflow="ellipsis", no_wrap=True)
                   for n in v.notes]
         return Group(*parts)
 
@@ -259,18 +278,20 @@ class LiveSink:
         return header
 
     def _table(self, now: datetime | None) -> Table:
+        """The stage table; on a narrow terminal the least needed columns go, none is cut."""
+        keep = _columns(self.console.width)
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-        table.add_column("Stage")
-        table.add_column("Status")
-        for name in ("Attempt", "Elapsed", "Calls", "Tokens", "Cost"):
-            table.add_column(name, justify="right")
+        for name in keep:
+            table.add_column(name, justify="left" if name in ("Stage", "Status") else "right", no_wrap=True)
         for sv in self.view.stages.values():
-            table.add_row(sv.name, self._status(sv), str(sv.attempt or ""),
-                          fmt_duration(sv.elapsed_s(now)), *self._spend(sv))
+            cells = dict(zip(COLUMNS, (sv.name, self._status(sv), str(sv.attempt or ""),
+                                       fmt_duration(sv.elapsed_s(now)), *self._spend(sv))))
+            table.add_row(*(cells[name] for name in keep))
         table.add_section()
         total = self.view.totals()
-        table.add_row("total", Text(total.status, style=STATUS_STYLES.get(total.status, "")), "",
-                      fmt_duration(self.view.elapsed_s(now)), *self._spend(total), style="bold")
+        cells = dict(zip(COLUMNS, ("total", Text(total.status, style=STATUS_STYLES.get(total.status, "")), "",
+                                   fmt_duration(self.view.elapsed_s(now)), *self._spend(total))))
+        table.add_row(*(cells[name] for name in keep), style="bold")
         return table
 
     def _status(self, sv: StageView) -> RenderableType:
@@ -286,12 +307,27 @@ class LiveSink:
         return fmt_calls(sv), _tokens(sv), fmt_cost(sv.cost_usd)
 
 
-def make_console_sink(stream: IO[str] | None = None, force_plain: bool = False) -> Sink:
-    """A LiveSink on an interactive terminal, else a PlainSink (pipes, CI, TERM=dumb)."""
+COLUMNS = ("Stage", "Status", "Attempt", "Elapsed", "Calls", "Tokens", "Cost")
+NARROW = ((70, ("Attempt",)), (60, ("Attempt", "Cost")), (50, ("Attempt", "Cost", "Calls")))
+"""Below each width, the columns left out (the table then fits without cutting a header)."""
+
+
+def _columns(width: int) -> list[str]:
+    dropped: tuple[str, ...] = ()
+    for below, names in NARROW:
+        if width < below:
+            dropped = names
+    return [name for name in COLUMNS if name not in dropped]
+
+
+def make_console_sink(stream: IO[str] | None = None, force_plain: bool = False,
+                      history: list[Event] | None = None) -> Sink:
+    """A LiveSink on an interactive terminal, else a PlainSink (pipes, CI, TERM=dumb); a resumed
+    run hands in the events it already logged, so its totals and earlier stages stay."""
     stream = stream if stream is not None else sys.stderr
     if force_plain or os.environ.get("TERM") == "dumb" or not _isatty(stream):
-        return PlainSink(stream)
-    return LiveSink(stream)
+        return PlainSink(stream, history)
+    return LiveSink(stream, history=history)
 
 
 def _isatty(stream: IO[str]) -> bool:

@@ -18,6 +18,7 @@ EventKind = Literal[
     "model_call",
     "artifact_written",
     "tests_ran",
+    "step",
     "gate_paused",
     "gate_decided",
     "run_finished",

@@ -65,6 +65,8 @@ class StageView:
     message: str = ""
     busy_s: float = 0.0
     attempt_started: datetime | None = None
+    step: str = ""
+    """The work inside the stage right now, e.g. "review round 2 · REVISE, 3 findings"."""
 
     def start(self, at: datetime | None, attempt: int | None) -> None:
         """Begin an attempt; without an explicit number it is the next one."""
@@ -231,6 +233,10 @@ def _stage_finished(view: RunView, event: Event, at: datetime | None) -> None:
         view.note(at, event.stage, _join(verdict, event.message), level)
 
 
+def _step(view: RunView, event: Event, at: datetime | None) -> None:
+    view.stage(event.stage or "run").step = event.message
+
+
 def _model_call(view: RunView, event: Event, at: datetime | None) -> None:
     view.stage(event.stage or "run").add_call(event)
 
@@ -240,6 +246,8 @@ def _artifact_written(view: RunView, event: Event, at: datetime | None) -> None:
 
 
 def _tests_ran(view: RunView, event: Event, at: datetime | None) -> None:
+    if event.stage:
+        view.stage(event.stage).step = f"tests: {event.message}"
     passed = (event.verdict or "").upper() in ("PASS", "PASSED", "OK", "")
     view.note(at, event.stage, f"tests: {event.message}", "info" if passed else "error")
 
@@ -272,7 +280,7 @@ _FOLDS: dict[str, Callable[[RunView, Event, datetime | None], None]] = {
     "run_started": _run_started, "run_resumed": _run_resumed, "stage_started": _stage_started,
     "stage_skipped": _stage_skipped, "stage_finished": _stage_finished, "model_call": _model_call,
     "artifact_written": _artifact_written, "tests_ran": _tests_ran, "gate_paused": _gate_paused,
-    "gate_decided": _gate_decided, "run_finished": _run_finished, "note": _note,
+    "gate_decided": _gate_decided, "run_finished": _run_finished, "note": _note, "step": _step,
 }
 """Event kind → how it changes the view."""
 

@@ -242,3 +242,42 @@ def test_live_sink_suspends_for_a_prompt_and_restarts_on_the_next_event():
     assert sink._live.is_started
     sink.close()
     assert "lld" in buf.getvalue()
+
+
+def test_the_step_inside_a_running_stage_shows_live_and_in_plain_lines() -> None:
+    console, buf = terminal()
+    live = LiveSink(console=console)
+    stream = io.StringIO()
+    plain = PlainSink(stream)
+    events = [ev("run_started", 0, data={"stages": STAGES}), ev("stage_started", 1, stage="lld", attempt=1),
+              ev("step", 2, stage="lld", verdict="REVISE", message="review round 2 · REVISE, 3 findings")]
+    for event in events:
+        live.handle(event)
+        plain.handle(event)
+    assert "lld · review round 2 · REVISE, 3 findings" in _rendered(live)
+    assert stream.getvalue().splitlines()[-1].endswith("lld      review round 2 · REVISE, 3 findings")
+
+
+def _rendered(sink: LiveSink, width: int = 100) -> str:
+    out = io.StringIO()
+    Console(file=out, width=width, force_terminal=False, color_system=None).print(sink.render())
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("width", [80, 60, 45])
+def test_a_narrow_terminal_drops_columns_instead_of_cutting_headers(width: int) -> None:
+    sink = LiveSink(console=Console(file=io.StringIO(), width=width, force_terminal=True))
+    for event in a_run():
+        sink.handle(event)
+    text = _rendered(sink, width)
+    assert "…" not in text.splitlines()[2]  # the header row: every title whole
+    assert all(len(line) <= width for line in text.splitlines())
+    assert "Stage" in text and "Status" in text and "Elapsed" in text
+
+
+def test_a_resumed_run_keeps_its_earlier_stages_and_totals() -> None:
+    history = a_run()[:4]  # triage done with one paid call
+    sink = PlainSink(io.StringIO(), history=history)
+    sink.handle(ev("run_resumed", 20, data={"stages": STAGES, "done_stages": {"triage": "PASS"}}))
+    assert sink.view.stages["triage"].calls == 1 and sink.view.totals().input_tokens == 1234
+

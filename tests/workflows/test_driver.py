@@ -62,7 +62,9 @@ def test_the_terminal_decides_when_nothing_was_recorded(tmp_path):
     ctx, sink = _context(tmp_path, ask=lambda payload: asked.append(payload) or {"action": "approve", "by": "terminal"})
     state, paused = drive(ctx, {})
     assert paused is None and state["decision"]["action"] == "approve" and asked == [{"gate": "after_lld", "stage": "lld"}]
-    assert _kinds(sink) == [("gate_decided", "approve")] and sink.events[0].data == {"by": "terminal"}
+    # While the terminal asks, the run is paused (the views say so), then decided.
+    assert _kinds(sink) == [("gate_paused", None), ("gate_decided", "approve")]
+    assert sink.events[1].data == {"by": "terminal"}
     assert (runs.latest(ctx.layout, 1).status, runs.latest(ctx.layout, 1).gate) == ("running", None)
 
 

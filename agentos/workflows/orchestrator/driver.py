@@ -74,8 +74,6 @@ def drive(ctx: RunContext, first: dict[str, Any] | None) -> tuple[dict[str, Any]
             payload, resumed = snap.interrupts[0].value, snap.config["configurable"].get("checkpoint_id")
             decision = _decide(ctx, payload, resumed)
             if decision is None:
-                ctx.progress.emit("gate_paused", stage=payload.get("gate"), data=payload,
-                                  message=f"waiting for approval of {payload.get('stage')}")
                 return snap.values, payload
             _resume(ctx, payload, decision, snap.values.get("decisions") or [])
             value = Command(resume=decision)
@@ -98,9 +96,12 @@ def _decide(ctx: RunContext, payload: dict[str, Any], pause: str | None) -> dict
     if decision is None and ctx.from_comments is not None:
         decision = ctx.from_comments(record)
         runs.save(ctx.layout, record)
-    if decision is None and ctx.ask is not None:
-        ctx.progress.suspend()
-        decision = ctx.ask(payload)
+    if decision is None:  # waiting now, also while the terminal asks: the views say paused, not running
+        ctx.progress.emit("gate_paused", stage=payload.get("gate"), data=payload,
+                          message=f"waiting for approval of {payload.get('stage')}")
+        if ctx.ask is not None:
+            ctx.progress.suspend()
+            decision = ctx.ask(payload)
     return decision
 
 

@@ -220,15 +220,17 @@ def build_services(session: Session, record: runs.RunRecord, plain: bool, stream
     """The run's collaborators: models, progress (event log, console, issue comment), workspace."""
     from agentos.forge.reporting import IssueReporter
     from agentos.progress.console import make_console_sink
-    from agentos.progress.log import JsonlSink
+    from agentos.progress.log import JsonlSink, read_events
     from agentos.redact import redact
     from agentos.workflows.services import build_models
 
     run_dir = session.layout.run_dir(record.run_id)
     reporter = IssueReporter(session.forge, session.issue.number, session.issue.labels, session.layout.root,
                              session.workspace.branch)
+    history = read_events(run_dir / "events.jsonl")  # a resumed run's view keeps its earlier stages
     progress = Progress(record.run_id, [JsonlSink(run_dir / "events.jsonl", redact=redact),
-                                        make_console_sink(stream or sys.stderr, force_plain=plain), reporter])
+                                        make_console_sink(stream or sys.stderr, force_plain=plain, history=history),
+                                        reporter])
     models = build_models(session.layout, run_dir, progress, session.config, stage_caps(session.config),
                           session.limits)
     return Services(session.layout, session.config, session.forge, models, progress,

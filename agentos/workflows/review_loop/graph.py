@@ -81,6 +81,11 @@ class ReviewLoop:
                  "findings": [f.model_dump() for f in verdict.findings],
                  "drafter": self.cfg.drafter, "reviewer": self.cfg.reviewer}
         update: DocState = {"review": verdict.model_dump(), "rounds": rounds + 1, "history": [entry]}
+        blocking = sum(f.severity == "blocking" for f in verdict.findings)
+        found = f", {plural(len(verdict.findings), 'finding')}" + (f" ({blocking} blocking)" if blocking else "") \
+            if verdict.findings else ""
+        self.s.progress.emit("step", stage=self.kind.name, verdict=verdict.verdict,
+                             message=f"review round {rounds + 1} · {verdict.verdict}{found}")
         return {**update, **self._after_review(state, verdict)}
 
     def _after_review(self, state: DocState, verdict: Review) -> DocState:
