@@ -51,7 +51,7 @@ def split_model_id(model_id: str) -> tuple[str, str]:
     if not sep or not provider or not model:
         raise ProviderConfigError(
             f"model {model_id!r} is not in provider:model form",
-            f"e.g. scripted:demo; known providers: {', '.join(sorted(PROVIDERS))}",
+            f"e.g. anthropic:sonnet-4.6 or openai:gpt-5; known providers: {', '.join(sorted(PROVIDERS))}",
         )
     if provider in CLIS and provider not in PROVIDERS:
         raise ProviderConfigError(

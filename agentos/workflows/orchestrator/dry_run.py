@@ -1,11 +1,45 @@
-"""`--dry-run`: the plan in words. Calls no model and writes nothing."""
+"""`--dry-run`: the plan in words, and whether it can run (a pre-flight check for CI: exit 2 when
+it cannot). Calls no model and writes nothing."""
 
 from __future__ import annotations
 
+from agentos import runs
+from agentos.errors import ExitCode
 from agentos.llm.models import unpriced
+from agentos.progress.view import plural
+from agentos.workflows.orchestrator.driver import RunResult
+from agentos.workflows.orchestrator.plan import make_plan
+from agentos.workflows.orchestrator.session import RunOptions, Session, check_models
 from agentos.workflows.orchestrator.config import GATE_AFTER, stage_config
 from agentos.workflows.orchestrator.plan import DOC_STAGES
 from agentos.workflows.orchestrator.state import STAGES
+
+
+def dry_run(session: Session, opts: RunOptions) -> RunResult:
+    """The whole plan; then, for a finished issue, that it is done; for a plan that cannot run,
+    why (exit 2), as the real run would refuse."""
+    last = runs.latest(session.layout, opts.issue)
+    if last and last.status == "done" and not opts.resume_from and not opts.skip:
+        return RunResult(ExitCode.DONE, "dry-run",
+                         f"issue #{opts.issue} is already done: {last.message}\n"
+                         f"  a run would do nothing; to run a stage again: "
+                         f"orchestrate --issue {opts.issue} --resume-from STAGE")
+    plan = make_plan(session.config, session.workspace, opts.skip, opts.resume_from)
+    readiness = check_models(session, plan, strict=False)
+    text = render_plan(session, plan, readiness)
+    problems = [f"model {m}: {why}" for m, why in readiness.items() if why] + _base_problem(session)
+    if not problems:
+        return RunResult(ExitCode.DONE, "dry-run", text)
+    return RunResult(ExitCode.USAGE, "dry-run", text + "\n\nerror: this plan cannot run:\n"
+                     + "\n".join(f"  - {p}" for p in problems)
+                     + "\n  hint: fix what is named (`agentos doctor` checks the models), then dry-run again")
+
+
+def _base_problem(session: Session) -> list[str]:
+    base, repo = session.workspace.base, session.workspace.repo
+    if repo.rev_parse(f"{base}^{{commit}}") or repo.rev_parse(f"origin/{base}^{{commit}}"):
+        return []
+    return [f"base branch {base!r} does not exist (set --base-branch or orchestrator.base_branch)"]
 
 
 def render_plan(session, plan: dict[str, dict], readiness: dict[str, str | None]) -> str:
@@ -42,7 +76,7 @@ def _details(session, stage: str) -> list[str]:
     cfg = session.config
     if stage in DOC_STAGES:
         c = stage_config(cfg, stage)
-        lines = [f"drafter {c.drafter}, reviewer {c.reviewer}, max {c.max_revisions} revision(s)"]
+        lines = [f"drafter {c.drafter}, reviewer {c.reviewer}, max {plural(c.max_revisions, 'revision')}"]
         if c.drafter == c.reviewer:
             lines.append("warning: drafter and reviewer are the same model; a different reviewer catches more")
         return lines
@@ -53,6 +87,6 @@ def _details(session, stage: str) -> list[str]:
         c = stage_config(cfg, stage)
         ws = session.workspace
         where = ws.path if (ws.path / ".git").exists() else session.layout.root
-        return [f"implementer {c.implementer}, {c.max_test_retries} fix round(s), {c.max_steps} steps/round, "
+        return [f"implementer {c.implementer}, {plural(c.max_test_retries, 'fix round')}, {c.max_steps} steps/round, "
                 f"test timeout {c.test_timeout_s}s", *describe_tests(where, c), *report(cfg.sandbox, where)]
     return ["draft PR" if cfg.pr_draft else "ready-for-review PR"]

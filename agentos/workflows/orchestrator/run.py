@@ -105,10 +105,9 @@ def orchestrate(opts: RunOptions, ask: Asker | None = None, stream=None) -> RunR
     session = open_session(opts)
     session.notes = notes
     if opts.dry_run:
-        from agentos.workflows.orchestrator.dry_run import render_plan
+        from agentos.workflows.orchestrator.dry_run import dry_run
 
-        plan = make_plan(session.config, session.workspace, opts.skip, opts.resume_from)
-        return RunResult(ExitCode.DONE, "dry-run", render_plan(session, plan, check_models(session, plan, strict=False)))
+        return dry_run(session, opts)
     with one_run(session, opts, "orchestrate"):
         return _orchestrate(session, opts, ask, stream)
 
@@ -168,7 +167,8 @@ def _approved_gates(session: Session, record: runs.RunRecord) -> set[str]:
 def _already_done(session: Session) -> RunResult:
     record = runs.latest(session.layout, session.issue.number)
     return RunResult(ExitCode.DONE, "done", f"issue #{session.issue.number} is already done: {record.message}\n"
-                     "  to run a stage again: orchestrate --issue N --resume-from STAGE", record.run_id)
+                     f"  to run a stage again: orchestrate --issue {session.issue.number} --resume-from STAGE",
+                     record.run_id)
 
 
 @dataclass
