@@ -44,7 +44,9 @@ JsonOpt = typer.Option(False, "--json", help="Machine-readable output: every fie
 
 @app.command()
 def demo(
-    dir: Path = typer.Option(Path("agentos-demo"), "--dir", metavar="PATH", help="Where to create the sample repository."),
+    dir: Optional[Path] = typer.Option(None, "--dir", metavar="PATH",
+                                       help="Where to create the sample repository (default: ./agentos-demo, or a "
+                                            "temporary folder when you are inside a git checkout)."),
     plain: bool = PlainOpt,
 ) -> None:
     """Create a sample repository with one issue and run the whole pipeline on scripted models."""

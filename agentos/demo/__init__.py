@@ -9,7 +9,9 @@ model answers are our own scripts) with `sandbox: off` in its config, and says s
 
 from __future__ import annotations
 
+import shlex
 import shutil
+import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -88,11 +90,20 @@ def _git(cwd: Path, *args: str) -> None:
     Git(cwd).run(*ident, *args)
 
 
-def run_demo(target: Path, plain: bool = False) -> str:
+def default_dir(cwd: Path | None = None) -> Path:
+    """Where the demo goes without --dir: ./agentos-demo, unless that would leave an untracked
+    folder in a git checkout the user is in; then a new folder under the system's temp dir."""
+    here = (cwd or Path.cwd()).resolve()
+    if Git(here).call("rev-parse", "--is-inside-work-tree").returncode == 0:
+        return Path(tempfile.mkdtemp(prefix="agentos-demo-"))
+    return here / "agentos-demo"
+
+
+def run_demo(target: Path | None, plain: bool = False) -> str:
     from agentos.workflows.orchestrator.run import orchestrate
     from agentos.workflows.orchestrator.session import RunOptions
 
-    root = create_sample(target.resolve())
+    root = create_sample((target or default_dir()).resolve())
     result = orchestrate(RunOptions(issue=1, repo=root, plain=plain))
     if result.exit_code != ExitCode.DONE:
         raise UsageError(f"the demo did not finish: {result.message}")
@@ -117,7 +128,7 @@ def _report(root: Path, result) -> str:
         sandbox_line(root),
         f"  run folder         {run_dir}  (events.jsonl, calls.jsonl, drafts and verdicts)",
         "",
-        f"Next: agentos status 1 --repo {root}",
+        f"Next: agentos status 1 --repo {shlex.quote(str(root))}",
         "Real models: set stages.*.drafter/reviewer/implementer in .agentos/config.yaml to a provider:model.",
     ]
     return "\n".join(lines)
