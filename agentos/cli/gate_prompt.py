@@ -3,11 +3,13 @@ explicit answer (approve, reject with feedback, or quit to pause; Ctrl-D pauses 
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 from agentos import readmodel
+from agentos.commands.text import fit
 from agentos.progress.view import plural
 from agentos.errors import AgentosError
 from agentos.paths import RepoLayout, find_repo_root
@@ -39,7 +41,8 @@ class GatePrompt:
         self.code_gate = self.stage in ("impl", "review")
 
     def run(self) -> dict[str, Any] | None:
-        self.say("\n" + "\n".join(self.summary()))
+        room = shutil.get_terminal_size((80, 24)).columns
+        self.say("\n" + "\n".join(fit(line, room) for line in self.summary()))
         looks = ("diff", "tests") if self.code_gate else ("view",)
         choices = "[d]iff, [t]est report, " if self.code_gate else "[v]iew it, "
         while True:
@@ -113,7 +116,8 @@ class GatePrompt:
         lines = [f"  title        {pr_title(detail.summary.title, self.issue)}",
                  f"  branch       {detail.branch} → {detail.base}"]
         try:
-            stat = readmodel.branch_diff(readmodel.where(self.layout, self.issue), stat=True).splitlines()
+            width = shutil.get_terminal_size((80, 24)).columns - 4  # shown indented by 4
+            stat = readmodel.branch_diff(readmodel.where(self.layout, self.issue), stat=True, width=width).splitlines()
         except AgentosError as exc:
             stat = [f"(no diff: {exc})"]
         shown = stat if len(stat) <= DIFF_STAT_LINES else [*stat[:DIFF_STAT_LINES - 1], "...", stat[-1]]
@@ -121,9 +125,9 @@ class GatePrompt:
         lines += [f"    {line.strip()}" for line in shown[:-1]]
         tests = detail.tests
         if tests:
-            red = (f"; {plural(len(tests.red_tests), 'new test')} seen red, then green"
-                   if tests.red_tests and tests.passed else "")
-            lines.append(f"  tests        {tests.base or '?'} at the base → {tests.final or '?'}{red}")
+            lines += [f"  tests        {tests.base or '?'} (at the base)", f"             → {tests.final or '?'}"]
+            if tests.red_tests and tests.passed:
+                lines.append(f"               {plural(len(tests.red_tests), 'new test')} seen red, then green")
         return lines
 
     def view(self, what: str) -> None:

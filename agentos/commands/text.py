@@ -45,8 +45,8 @@ def width() -> int:
 
 
 def fit(text: str, room: int) -> str:
-    """`text` on one line within `room` characters, cut at a word with an ellipsis."""
-    line = " ".join(str(text).split())
+    """`text` on one line within `room` characters (its spacing kept), cut at a word with an ellipsis."""
+    line = " ".join(str(text).splitlines()).rstrip()
     if len(line) <= room:
         return line
     if room <= 1:

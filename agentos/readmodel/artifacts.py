@@ -94,7 +94,7 @@ def review_outcome(text: str) -> tuple[str, list[str]]:
     return status, [line.removeprefix("- ") for line in body if line.startswith("- ")]
 
 
-def branch_diff(where: Where, stat: bool = False) -> str:
+def branch_diff(where: Where, stat: bool = False, width: int = 80) -> str:
     """The work branch's changes since it left its base (what its pull request shows)."""
     git = Git(where.layout.root)
     if not git.rev_parse(where.branch):
@@ -104,7 +104,7 @@ def branch_diff(where: Where, stat: bool = False) -> str:
     if not base:
         raise UsageError(f"the base branch {where.base or '(unknown)'} of issue #{where.issue} does not exist here",
                          "fetch it, or see `agentos status` for the run's base")
-    return git.diff(f"{base}...{where.branch}", stat=stat)
+    return git.diff(f"{base}...{where.branch}", stat=stat, width=width)
 
 
 def test_summary(where: Where) -> TestSummary | None:
