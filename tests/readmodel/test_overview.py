@@ -95,3 +95,16 @@ def test_no_run_is_a_usage_error(sample_repo):
 def test_the_read_model_loads_no_graph_engine():
     code = "import sys, agentos.readmodel; print(any(m.startswith('langgraph') for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_docs_cli_names_every_json_field():
+    import dataclasses
+    from pathlib import Path
+
+    from agentos.readmodel import model
+
+    text = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
+    classes = [model.RunSummary, model.RunDetail, model.StageRow, model.GateInfo, model.Blocker, model.Step,
+               model.Decision, model.Document, model.TestSummary, model.Liveness]
+    missing = [f"{c.__name__}.{f.name}" for c in classes for f in dataclasses.fields(c) if f"`{f.name}`" not in text]
+    assert missing == []
