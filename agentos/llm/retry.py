@@ -25,6 +25,7 @@ from typing import Any, Callable, Literal, TypeVar
 
 from agentos.errors import AgentosError, ModelCallError, ProviderConfigError
 from agentos.llm.base import Request, Response, Usage
+from agentos.progress.view import plural
 from agentos.redact import redact
 
 Kind = Literal["transient", "rate_limited", "auth", "invalid", "context", "deadline", "failed"]
@@ -323,9 +324,9 @@ def final_error(failure: Failure, info: CallInfo, policy: RetryPolicy, outcome: 
             f"stage {stage}: the {info.purpose} prompt is too long for {info.model_id}: {said}",
             f"lower stages.{stage}.context_tokens, or use a model with a larger context window", cost)
     if failure.kind == "deadline":
-        return ModelCallFailed(f"{info.model_id}: {info.purpose} {said} (after {outcome.attempts} attempt(s))",
+        return ModelCallFailed(f"{info.model_id}: {info.purpose} {said} (after {plural(outcome.attempts, 'attempt')})",
                                f"raise {info.settings_key}.timeout_s, or try a faster model", cost)
-    tries = f"after {outcome.attempts} attempt(s)" if failure.kind in RETRIED else "(not retried)"
+    tries = f"after {plural(outcome.attempts, 'attempt')}" if failure.kind in RETRIED else "(not retried)"
     return ModelCallFailed(
         f"{info.model_id}: {info.purpose} failed {tries}{status}: {said}",
         "the provider is unavailable or rate-limited; run the same command again later to continue",

@@ -14,6 +14,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agentos.progress.view import plural
+
 
 @dataclass
 class TestRun:
@@ -86,7 +88,7 @@ def why_no_tests_ran(run: TestRun) -> str | None:
         meaning = _PYTEST_EXITS.get(run.exit_code) if "pytest" in run.command else None
         return f"it exited {run.exit_code}{f' (pytest: {meaning})' if meaning else ''} without test results agentos recognises"
     if run.passed + run.failed == 0:
-        return (f"it stopped at collection or import: {run.errors} error(s) before any test ran" if run.errors
+        return (f"it stopped at collection or import: {plural(run.errors, 'error')} before any test ran" if run.errors
                 else "it collected no tests")
     if found := _NOT_COLLECTED.search(run.output):
         return f"some tests could not be collected or imported ({found.group(0).strip(' _')[:200]})"

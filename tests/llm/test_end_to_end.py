@@ -108,7 +108,7 @@ def test_provider_down_after_its_retries_stops_resumably_without_rerunning_the_s
     claude.push(fake.error(529, "overloaded_error", "Overloaded"), fake.error(529, "overloaded_error", "Overloaded"))
     with pytest.raises(ModelCallFailed) as failed:
         _run(sample_repo)
-    assert "after 2 attempt(s)" in str(failed.value) and "run the same command again" in str(failed.value)
+    assert "after 2 attempts" in str(failed.value) and "run the same command again" in str(failed.value)
     assert len(claude.requests) == 2  # the provider layer's retries only; the stage was not re-run
     assert runs.latest(RepoLayout(sample_repo), 1).status == "failed"
 

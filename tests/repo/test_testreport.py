@@ -177,7 +177,7 @@ Argument(s) {'path'} are declared in the hookimpl but can not be found in the ho
     (counted(PLUGIN_ERROR, counts_known=False), "it exited 1 without test results agentos recognises"),
     (counted("hello", exit_code=0, counts_known=False), "it exited 0 without test results agentos recognises"),
     (counted("no tests ran in 0.01s", exit_code=5), "it collected no tests"),
-    (counted("1 error in 0.2s", exit_code=2, errors=1), "it stopped at collection or import: 1 error(s) before any test ran"),
+    (counted("1 error in 0.2s", exit_code=2, errors=1), "it stopped at collection or import: 1 error before any test ran"),
     (counted("ERROR: test_x (unittest.loader._FailedTest.test_x)\nRan 5 tests", passed=4, errors=1),
      "some tests could not be collected or imported (ERROR: test_x (unittest.loader._FailedTest.test_x))"),
     (counted("_____ ERROR collecting tests/test_y.py _____", passed=3, errors=1),

@@ -109,7 +109,7 @@ def test_an_agent_saying_it_is_done_is_not_the_verdict(tmp_path, monkeypatch):
     result = implement(repo)
 
     assert result.exit_code == 4
-    assert "tests still failing after 1 fix round(s)" in result.message
+    assert "tests still failing after 1 fix round" in result.message
     assert "test_clamp_low" in result.message  # a regression
     *_, fix_round = calls(log)
     assert fix_round["argv"] == ["exec", "--model", "gpt-5", "--sandbox", "workspace-write", "-"]

@@ -129,7 +129,7 @@ def test_a_regression_blocks_even_when_the_required_tests_pass(tmp_path):
     result = implement(repo)
 
     assert result.exit_code == 4
-    assert "tests still failing after 0 fix round(s): tests/test_ops.py::test_add" in result.message
+    assert "tests still failing after 0 fix rounds: tests/test_ops.py::test_add" in result.message
     rep = report(repo)
     assert rep["regressions"] == ["tests/test_ops.py::test_add"]
     assert rep["required"] == {t: "passed" for t in NEW_TESTS}

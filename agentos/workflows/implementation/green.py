@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from agentos.repo.worktrees import checked_out_at
+from agentos.progress.view import plural
 from agentos.repo.testreport import TestRun
 from agentos.workflows.implementation import docs, prompts, report
 from agentos.workflows.implementation.state import ImplState, new_round, say
@@ -80,7 +81,7 @@ def _blocked(wt: StageWorktree, state: ImplState, run: TestRun, verdict: Judgeme
     """Out of fix rounds: block, naming the tests still failing."""
     failing = [t for t, s in verdict.required.items() if s != "passed"] + verdict.regressions
     shown = ", ".join(failing[:10]) or "; ".join(verdict.problems[:3]) or run.summary()
-    message = f"tests still failing after {wt.cfg.max_test_retries} fix round(s): {shown}"
+    message = f"tests still failing after {plural(wt.cfg.max_test_retries, 'fix round')}: {shown}"
     if verdict.preexisting:
         message += f" (already failing at the base commit, not blamed: {', '.join(verdict.preexisting[:5])})"
     return wt.finish(state, "BLOCK", "tests_failing", message, run, verdict, last_round=entry)
@@ -101,5 +102,5 @@ def commit(wt: StageWorktree, state: ImplState) -> ImplState:
     diff = git.run("diff", f"{state['fork_sha']}..{sha}")
     changed = len(re.findall(r"(?m)^diff --git ", diff))
     final = TestRun(**state["test_run"])
-    summary = f"tests pass ({final.summary()}); {changed} file(s) changed"
+    summary = f"tests pass ({final.summary()}); {plural(changed, 'file')} changed"
     return {**wt.finish(state, "PASS", "tests_pass", summary, final, verdict, sha, diff), "commit": sha}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from agentos.repo.testreport import TestRun
+from agentos.progress.view import plural
 
 _SOURCE_SUFFIX = re.compile(r"\.(py|go|rs|js|ts|jsx|tsx|mjs|cjs|rb)(?=::|$)")
 
@@ -146,7 +147,7 @@ def _regressions(run: TestRun, base: TestRun, required: list[str]) -> tuple[list
     unnamed = run.failed + run.errors - len(run.failed_tests)
     base_unnamed = 0 if base.timed_out else base.failed + base.errors - len(base.failed_tests)
     if unnamed > base_unnamed:
-        found.append(f"{unnamed - base_unnamed} more failing test(s) than at the base commit (unnamed)")
+        found.append(f"{plural(unnamed - base_unnamed, 'more failing test', 'more failing tests')} than at the base commit (unnamed)")
     if base.names_complete and run.names_complete:
         found += [f"{p} (passed at the base commit, no longer runs)" for p in base.passed_tests if not _ran(p, run)]
     return found, others

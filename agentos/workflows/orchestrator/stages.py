@@ -13,11 +13,12 @@ from typing import Any, Callable
 from agentos.errors import ModelCallError
 from agentos.llm.retry import ModelCallFailed
 from agentos.progress.events import now_iso
+from agentos.progress.view import plural
 from agentos.workflows.implementation.graph import build_graph as build_impl
-from agentos.workflows.orchestrator import decisions
 from agentos.workflows.implementation.prepare import preflight
 from agentos.workflows.implementation.worktree import StageWorktree
 from agentos.workflows.lld.graph import build_graph as build_lld
+from agentos.workflows.orchestrator import decisions
 from agentos.workflows.orchestrator.plan import ARTIFACT_FIELD
 from agentos.workflows.orchestrator.state import STAGES, OrchestrationState
 from agentos.workflows.pr.graph import build_graph as build_pr
@@ -129,7 +130,7 @@ def _record(state, stage, attempt, outcome, limit, services, elapsed) -> dict[st
     retries = (state.get("retries") or {}).get(stage, 0) + 1 if verdict == "RETRY" else 0
     if verdict == "RETRY" and retries >= limit:
         verdict = "BLOCK"
-        result["message"] = f"gave up after {retries} attempt(s): {result.get('message', '')}"
+        result["message"] = f"gave up after {plural(retries, 'attempt')}: {result.get('message', '')}"
     result.update(verdict=verdict, elapsed_s=round(elapsed, 3), attempt=attempt,
                   cost_usd=round(services.models.budget.spent(stage), 6))
     services.progress.emit("stage_finished", stage=stage, verdict=verdict, attempt=attempt,
