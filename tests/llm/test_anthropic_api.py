@@ -83,7 +83,7 @@ def test_overloaded_529_is_retried_after_the_time_it_asks(server, waits):
 
 def test_server_errors_back_off_exponentially_then_give_up(server, waits):
     server.push(*[fake.error(500, "api_error", "Internal server error")] * 3)
-    with pytest.raises(ModelCallFailed, match=r"failed after 3 attempt\(s\) \(500\)"):
+    with pytest.raises(ModelCallFailed, match=r"failed after 3 attempts \(500\)"):
         provider(server, waits).complete(ask())
     assert waits == [1.5, 3.0] and len(server.requests) == 3  # jitter fixed at 0.5: 3/4 of 2s, 4s
 

@@ -99,7 +99,7 @@ def test_auth_and_invalid_requests_fail_at_once(waits):
 
 
 def test_giving_up_reports_attempts_and_what_they_cost(waits):
-    with pytest.raises(ModelCallFailed, match=r"after 3 attempt\(s\) \(500\)") as info:
+    with pytest.raises(ModelCallFailed, match=r"after 3 attempts \(500\)") as info:
         run(waits, [StatusError(500, "down")] * 3)
     assert info.value.cost_usd == pytest.approx(300 / 1e6)
 

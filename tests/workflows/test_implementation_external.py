@@ -156,7 +156,7 @@ def test_an_agent_cli_that_cannot_run_is_reported_before_the_run(tmp_path, monke
 
     plan = CliRunner().invoke(orchestrate_app, ["--issue", "1", "--repo", str(repo), "--dry-run"])
 
-    assert plan.exit_code == 0 and needle in plan.output
+    assert plan.exit_code == 2 and needle in plan.output and "this plan cannot run" in plan.output
 
 
 def test_a_missing_agent_cli_exits_2_with_what_to_install(tmp_path, monkeypatch):

@@ -128,7 +128,7 @@ def test_runs_of_different_issues_stay_parallel(sample_repo, held):
     model.go.set()
     for proc in procs:
         out, err = proc.communicate(timeout=300)
-        assert proc.returncode == 3 and "paused at gate after_triage" in out, (out, err)
+        assert proc.returncode == 3 and "paused at gate after triage" in out, (out, err)
 
 
 def test_poll_does_not_continue_an_issue_another_process_is_running(sample_repo):
