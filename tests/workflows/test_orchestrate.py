@@ -237,3 +237,32 @@ def test_a_run_recorded_but_never_checkpointed_starts_on_the_next_command(sample
     result = _run(sample_repo)
 
     assert result.exit_code == 0 and result.run_id == orphan.run_id and result.status == "done"
+
+
+def test_people_s_decisions_are_in_the_review_log_the_pr_body_and_the_events(sample_repo, monkeypatch):
+    from agentos import readmodel
+    from agentos.paths import RepoLayout
+
+    edit_config(sample_repo, gates={"after_lld": True})
+    risk = "Callers relying on the old dashes: none found in the repository."
+    unicode_edit = {"data": {"addressed": ["H1"], "edits": [{"search": risk, "replace": risk + "\nUnicode: out of scope."}]}}
+    edit_script(sample_repo, "drafter", "lld.revise", [*script_replies(sample_repo, "drafter", "lld.revise"), unicode_edit])
+    reviews = script_replies(sample_repo, "reviewer", "lld.review")
+    edit_script(sample_repo, "reviewer", "lld.review", [*reviews, reviews[-1]])
+    assert _run(sample_repo).exit_code == 3
+    git(sample_repo, "config", "user.name", "Rita Reviewer")
+    CliRunner().invoke(agentos_app, ["reject", "1", "--repo", str(sample_repo), "--feedback", "Say what happens to unicode letters"])
+    assert _run(sample_repo).exit_code == 3
+    git(sample_repo, "config", "user.name", "Ada Approver")
+    CliRunner().invoke(agentos_app, ["approve", "1", "--repo", str(sample_repo)])
+    assert _run(sample_repo).exit_code == 0
+
+    lld = git(sample_repo, "show", "agentos/issue-1:docs/agentos/issue-1/lld.md")
+    assert "- Gate after LLD: REJECTED by Rita Reviewer: Say what happens to unicode letters" in lld
+    assert lld.rstrip().endswith("- Gate after LLD: APPROVED by Ada Approver (overrides the rejection by Rita Reviewer)")
+    body = (sample_repo / ".agentos" / "pulls" / "2.md").read_text()
+    assert "- gate after LLD: rejected by Rita Reviewer: Say what happens to unicode letters" in body
+    assert "- gate after LLD: approved by Ada Approver (overrides the rejection by Rita Reviewer)" in body
+    detail = readmodel.run_detail(RepoLayout(sample_repo), 1)
+    assert [(d.action, d.by, d.overrides) for d in detail.decisions] == [
+        ("reject", "Rita Reviewer", ""), ("approve", "Ada Approver", "overrides the rejection by Rita Reviewer")]
