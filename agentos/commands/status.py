@@ -62,7 +62,7 @@ def _stage_table(d: RunDetail) -> list[str]:
         status = STATUS_WORDS.get(r.status, r.status) + (f" ×{r.attempts}" if r.attempts > 1 else "")
         rows.append([r.label, status, duration(r.elapsed_s) if ran else "-", calls if ran else "-",
                      tokens(r.input_tokens, r.output_tokens), f"${r.cost_usd:.4f}" if ran else "-", r.message])
-    return columns(rows, indent="  ")
+    return columns(rows, indent="  ", optional=(3, 5, 4))  # calls, then cost, then tokens
 
 
 def _gate(d: RunDetail) -> list[str]:
@@ -96,9 +96,8 @@ def render_runs(summaries: list[RunSummary]) -> str:
     """One line per issue, newest activity first, like `gh pr list`."""
     if not summaries:
         return "no runs yet; start one with: orchestrate --issue N"
-    rows = [["ISSUE", "STATUS", "STAGE", "PR", "COST", "UPDATED", "TITLE"]]
+    rows = [["ISSUE", "STATUS", "STAGE", "GATE", "PR", "COST", "UPDATED", "TITLE"]]
     for s in summaries:
-        state = s.status + (f" at {gate_label(s.gate)}" if s.gate else "")
-        rows.append([f"#{s.issue}", state, stage_label(s.stage) or "-", pr_ref(s.pr_url) or "-",
-                     f"${s.cost_usd:.4f}", ago(s.age_s), s.title])
-    return "\n".join(columns(rows))
+        rows.append([f"#{s.issue}", s.status, stage_label(s.stage) or "-", gate_label(s.gate) or "-",
+                     pr_ref(s.pr_url) or "-", f"${s.cost_usd:.4f}", ago(s.age_s), s.title])
+    return "\n".join(columns(rows, optional=(5, 4, 3, 2, 6)))  # cost, PR, gate, stage, age

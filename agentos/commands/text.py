@@ -41,7 +41,8 @@ def pr_ref(url: str | None) -> str:
 
 
 def width() -> int:
-    return max(40, shutil.get_terminal_size((100, 24)).columns)
+    """The terminal's width ($COLUMNS first); through a pipe, no limit: nothing is cut."""
+    return max(40, shutil.get_terminal_size((10_000, 24)).columns)
 
 
 def fit(text: str, room: int) -> str:
@@ -55,15 +56,30 @@ def fit(text: str, room: int) -> str:
     return (cut.rsplit(" ", 1)[0] if " " in cut[room // 2:] else cut) + "…"
 
 
-def columns(rows: list[list[str]], last_wraps: bool = True, indent: str = "") -> list[str]:
-    """Rows aligned in columns; the last column gets what is left of the width (cut to fit)."""
+def columns(rows: list[list[str]], indent: str = "", optional: tuple[int, ...] = ()) -> list[str]:
+    """Rows (the first is the header) aligned in columns within the terminal's width: the
+    `optional` columns (indexes, least needed first) are left out until the rest fits; the last
+    column gets what is left, cut at a word (left out too when fewer than 12 characters remain)."""
     if not rows:
         return []
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    room = width() - len(indent) - sum(w + 2 for w in widths)
+    keep = list(range(len(rows[0])))
+    for index in (None, *optional):
+        if index is not None:
+            keep.remove(index)
+        if _room(rows, keep, indent) >= 12:
+            break
+    room = _room(rows, keep, indent)
+    if room < 12:
+        keep = keep[:-1]
+    widths = {i: max(len(r[i]) for r in rows) for i in keep[:-1]}
     out = []
     for row in rows:
-        head = "  ".join(cell.ljust(w) for cell, w in zip(row, widths))
-        tail = fit(row[-1], room) if last_wraps and room > 8 else row[-1]
+        head = "  ".join(row[i].ljust(widths[i]) for i in keep[:-1])
+        tail = fit(row[keep[-1]], room) if room >= 12 else row[keep[-1]]
         out.append((indent + head + "  " + tail).rstrip())
     return out
+
+
+def _room(rows: list[list[str]], keep: list[int], indent: str) -> int:
+    """What the last kept column has left of the width."""
+    return width() - len(indent) - sum(max(len(r[i]) for r in rows) + 2 for i in keep[:-1])

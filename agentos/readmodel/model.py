@@ -57,7 +57,7 @@ class RunSummary:
     age_s: float
     """Seconds since `updated_at`."""
     elapsed_s: float | None
-    """Wall time from the run's start to its end, or to now while it is live or waiting."""
+    """Wall time from the run's start to its end or its pause (to now while a process runs it)."""
     message: str
     process: Liveness | None
 

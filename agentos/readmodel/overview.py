@@ -97,9 +97,11 @@ class _Run:
 
     @property
     def clock(self) -> datetime:
-        """Where a live clock stops: now while the run is live or waiting, else its last event."""
-        live = self.status in ("running", "paused")
-        return self.now if live else (self.view.finished or self.last_at or self.now)
+        """Where the run's clocks stop: now while a process runs it, else at its end, its pause or
+        its last event."""
+        if self.status == "running":
+            return self.now
+        return self.view.finished or self.last_at or self.now
 
 
 def latest_record(layout: RepoLayout, issue: int, kind: str | None = "orchestrate") -> runs.RunRecord:

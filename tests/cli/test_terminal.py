@@ -117,7 +117,7 @@ def test_status_after_a_kill_says_interrupted_and_how_to_continue(sample_repo):
     assert "INTERRUPTED in triage (no process is running it)" in status.stdout
     assert "orchestrate --issue 1  " in status.stdout and "RUNNING" not in status.stdout
     runs = _agentos(sample_repo, "runs")
-    assert "#1     interrupted  triage" in runs.stdout
+    assert "#1     interrupted  triage" in runs.stdout.replace("\n", " ")
 
 
 def test_runs_and_show_on_a_terminal_and_through_a_pipe(sample_repo):
