@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shlex
 import shutil
+import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -110,6 +111,15 @@ def run_demo(target: Path | None, plain: bool = False) -> str:
     return _report(root, result)
 
 
+def agentos_command() -> str:
+    """How to call `agentos` from the user's shell: by name when it is on PATH, else by the path
+    of the one beside this interpreter (e.g. .venv/bin/agentos after `make demo`)."""
+    if shutil.which("agentos"):
+        return "agentos"
+    beside = Path(sys.executable).parent / "agentos"
+    return shlex.quote(str(beside)) if beside.exists() else "agentos"
+
+
 def _report(root: Path, result) -> str:
     state = result.state
     run_dir = root / ".agentos" / "runs" / result.run_id
@@ -128,7 +138,7 @@ def _report(root: Path, result) -> str:
         sandbox_line(root),
         f"  run folder         {run_dir}  (events.jsonl, calls.jsonl, drafts and verdicts)",
         "",
-        f"Next: agentos status 1 --repo {shlex.quote(str(root))}",
+        f"Next: {agentos_command()} status 1 --repo {shlex.quote(str(root))}",
         "Real models: set stages.*.drafter/reviewer/implementer in .agentos/config.yaml to a provider:model.",
     ]
     return "\n".join(lines)

@@ -22,3 +22,15 @@ def test_inside_a_checkout_the_demo_goes_to_a_temp_folder_not_the_checkout(tmp_p
 
 def test_outside_a_checkout_the_demo_goes_to_agentos_demo_here(tmp_path: Path) -> None:
     assert default_dir(tmp_path) == tmp_path.resolve() / "agentos-demo"
+
+
+def test_the_next_command_works_from_the_users_shell(monkeypatch) -> None:
+    import sys
+
+    from agentos.demo import agentos_command
+
+    beside = Path(sys.executable).parent / "agentos"  # the test venv installs the entry point
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert agentos_command() == str(beside) and beside.exists()
+    monkeypatch.setenv("PATH", str(beside.parent))
+    assert agentos_command() == "agentos"
