@@ -76,7 +76,11 @@ def test_a_blocked_document_stage_names_its_findings_and_the_commands(sample_rep
     edit_script(sample_repo, "reviewer", "triage.review",
                 [{"data": {"verdict": "REVISE", "summary": "too big", "findings": [finding]}}] * 5)
     edit_config(sample_repo, stages={"triage": {"max_revisions": 0}})
-    assert _run(sample_repo).exit_code == 4
+    result = _run(sample_repo)
+    assert result.exit_code == 4
+    # The terminal says it too: the open findings and the commands.
+    assert "open review findings (1):" in result.message and "the issue asks for two things" in result.message
+    assert "--resume-from triage --set stages.triage.max_revisions=N" in result.message
     detail = readmodel.run_detail(RepoLayout(sample_repo), 1, cwd=sample_repo)
     assert detail.summary.status == "blocked" and detail.blocker.stage == "triage"
     assert any("two things" in f for f in detail.blocker.findings)
