@@ -4,11 +4,13 @@ the document's revision is logged with. An approval after a rejection says it ov
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentos.progress.events import now_iso
 from agentos.readmodel.model import gate_label
-from agentos.workflows.services import Services
+
+if TYPE_CHECKING:
+    from agentos.workflows.services import Services
 
 
 def overrides(earlier: list[dict[str, Any]], gate: str, action: str | None) -> str:
