@@ -88,13 +88,13 @@ def _decide(issue: int, action: str, feedback: Optional[str], repo: Optional[Pat
     run_cli(lambda: typer.echo(record_decision(RunOptions(issue=issue, repo=repo), action, feedback)), repo)
 
 
-@app.command()
+@app.command(epilog="\b\nExamples:\n  agentos approve 12 && orchestrate --issue 12")
 def approve(issue: int = IssueArg, repo: Optional[Path] = RepoOpt) -> None:
     """Approve the gate a paused run is waiting at; `orchestrate --issue N` then continues."""
     _decide(issue, "approve", None, repo)
 
 
-@app.command()
+@app.command(epilog="\b\nExamples:\n  agentos reject 12 --feedback \"Say what happens to an empty list\" && orchestrate --issue 12")
 def reject(
     issue: int = IssueArg,
     feedback: str = typer.Option(..., "--feedback", metavar="TEXT", help="What should change; goes to the stage's next revision."),
@@ -115,7 +115,7 @@ def poll(
     run_cli(lambda: report(poll_runs(repo, plain=plain)), repo)
 
 
-@app.command()
+@app.command(epilog="\b\nExamples:\n  agentos status 12\n  agentos status 12 --json | jq .summary.status")
 def status(issue: int = IssueArg, as_json: bool = JsonOpt, repo: Optional[Path] = RepoOpt) -> None:
     """Where the issue's latest run stands: a row per stage, the gate it waits at, what to do next."""
     from agentos.commands.status import render_status, run_status
@@ -128,7 +128,7 @@ def status(issue: int = IssueArg, as_json: bool = JsonOpt, repo: Optional[Path] 
     run_cli(body, repo)
 
 
-@app.command("runs")
+@app.command("runs", epilog="\b\nExamples:\n  agentos runs\n  agentos runs --json | jq '.[] | select(.status == \"paused\")'")
 def runs_list(as_json: bool = JsonOpt, repo: Optional[Path] = RepoOpt) -> None:
     """Every issue's latest run: status, stage, gate, PR, cost and age, newest first."""
     from agentos.commands.status import render_runs, runs_overview
@@ -141,7 +141,9 @@ def runs_list(as_json: bool = JsonOpt, repo: Optional[Path] = RepoOpt) -> None:
     run_cli(body, repo)
 
 
-@app.command()
+@app.command(epilog="\b\nExamples:\n  agentos show 12            what the run asks you to look at now\n"
+                    "  agentos show 12 diff       the branch's changes against its base\n"
+                    "  PAGER=cat agentos show 12 lld")
 def show(
     issue: int = IssueArg,
     what: Optional[Literal["brief", "lld", "spec", "diff", "tests", "pr"]] = typer.Argument(
