@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pexpect
+import pyte
 import pytest
 
 from tests.helpers.sample import edit_config, edit_script, script_replies
@@ -19,11 +20,12 @@ from tests.helpers.sample import edit_config, edit_script, script_replies
 PROMPT = r"\(pause\): "
 
 
-def _spawn(repo: Path, module: str, *args: str, columns: int = 80, **env: str) -> pexpect.spawn:
-    environ = {**os.environ, "TERM": "xterm-256color", "PAGER": "cat", "COLUMNS": str(columns), **env}
+def _spawn(repo: Path, module: str, *args: str, columns: int = 80, rows: int = 40, **env: str) -> pexpect.spawn:
+    environ = {**os.environ, "TERM": "xterm-256color", "PAGER": "cat", "COLUMNS": str(columns), "LINES": str(rows),
+               **env}
     environ.pop("NO_COLOR", None)
     return pexpect.spawn(sys.executable, ["-m", module, *args], cwd=str(repo), env=environ,
-                         dimensions=(40, columns), encoding="utf-8", timeout=120)
+                         dimensions=(rows, columns), encoding="utf-8", timeout=120)
 
 
 def _orchestrate(repo: Path, *args: str, **kw) -> pexpect.spawn:
@@ -101,6 +103,24 @@ def test_the_live_view_shows_the_step_inside_a_stage(sample_repo):
     child.expect("lld · review round 1 · REVISE, 1 finding \\(1 blocking\\)")
     code, rest = _finish(child)
     assert code == 0
+
+
+def test_the_live_table_leaves_no_frozen_copy_at_a_gate(sample_repo):
+    # A tall terminal keeps everything printed on screen: what a person would scroll back through.
+    edit_config(sample_repo, gates={"after_lld": True})
+    screen = pyte.Screen(80, 300)
+    stream = pyte.Stream(screen)
+    child = _orchestrate(sample_repo, rows=300)
+    child.expect(PROMPT)
+    stream.feed(child.before + child.after)
+    child.sendline("approve")
+    code, rest = _finish(child)
+    stream.feed(rest)
+    shown = [line.rstrip() for line in screen.display if line.strip()]
+    assert code == 0
+    assert sum(line.lstrip().startswith("Stage ") for line in shown) == 1  # only the final table stays
+    assert sum(line.lstrip().startswith("total ") for line in shown) == 1
+    assert "Gate after LLD: approve the LLD?" in shown and all(len(line) <= 80 for line in shown)
 
 
 def test_status_after_a_kill_says_interrupted_and_how_to_continue(sample_repo):
