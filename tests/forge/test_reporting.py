@@ -81,7 +81,7 @@ def test_an_interrupted_run_says_the_same_command_continues_it(forge, tmp_path):
     bus.emit("run_finished", verdict="interrupted", message="terminated (SIGTERM)")
     [body], labels = _state(forge)
     assert "interrupted" in body and "terminated (SIGTERM)" in body
-    assert "Run `orchestrate --issue 1` again: it continues where it stopped." in body
+    assert "- run it again: it continues where it stopped: `orchestrate --issue 1`" in body
     assert labels == ["bug"]
 
 
