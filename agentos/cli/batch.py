@@ -18,14 +18,14 @@ app = typer.Typer(add_completion=False, rich_markup_mode=None, invoke_without_co
 @app.callback()
 def batch(
     ctx: typer.Context,
-    issues: Optional[str] = typer.Option(None, "--issues", help="Issue numbers and ranges, e.g. 3,5,8-12."),
-    label: Optional[str] = typer.Option(None, "--label", help="Every open issue with this label."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Issues at once (default: what the machine and the providers' limits sustain)."),
-    budget_usd: Optional[float] = typer.Option(None, "--budget-usd", help="Cap on the whole batch's model spend."),
-    engine: Optional[str] = typer.Option(None, "--engine", help="local (a pool of processes, default) or ray."),
-    address: Optional[str] = typer.Option(None, "--address", help="The Ray cluster (with --engine ray)."),
-    repo: Optional[Path] = typer.Option(None, "--repo", help="Target git repository (default: the current one)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Config file (default: <repo>/.agentos/config.yaml)."),
+    issues: Optional[str] = typer.Option(None, "--issues", metavar="N,M-K", help="Issue numbers and ranges, e.g. 3,5,8-12."),
+    label: Optional[str] = typer.Option(None, "--label", metavar="LABEL", help="Every open issue with this label."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, metavar="N", help="Issues at once (default: what the machine and the providers' limits sustain)."),
+    budget_usd: Optional[float] = typer.Option(None, "--budget-usd", metavar="USD", help="Cap on the whole batch's model spend."),
+    engine: Optional[str] = typer.Option(None, "--engine", metavar="local|ray", help="local (a pool of processes, default) or ray."),
+    address: Optional[str] = typer.Option(None, "--address", metavar="ADDRESS", help="The Ray cluster (with --engine ray)."),
+    repo: Optional[Path] = typer.Option(None, "--repo", metavar="PATH", help="Target git repository (default: the current one)."),
+    config: Optional[Path] = typer.Option(None, "--config", metavar="FILE", help="Config file (default: <repo>/.agentos/config.yaml)."),
     set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a config key (for every issue)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Each issue's plan and cost estimate; call no model, write nothing."),
     plain: bool = typer.Option(False, "--plain", help="Plain lines instead of the live table."),
@@ -50,9 +50,9 @@ def batch(
 
 @app.command()
 def status(
-    batch_id: Optional[str] = typer.Argument(None, help="Which batch (default: the latest)."),
+    batch_id: Optional[str] = typer.Argument(None, metavar="ID", help="Which batch (default: the latest)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-    repo: Optional[Path] = typer.Option(None, "--repo", help="Target git repository (default: the current one)."),
+    repo: Optional[Path] = typer.Option(None, "--repo", metavar="PATH", help="Target git repository (default: the current one)."),
 ) -> None:
     """Where a batch stands: each issue's status, stage and cost, and the totals."""
     from agentos.batch.run import batch_status

@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from agentos import runlock, runs
-from agentos.commands.status import checkpoint_values
 from agentos.paths import RepoLayout, find_repo_root
 
 _COMMANDS = {"orchestrate": "orchestrate", "triage": "agentos triage", "lld": "agentos lld",
@@ -55,6 +54,23 @@ def _repair(layout: RepoLayout) -> str:
         lines.append(f"  #{record.issue}: run {record.run_id} reset; continue with: "
                      f"{_COMMANDS.get(record.kind, 'orchestrate')} --issue {record.issue} --repo {layout.root}")
     return "\n".join(lines)
+
+
+def checkpoint_values(layout: RepoLayout, thread_id: str) -> dict:
+    """The run's latest checkpointed state ({} when it has none)."""
+    if not layout.state_db.exists():
+        return {}
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from agentos.workflows.orchestrator.session import state_db_errors
+
+    with state_db_errors(layout):
+        conn = sqlite3.connect(str(layout.state_db), check_same_thread=False)
+        try:
+            found = SqliteSaver(conn).get_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}})
+        finally:
+            conn.close()
+    return dict(found.checkpoint.get("channel_values", {})) if found else {}
 
 
 def damage(state_db: Path) -> str | None:

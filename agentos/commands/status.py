@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from agentos.commands.text import STATUS_WORDS, ago, columns, duration, pr_ref, tokens
@@ -14,7 +15,30 @@ from agentos.readmodel.model import Step
 
 
 def run_status(repo: Path | None, issue: int) -> RunDetail:
-    return run_detail(RepoLayout(find_repo_root(repo)), issue)
+    layout = RepoLayout(find_repo_root(repo))
+    detail = run_detail(layout, issue)
+    check_checkpoints(layout, detail.summary.run_id)
+    return detail
+
+
+def check_checkpoints(layout: RepoLayout, thread_id: str) -> None:
+    """Read the run's latest checkpoint row with sqlite3 (no graph engine): a damaged database is
+    named, with what to do (`agentos repair`), as a run would name it."""
+    if not layout.state_db.exists():
+        return
+    try:
+        conn = sqlite3.connect(f"file:{layout.state_db}?mode=ro", uri=True)
+        try:
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'checkpoints'").fetchone():
+                conn.execute("SELECT checkpoint FROM checkpoints WHERE thread_id = ? "
+                             "ORDER BY checkpoint_id DESC LIMIT 1", (thread_id,)).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        from agentos.workflows.orchestrator.session import state_db_errors  # only now: it loads the config
+
+        with state_db_errors(layout):
+            raise
 
 
 def runs_overview(repo: Path | None) -> list[RunSummary]:

@@ -46,7 +46,7 @@ def test_set_values_hold_and_poll_continues_with_them(sample_repo):
     from agentos.commands.gates import poll
 
     result = poll(sample_repo, plain=True, stream=io.StringIO())
-    assert "before_pr" in result.message and _gate(sample_repo) == "before_pr"
+    assert "before pull request" in result.message and _gate(sample_repo) == "before_pr"
 
 
 def test_a_value_given_again_on_continuing_applies_and_is_said(sample_repo):

@@ -16,8 +16,8 @@ from agentos.workflows.orchestrator.state import STAGES
 
 
 def dry_run(session: Session, opts: RunOptions) -> RunResult:
-    """The whole plan; then, for a finished issue, that it is done; for a plan that cannot run,
-    why (exit 2), as the real run would refuse."""
+    """The whole plan; then, for a finished issue, that it is done; for a plan whose models cannot
+    run, why (exit 2), as the real run would refuse."""
     last = runs.latest(session.layout, opts.issue)
     if last and last.status == "done" and not opts.resume_from and not opts.skip:
         return RunResult(ExitCode.DONE, "dry-run",
@@ -27,19 +27,12 @@ def dry_run(session: Session, opts: RunOptions) -> RunResult:
     plan = make_plan(session.config, session.workspace, opts.skip, opts.resume_from)
     readiness = check_models(session, plan, strict=False)
     text = render_plan(session, plan, readiness)
-    problems = [f"model {m}: {why}" for m, why in readiness.items() if why] + _base_problem(session)
+    problems = [f"model {m}: {why}" for m, why in readiness.items() if why]
     if not problems:
         return RunResult(ExitCode.DONE, "dry-run", text)
     return RunResult(ExitCode.USAGE, "dry-run", text + "\n\nerror: this plan cannot run:\n"
                      + "\n".join(f"  - {p}" for p in problems)
                      + "\n  hint: fix what is named (`agentos doctor` checks the models), then dry-run again")
-
-
-def _base_problem(session: Session) -> list[str]:
-    base, repo = session.workspace.base, session.workspace.repo
-    if repo.rev_parse(f"{base}^{{commit}}") or repo.rev_parse(f"origin/{base}^{{commit}}"):
-        return []
-    return [f"base branch {base!r} does not exist (set --base-branch or orchestrator.base_branch)"]
 
 
 def render_plan(session, plan: dict[str, dict], readiness: dict[str, str | None]) -> str:
