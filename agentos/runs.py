@@ -7,6 +7,8 @@ The checkpoint database holds the graph state; run.json is the small index that 
 from __future__ import annotations
 
 import json
+import os
+import socket
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +39,8 @@ class RunRecord:
     """While paused: the interrupt's payload (gate, stage, artifact)."""
     message: str = ""
     extra: dict = field(default_factory=dict)
+    process: dict | None = None
+    """The process that last ran this run: {pid, host, since, start_ticks}; see `is_alive`."""
 
     @property
     def thread_id(self) -> str:
@@ -53,6 +57,50 @@ def new_run(layout: RepoLayout, issue: int, kind: str) -> RunRecord:
 def save(layout: RepoLayout, record: RunRecord) -> None:
     """Write the record's run.json atomically (a crash leaves the previous version)."""
     write_atomic(layout.run_dir(record.run_id) / "run.json", redact(json.dumps(asdict(record), indent=2)))
+
+
+def claim(layout: RepoLayout, record: RunRecord) -> None:
+    """Note that this process now runs the record (status running, pid and host), so `status`
+    can tell a live run from one whose process died."""
+    record.status = "running"
+    record.process = {"pid": os.getpid(), "host": socket.gethostname(),
+                      "since": datetime.now(timezone.utc).isoformat(), "start_ticks": _start_ticks(os.getpid())}
+    save(layout, record)
+
+
+def is_alive(process: dict | None) -> bool | None:
+    """Whether the recorded process still runs: True, False, or None when it ran on another host.
+
+    A pid the system gave to a later process does not count: its start time must match.
+    """
+    if not process or not process.get("pid"):
+        return False
+    if process.get("host") != socket.gethostname():
+        return None
+    pid = int(process["pid"])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process: it exists
+    state, ticks = _proc_stat(pid)
+    return state != "Z" and (ticks is None or process.get("start_ticks") in (None, ticks))
+
+
+def _start_ticks(pid: int) -> int | None:
+    return _proc_stat(pid)[1]
+
+
+def _proc_stat(pid: int) -> tuple[str, int | None]:
+    """The process's state letter (Z: a zombie, already dead) and when it started, in clock
+    ticks since boot, from Linux's /proc; ("", None) where there is none."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "", None
+    fields = stat[stat.rfind(")") + 2:].split()
+    return (fields[0], int(fields[19])) if len(fields) > 19 else ("", None)
 
 
 def load(path: Path) -> RunRecord | None:

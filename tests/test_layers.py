@@ -17,7 +17,7 @@ LAYERS = [
     ["forge"],
     ["config"],
     ["llm"],
-    ["progress", "repo", "runs", "runlock", "paths", "state"],
+    ["progress", "repo", "runs", "runlock", "paths", "state", "readmodel"],
     ["markdown", "process", "sandbox", "files", "redact", "errors"],
 ]
 """Top to bottom, as drawn in docs/architecture.md."""

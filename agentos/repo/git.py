@@ -120,6 +120,10 @@ class Git:
         out = self.call("diff", "--name-only", "-z", f"{base}...{head}", check=True).stdout
         return [name for name in out.split("\0") if name]
 
+    def diff(self, revisions: str, stat: bool = False) -> str:
+        """The patch of `revisions` (e.g. `base...branch`), or its per-file summary with `stat`."""
+        return self.call("diff", "--stat" if stat else "--patch", revisions, check=True).stdout
+
     def merge_base(self, a: str, b: str) -> str | None:
         """The best common ancestor of `a` and `b`, or None when they share no history."""
         return _output_if_ok(self.call("merge-base", a, b))

@@ -28,6 +28,7 @@ from agentos.workflows.orchestrator.session import (
 from agentos.workflows.orchestrator.settings import continued_options, remember
 from agentos.workflows.orchestrator.state import STAGES
 from agentos.workflows.services import Services
+from agentos.workflows.workspace import DOC_FILES
 
 State = dict[str, Any]
 
@@ -53,6 +54,7 @@ def execute(session: Session, record: runs.RunRecord, job: Job, plain: bool = Fa
     """Run the job's graph with the repository's checkpointer until it ends or pauses; finish the record."""
     sandbox = from_config(session.config.sandbox)  # no sandbox here: refuse before anything runs (exit 2)
     services = build_services(session, record, plain, stream)
+    runs.claim(session.layout, record)
     if sandbox.off:
         services.progress.emit("note", message=f"WARNING: {sandbox.summary()}")
     session.layout.remove_stale_temps()
@@ -185,8 +187,11 @@ class PipelineJob:
 
     def first_input(self, ctx: RunContext, services: Services) -> State | None:
         issue = self.session.issue
+        ws = self.session.workspace
         info = {"issue": issue.number, "title": issue.title, "stages": list(STAGES),
-                "forge": self.session.forge.summary, "run_dir": str(services.run_dir)}
+                "forge": self.session.forge.summary, "run_dir": str(services.run_dir),
+                "branch": ws.branch, "base": ws.base, "worktree": str(ws.path),
+                "documents": {kind: ws.doc_path(kind) for kind in DOC_FILES}}
         values = ctx.graph.get_state(ctx.cfg).values if self.plan is None else {}
         if self.plan is None and not values and ctx.record.extra.get(runs.PAUSE_KEY):
             raise StateDamagedError(  # it had paused, so it had checkpoints: they are lost

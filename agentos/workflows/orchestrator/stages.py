@@ -130,7 +130,7 @@ def _record(state, stage, attempt, outcome, limit, services, elapsed) -> dict[st
     result.update(verdict=verdict, elapsed_s=round(elapsed, 3), attempt=attempt,
                   cost_usd=round(services.models.budget.spent(stage), 6))
     services.progress.emit("stage_finished", stage=stage, verdict=verdict, attempt=attempt,
-                           message=result.get("message", ""))
+                           message=result.get("message", ""), data={"exit_reason": result.get("exit_reason")})
     update = {**outcome.get("updates", {}), "current_stage": stage, "stage_attempts": {stage: attempt},
               "stage_errors": {stage: [result.get("message", verdict)]} if verdict != "PASS" else {},
               "retries": {stage: retries}, "last_verdict": verdict, "stage_results": {stage: result},

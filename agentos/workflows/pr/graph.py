@@ -13,7 +13,7 @@ from typing import Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
-from agentos.files import read_jsonl
+from agentos.files import read_jsonl, write_atomic
 from agentos.markdown.escape import code
 from agentos.markdown.parse import sections
 from agentos.redact import redact
@@ -90,6 +90,7 @@ def build_graph(services: Services, checkpointer=None):
         issue = forge.get_issue(state["issue_number"])
         forge.push_branch(ws.branch)
         body = redact(build_body_for(services, state))
+        write_atomic(services.run_dir / "pr" / "body.md", body)  # what `agentos show N pr` prints
         pr = forge.find_or_create_pr(head=ws.branch, base=ws.base, title=pr_title(issue.title, issue.number),
                                      body=body, draft=services.config.pr_draft)
         if pr.body.strip() != body.strip():  # an earlier run's PR: bring its body up to date
