@@ -1,0 +1,208 @@
+"""The dashboard's pages and the JSON behind them, as a Starlette application.
+
+Every page reads runs through the read model (agentos/readmodel), the same functions as
+`agentos status`, `runs` and `show`; the only state this module keeps is the server's own (its
+tokens and the runs it continues). Handlers are thin: read, then render a template.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from agentos import readmodel, runs
+from agentos.config import load_config
+from agentos.errors import AgentosError, UsageError
+from agentos.paths import RepoLayout
+from agentos.redact import redact
+from agentos.web import live, reads, render
+from agentos.web.gates import Continuations, decide
+from agentos.web.guard import Guard, GuardMiddleware
+
+HTMX = "htmx-2.0.11.min.js"
+DOC_KINDS = {"triage": "Issue brief", "lld": "LLD", "spec": "Spec"}
+
+
+@dataclass
+class Dashboard:
+    """What the application serves: one repository's runs, behind one guard."""
+
+    layout: RepoLayout
+    guard: Guard
+    continuations: Continuations
+
+
+def build_app(dash: Dashboard) -> Starlette:
+    """The ASGI application for `dash`, every route behind its guard."""
+    package = resources.files("agentos.web")
+    pages = Pages(dash, _templates(Path(str(package / "templates")), dash))
+    routes = [
+        Route("/", pages.runs, name="runs_page"),
+        Route("/issues/{issue:int}", pages.run, name="run_page"),
+        Route("/issues/{issue:int}/summary", pages.summary, name="summary_part"),
+        Route("/issues/{issue:int}/events", pages.events, name="events_stream"),
+        Route("/issues/{issue:int}/docs/{kind}", pages.doc, name="doc_page"),
+        Route("/issues/{issue:int}/code", pages.code, name="code_page"),
+        Route("/issues/{issue:int}/cost", pages.cost, name="cost_page"),
+        Route("/issues/{issue:int}/pr", pages.pr, name="pr_page"),
+        Route("/issues/{issue:int}/gate", pages.gate, methods=["POST"], name="decide_gate"),
+        Route("/api/runs", pages.api_runs, name="api_runs"),
+        Route("/api/issues/{issue:int}", pages.api_run, name="api_run"),
+        Route("/code.css", pages.code_css, name="code_css"),
+        Mount("/static", StaticFiles(directory=str(package / "static")), name="static"),
+    ]
+    return Starlette(routes=routes, middleware=[Middleware(GuardMiddleware, guard=dash.guard)],
+                     exception_handlers={AgentosError: pages.refused})
+
+
+def _templates(folder: Path, dash: Dashboard) -> Jinja2Templates:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=True, finalize=render.finalize)
+    env.filters.update(render.FILTERS)
+    env.globals.update(
+        stage_label=readmodel.stage_label, gate_label=readmodel.gate_label, diff_files=render.diff_files,
+        pr_link=render.pr_link, htmx_file=HTMX, csrf=dash.guard.csrf, repo=str(dash.layout.root),
+        doc_tabs=list(DOC_KINDS.items()))
+    return Jinja2Templates(env=env)
+
+
+class Pages:
+    """The handlers: each reads through the read model and renders one template (or JSON)."""
+
+    def __init__(self, dash: Dashboard, templates: Jinja2Templates):
+        self.dash, self.layout, self.templates = dash, dash.layout, templates
+
+    def _page(self, request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+        return self.templates.TemplateResponse(request, name, context, status_code=status_code)
+
+    async def runs(self, request: Request) -> Response:
+        summaries = readmodel.list_runs(self.layout)
+        status = request.query_params.get("status") or ""
+        counts: dict[str, int] = {}
+        for s in summaries:
+            counts[s.status] = counts.get(s.status, 0) + 1
+        shown = [s for s in summaries if s.status == status] if status else summaries
+        return self._page(request, "runs.html.j2", summaries=shown, status=status, total=len(summaries),
+                          counts=sorted(counts.items()))
+
+    async def run(self, request: Request, error: str = "", status_code: int = 200) -> Response:
+        issue = request.path_params["issue"]
+        d = readmodel.run_detail(self.layout, issue, cwd=self.layout.root)
+        return self._page(request, "run.html.j2", status_code, **self._run_context(d, "run"), error=error)
+
+    async def summary(self, request: Request) -> Response:
+        d = readmodel.run_detail(self.layout, request.path_params["issue"], cwd=self.layout.root)
+        return self._page(request, "_summary.html.j2", **self._run_context(d, "run"))
+
+    def _run_context(self, d: readmodel.RunDetail, tab: str) -> dict[str, Any]:
+        record = runs.latest(self.layout, d.summary.issue, kind=None)
+        decided = runs.take_decision(self.layout, record) if record and d.gate else None
+        return {"d": d, "s": d.summary, "tab": tab, "decided": decided,
+                "continuation": self.dash.continuations.get(d.summary.issue)}
+
+    async def events(self, request: Request) -> Response:
+        issue = request.path_params["issue"]
+        record = readmodel.latest_record(self.layout, issue)
+        offset = int(request.headers.get("last-event-id") or 0)
+        job = self.dash.continuations.get(issue)
+
+        def is_live() -> bool:
+            fresh = runs.latest(self.layout, issue) or record
+            return bool(job and job.running) or (fresh.status == "running" and runs.is_alive(fresh.process) is not False)
+
+        stream = live.follow(self.layout.run_dir(record.run_id) / "events.jsonl", offset, is_live)
+        return StreamingResponse(stream, media_type="text/event-stream",
+                                 headers={"cache-control": "no-store", "x-accel-buffering": "no"})
+
+    async def doc(self, request: Request) -> Response:
+        issue, kind = request.path_params["issue"], request.path_params["kind"]
+        if kind not in DOC_KINDS:
+            raise UsageError(f"no document called {kind!r}", f"one of: {', '.join(DOC_KINDS)}")
+        summary = self._summary(issue)
+        where = readmodel.where(self.layout, issue)
+        doc = readmodel.document(where, kind, self.layout.root)
+        text = readmodel.document_text(where, kind) if doc.exists else ""
+        missing = "" if doc.exists else f"No {DOC_KINDS[kind]} yet ({doc.path})."
+        return self._page(request, "doc.html.j2", s=summary, tab=kind, label=DOC_KINDS[kind], doc=doc if doc.exists else None,
+                          text=text, missing=missing, rounds=reads.review_rounds(self.layout, issue, kind))
+
+    async def code(self, request: Request) -> Response:
+        issue = request.path_params["issue"]
+        summary = self._summary(issue)
+        where = readmodel.where(self.layout, issue)
+        try:
+            files, error = render.diff_files(readmodel.branch_diff(where)), ""
+        except UsageError as exc:
+            files, error = [], exc.message
+        return self._page(request, "code.html.j2", s=summary, tab="code", files=files, diff_error=error,
+                          tests=readmodel.test_summary(where),
+                          matrix=reads.test_matrix(where.run_dir) if where.run_dir else None)
+
+    async def cost(self, request: Request) -> Response:
+        issue = request.path_params["issue"]
+        summary = self._summary(issue)
+        return self._page(request, "cost.html.j2", s=summary, tab="cost", spend=self._spend(summary.run_id))
+
+    def _spend(self, run_id: str) -> reads.Spend:
+        from agentos.workflows.orchestrator.config import stage_caps
+
+        config = load_config(self.layout.root).config
+        caps = {stage: cap.usd for stage, cap in stage_caps(config).items()}
+        return reads.spend(self.layout.run_dir(run_id), config.budget_usd, caps)
+
+    async def pr(self, request: Request) -> Response:
+        issue = request.path_params["issue"]
+        summary = self._summary(issue)
+        try:
+            body, missing = readmodel.pr_body(readmodel.where(self.layout, issue)), ""
+        except UsageError as exc:
+            body, missing = "", exc.message
+        return self._page(request, "pr.html.j2", s=summary, tab="pr", body=body, missing=missing)
+
+    async def gate(self, request: Request) -> Response:
+        issue = request.path_params["issue"]
+        form = await request.form()
+        try:
+            decide(self.layout, issue, str(form.get("gate") or ""), str(form.get("action") or ""),
+                   str(form.get("feedback") or "").strip() or None, self.dash.continuations)
+        except UsageError as exc:
+            return await self.run(request, error=str(exc), status_code=409)
+        return RedirectResponse(request.url_for("run_page", issue=issue), status_code=303)
+
+    async def api_runs(self, request: Request) -> Response:
+        return _json(readmodel.as_json(readmodel.list_runs(self.layout)))
+
+    async def api_run(self, request: Request) -> Response:
+        return _json(readmodel.as_json(readmodel.run_detail(self.layout, request.path_params["issue"], cwd=self.layout.root)))
+
+    async def code_css(self, request: Request) -> Response:
+        return Response(render.highlight_css(), media_type="text/css")
+
+    def _summary(self, issue: int) -> readmodel.RunSummary:
+        return readmodel.run_detail(self.layout, issue, cwd=self.layout.root).summary
+
+    async def refused(self, request: Request, exc: Exception) -> Response:
+        """An expected error (an unknown issue, a missing document) as a page, or JSON under /api."""
+        assert isinstance(exc, AgentosError)
+        status = 404 if isinstance(exc, UsageError) else 500
+        if request.url.path.startswith("/api/"):
+            return _json({"error": exc.message, "hint": exc.hint}, status)
+        return self._page(request, "error.html.j2", status, title="Not found" if status == 404 else "Error",
+                          message=exc.message, hint=exc.hint or "")
+
+
+def _json(data: Any, status_code: int = 200) -> Response:
+    """JSON with every secret masked, like the pages."""
+    return Response(redact(json.dumps(data)), status_code, media_type="application/json")
