@@ -73,7 +73,7 @@ def _templates(folder: Path, dash: Dashboard) -> Jinja2Templates:
     env.filters.update(render.FILTERS)
     env.globals.update(
         stage_label=readmodel.stage_label, gate_label=readmodel.gate_label, diff_files=render.diff_files,
-        pr_link=render.pr_link, htmx_file=HTMX, csrf=dash.guard.csrf, repo=str(dash.layout.root),
+        pr_link=render.pr_link, exit_name=render.exit_name, htmx_file=HTMX, csrf=dash.guard.csrf, repo=str(dash.layout.root),
         doc_tabs=list(DOC_KINDS.items()))
     return Jinja2Templates(env=env)
 

@@ -29,7 +29,7 @@ HEADERS = [
                                  b"connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
                                  b"form-action 'self'"),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
 

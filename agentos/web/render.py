@@ -137,6 +137,16 @@ def pr_link(url: str | None) -> Markup:
     return Markup(escape(url))
 
 
+def exit_name(code: int | None) -> str:
+    """An exit code with what it means: "exit 3: paused"."""
+    from agentos.errors import ExitCode
+
+    try:
+        return f"exit {code}: {ExitCode(code).name.lower()}"
+    except ValueError:
+        return f"exit {code}"
+
+
 def cost(usd: float | None) -> str:
     return "" if usd is None else f"${usd:.4f}"
 
