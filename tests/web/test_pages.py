@@ -1,0 +1,131 @@
+"""The dashboard's pages and JSON, through Starlette's test client, on a real paused run."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from agentos import readmodel
+from agentos.paths import RepoLayout
+from tests.helpers.dashboard import HOSTILE_TITLE
+from tests.web.conftest import client_for
+
+
+def test_the_runs_page_lists_every_issues_latest_run_and_filters_by_status(shown_repo: Path):
+    client, _ = client_for(shown_repo)
+
+    page = client.get("/")
+    assert page.status_code == 200
+    row = re.search(r'<tr data-issue="1">(.*?)</tr>', page.text, re.S).group(1)
+    assert "paused" in row and "after LLD" in row and "$0.0000" in row
+    assert client.get("/?status=paused").text.count('data-issue="1"') == 1
+    assert 'data-issue="1"' not in client.get("/?status=done").text
+    assert "No run is done." in client.get("/?status=done").text
+
+
+def test_the_json_behind_the_pages_is_the_read_models(shown_repo: Path):
+    client, _ = client_for(shown_repo)
+    layout = RepoLayout(shown_repo)
+
+    listed = client.get("/api/runs").json()
+    assert [r["run_id"] for r in listed] == [s.run_id for s in readmodel.list_runs(layout)]
+    detail = client.get("/api/issues/1").json()
+    expected = readmodel.as_json(readmodel.run_detail(layout, 1, cwd=shown_repo))
+    assert detail["gate"] == expected["gate"] and detail["stages"] == expected["stages"]
+    assert detail["summary"]["title"] == HOSTILE_TITLE
+    missing = client.get("/api/issues/7")
+    assert missing.status_code == 404 and "no runs" in missing.json()["error"] and missing.json()["hint"]
+
+
+def test_the_run_page_shows_the_stages_the_gate_form_and_what_to_do(shown_repo: Path):
+    client, dash = client_for(shown_repo)
+
+    page = client.get("/issues/1").text
+    stages = re.findall(r'<tr data-stage="(\w+)">', page)
+    assert stages == ["triage", "lld", "spec", "impl", "pr"]
+    assert re.search(r'data-stage="lld">.*?PASS.*?approved after 2 review round', page, re.S)
+    assert 'name="gate" value="after_lld"' in page and f'name="csrf" value="{dash.guard.csrf}"' in page
+    assert "agentos approve 1" in page
+    assert client.get("/issues/1/summary").text.startswith('<div id="summary" data-status="paused"')
+
+
+def test_untrusted_text_is_shown_as_text(shown_repo: Path):
+    client, _ = client_for(shown_repo)
+
+    for url in ("/", "/issues/1", "/issues/1/docs/lld", "/issues/1/code"):
+        page = client.get(url).text
+        assert "<img src=x" not in page and "<script>window" not in page, url
+        assert "onerror=" not in re.sub(r"&lt;img[^<]*", "", page), url
+    assert "&lt;img src=x onerror=&#34;window.__pwned=1&#34;&gt;" in client.get("/").text
+    lld = client.get("/issues/1/docs/lld").text
+    assert "&lt;script&gt;window.__pwned=3&lt;/script&gt;" in lld
+    assert "javascript:" not in lld.replace("(javascript:window.__pwned=5)", "")  # the link was not made
+    json.loads(client.get("/api/runs").text)
+
+
+def test_the_document_page_renders_the_markdown_beside_its_review_rounds(shown_repo: Path):
+    client, _ = client_for(shown_repo)
+
+    page = client.get("/issues/1/docs/lld").text
+    document = re.search(r'<article class="doc" id="document">(.*?)</article>', page, re.S).group(1)
+    assert "<h2>Files changed</h2>" in document and "<table>" in document
+    rounds = re.findall(r'data-round="(\d+)"', page)
+    assert rounds == ["1", "2"]
+    first = page[page.index('data-round="1"'):page.index('data-round="2"')]
+    assert "REVISE" in first and "F1" in first and "addressed" in first
+    assert "Revision after round 1" in first and "Strip dashes from both ends" in first
+    assert 'class="add"' in first
+    assert "APPROVED" in page[page.index('data-round="2"'):]
+    assert client.get("/issues/1/docs/spec").status_code == 200  # not written yet: said so
+    assert "No Spec yet" in client.get("/issues/1/docs/spec").text
+    assert client.get("/issues/1/docs/secrets").status_code == 404
+
+
+def test_the_code_page_shows_the_branch_diff_per_file_highlighted(shown_repo: Path):
+    client, _ = client_for(shown_repo)
+
+    page = client.get("/issues/1/code").text
+    files = re.findall(r'<details class="diff" open data-file="([^"]+)"', page)
+    assert files == ["docs/agentos/issue-1/brief.md", "docs/agentos/issue-1/lld.md"]
+    assert 'class="pg-' in page  # Pygments classes
+    assert re.findall(r"<th title=\"[^\"]*\">([\w-]+)</th>", page) == ["base-commit"]  # the preflight's run
+    assert re.search(r"test_lowercases</td><td class=\"s-PASS\">passed", page)
+
+
+def test_the_cost_page_shows_calls_per_stage_and_model_and_the_budget(shown_repo: Path):
+    client, _ = client_for(shown_repo)
+
+    page = client.get("/issues/1/cost").text
+    rows = re.findall(r"<tr><td>(\w+)</td><td class=\"mono\">([^<]+)</td><td class=\"num\">(\d+)</td>", page)
+    assert ("LLD", "scripted:.agentos/scripted/drafter.yaml", "2") in rows
+    assert ("LLD", "scripted:.agentos/scripted/reviewer.yaml", "2") in rows
+    assert "no run budget set" in page
+
+
+def test_no_secret_reaches_a_page(shown_repo: Path, monkeypatch):
+    secret = "sk-dashboard-test-secret-4242"
+    monkeypatch.setenv("ANTHROPIC_API_KEY", secret)
+    lld = shown_repo / ".agentos" / "worktrees" / "1" / "docs" / "agentos" / "issue-1" / "lld.md"
+    original = lld.read_text()
+    lld.write_text(original + f"\nThe key is {secret}.\n")
+    record = next((shown_repo / ".agentos" / "runs").glob("*/run.json"))
+    saved = record.read_text()
+    record.write_text(saved.replace('"message": "', f'"message": "{secret} ', 1))
+    try:
+        client, _ = client_for(shown_repo)
+        for url in ("/", "/issues/1", "/issues/1/docs/lld", "/api/runs", "/api/issues/1"):
+            page = client.get(url).text
+            assert secret not in page, url
+        assert "[REDACTED:ANTHROPIC_API_KEY]" in client.get("/issues/1/docs/lld").text
+        assert "[REDACTED:ANTHROPIC_API_KEY]" in client.get("/api/runs").text
+    finally:
+        lld.write_text(original)
+        record.write_text(saved)
+
+
+def test_every_response_forbids_inline_script():
+    from agentos.web.guard import HEADERS
+
+    policy = dict(HEADERS)[b"content-security-policy"].decode()
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
