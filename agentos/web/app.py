@@ -26,7 +26,8 @@ from agentos.config import load_config
 from agentos.errors import AgentosError, UsageError
 from agentos.paths import RepoLayout
 from agentos.redact import redact
-from agentos.web import live, reads, render
+from agentos.readmodel import evidence
+from agentos.web import live, render
 from agentos.web.gates import Continuations, decide
 from agentos.web.guard import Guard, GuardMiddleware
 
@@ -136,7 +137,7 @@ class Pages:
         text = readmodel.document_text(where, kind) if doc.exists else ""
         missing = "" if doc.exists else f"No {DOC_KINDS[kind]} yet ({doc.path})."
         return self._page(request, "doc.html.j2", s=summary, tab=kind, label=DOC_KINDS[kind], doc=doc if doc.exists else None,
-                          text=text, missing=missing, rounds=reads.review_rounds(self.layout, issue, kind))
+                          text=text, missing=missing, rounds=evidence.review_rounds(self.layout, issue, kind))
 
     async def code(self, request: Request) -> Response:
         issue = request.path_params["issue"]
@@ -148,19 +149,19 @@ class Pages:
             files, error = [], exc.message
         return self._page(request, "code.html.j2", s=summary, tab="code", files=files, diff_error=error,
                           tests=readmodel.test_summary(where),
-                          matrix=reads.test_matrix(where.run_dir) if where.run_dir else None)
+                          matrix=evidence.test_matrix(where.run_dir) if where.run_dir else None)
 
     async def cost(self, request: Request) -> Response:
         issue = request.path_params["issue"]
         summary = self._summary(issue)
         return self._page(request, "cost.html.j2", s=summary, tab="cost", spend=self._spend(summary.run_id))
 
-    def _spend(self, run_id: str) -> reads.Spend:
+    def _spend(self, run_id: str) -> evidence.Spend:
         from agentos.workflows.orchestrator.config import stage_caps
 
         config = load_config(self.layout.root).config
         caps = {stage: cap.usd for stage, cap in stage_caps(config).items()}
-        return reads.spend(self.layout.run_dir(run_id), config.budget_usd, caps)
+        return evidence.spend(self.layout.run_dir(run_id), config.budget_usd, caps)
 
     async def pr(self, request: Request) -> Response:
         issue = request.path_params["issue"]

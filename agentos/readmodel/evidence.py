@@ -1,4 +1,4 @@
-"""What a run's folder holds beyond its status: each document's review rounds, the spend by stage
+"""The evidence a run leaves beyond its status: each document's review rounds, the spend by stage
 and model against the caps, and each test's outcome in the base, red and green runs.
 
 Read from the files the run writes (lineage, call journal, spend ledger, test runs), never from
