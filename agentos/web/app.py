@@ -100,11 +100,11 @@ class Pages:
 
     async def run(self, request: Request, error: str = "", status_code: int = 200) -> Response:
         issue = request.path_params["issue"]
-        d = readmodel.run_detail(self.layout, issue, cwd=self.layout.root)
+        d = readmodel.run_detail(self.layout, issue)
         return self._page(request, "run.html.j2", status_code, **self._run_context(d, "run"), error=error)
 
     async def summary(self, request: Request) -> Response:
-        d = readmodel.run_detail(self.layout, request.path_params["issue"], cwd=self.layout.root)
+        d = readmodel.run_detail(self.layout, request.path_params["issue"])
         return self._page(request, "_summary.html.j2", **self._run_context(d, "run"))
 
     def _run_context(self, d: readmodel.RunDetail, tab: str) -> dict[str, Any]:
@@ -133,7 +133,7 @@ class Pages:
             raise UsageError(f"no document called {kind!r}", f"one of: {', '.join(DOC_KINDS)}")
         summary = self._summary(issue)
         where = readmodel.where(self.layout, issue)
-        doc = readmodel.document(where, kind, self.layout.root)
+        doc = readmodel.document(where, kind)
         text = readmodel.document_text(where, kind) if doc.exists else ""
         missing = "" if doc.exists else f"No {DOC_KINDS[kind]} yet ({doc.path})."
         return self._page(request, "doc.html.j2", s=summary, tab=kind, label=DOC_KINDS[kind], doc=doc if doc.exists else None,
@@ -186,13 +186,13 @@ class Pages:
         return _json(readmodel.as_json(readmodel.list_runs(self.layout)))
 
     async def api_run(self, request: Request) -> Response:
-        return _json(readmodel.as_json(readmodel.run_detail(self.layout, request.path_params["issue"], cwd=self.layout.root)))
+        return _json(readmodel.as_json(readmodel.run_detail(self.layout, request.path_params["issue"])))
 
     async def code_css(self, request: Request) -> Response:
         return Response(render.highlight_css(), media_type="text/css")
 
     def _summary(self, issue: int) -> readmodel.RunSummary:
-        return readmodel.run_detail(self.layout, issue, cwd=self.layout.root).summary
+        return readmodel.run_detail(self.layout, issue).summary
 
     async def refused(self, request: Request, exc: Exception) -> Response:
         """An expected error (an unknown issue, a missing document) as a page, or JSON under /api."""

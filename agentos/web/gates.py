@@ -9,7 +9,6 @@ the same execute path, its own process, ended with the server) or leaves it to `
 
 from __future__ import annotations
 
-import getpass
 import sys
 import threading
 from dataclasses import dataclass
@@ -55,8 +54,8 @@ class Continuations:
             if job is None or not job.running:
                 argv = [sys.executable, "-m", "agentos.cli.orchestrate", "--issue", str(issue),
                         "--repo", str(self.layout.root), "--plain", "--no-input"]
-                log = self.layout.logs_dir / f"serve-issue-{issue}.log"
-                job = self._jobs[issue] = Continuation(issue, Background(argv, self.layout.root, log))
+                job = Continuation(issue, Background(argv, self.layout.root, log_of(self.layout, issue)))
+                self._jobs[issue] = job
             return job
 
     def get(self, issue: int) -> Continuation | None:
@@ -97,13 +96,6 @@ def _check_pending(layout: RepoLayout, issue: int, gate: str) -> None:
                              "the run has not taken the decision yet", "reload the page; `agentos poll` continues it")
 
 
-def who() -> str:
-    """Who decides from this server: the local user who started it."""
-    try:
-        return f"{getpass.getuser()} (dashboard)"
-    except Exception:  # no name for this uid (a container)
-        return "dashboard"
-
-
 def log_of(layout: RepoLayout, issue: int) -> Path:
+    """Where the output of a run the server continues goes."""
     return layout.logs_dir / f"serve-issue-{issue}.log"
