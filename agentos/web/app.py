@@ -25,11 +25,12 @@ from agentos import readmodel, runs
 from agentos.config import load_config
 from agentos.errors import AgentosError, UsageError
 from agentos.paths import RepoLayout
-from agentos.redact import redact
+from agentos.redact import current as current_redactor, redact
 from agentos.readmodel import evidence
 from agentos.web import live, render
 from agentos.web.gates import Continuations, decide
 from agentos.web.guard import Guard, GuardMiddleware
+from agentos.web.listing import RunsListing
 
 HTMX = "htmx-2.0.11.min.js"
 DOC_KINDS = {"triage": "Issue brief", "lld": "LLD", "spec": "Spec"}
@@ -42,6 +43,12 @@ class Dashboard:
     layout: RepoLayout
     guard: Guard
     continuations: Continuations
+    listing: RunsListing
+
+    @classmethod
+    def on(cls, layout: RepoLayout, host: str) -> Dashboard:
+        """The dashboard of the repository at `layout`, guarded as binding `host` requires."""
+        return cls(layout, Guard.for_host(host), Continuations(layout), RunsListing(layout))
 
 
 def build_app(dash: Dashboard) -> Starlette:
@@ -86,10 +93,11 @@ class Pages:
         self.dash, self.layout, self.templates = dash, dash.layout, templates
 
     def _page(self, request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
-        return self.templates.TemplateResponse(request, name, context, status_code=status_code)
+        return self.templates.TemplateResponse(request, name, {**context, "redactor": current_redactor()},
+                                               status_code=status_code)
 
     async def runs(self, request: Request) -> Response:
-        summaries = readmodel.list_runs(self.layout)
+        summaries = self.dash.listing.summaries()
         status = request.query_params.get("status") or ""
         counts: dict[str, int] = {}
         for s in summaries:

@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from agentos.progress.view import fmt_duration, fmt_tokens, parse_ts
@@ -124,14 +126,25 @@ def age(ts: str | None, now: datetime | None = None) -> str:
     return f"{fmt_duration(max(0.0, seconds))} ago"
 
 
-def finalize(value: object) -> object:
-    """Every value a template prints: secrets masked before Jinja escapes it (Markup from here is already)."""
-    return redact(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+@pass_context
+def finalize(context: Context, value: object) -> object:
+    """Every value a template prints: secrets masked before Jinja escapes it (Markup from here is
+    already). The page's redactor is looked up once per page (`redactor` in its context)."""
+    if not isinstance(value, str) or isinstance(value, Markup):
+        return value
+    return _redactor(context)(value)
 
 
-def pr_link(url: str | None) -> Markup:
+def _redactor(context: Context):
+    """The page's redactor (looked up once per page: finding the secrets reads the environment)."""
+    found = context.get("redactor")
+    return redact if found is None else found  # a redactor with no secrets is falsy, and still the one
+
+
+@pass_context
+def pr_link(context: Context, url: str | None) -> Markup:
     """A pull request's address: a link when a browser can follow it (http, https), else text."""
-    url = redact(url or "")
+    url = _redactor(context)(url or "")
     if re.match(r"https?://", url, re.IGNORECASE):
         return Markup('<a href="{0}" rel="noopener noreferrer">{0}</a>').format(url)
     return Markup(escape(url))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import signal
 import socket
 import sys
+import threading
 import webbrowser
 from pathlib import Path
 from typing import TextIO
@@ -26,16 +27,14 @@ def serve(repo: Path | None, host: str, port: int, open_browser: bool, out: Text
     """Serve the dashboard for the repository at `repo` on host:port until interrupted."""
     uvicorn = _require_web()
     from agentos.web.app import Dashboard, build_app
-    from agentos.web.gates import Continuations
-    from agentos.web.guard import Guard
 
     layout = RepoLayout(find_repo_root(repo))
-    guard = Guard.for_host(host)
-    dash = Dashboard(layout, guard, Continuations(layout))
+    dash = Dashboard.on(layout, host)
     sock = _bind(host, port)
-    url = _url(host, sock.getsockname()[1], guard.token)
+    threading.Thread(target=dash.listing.summaries, daemon=True).start()  # the first page need not wait for it
+    url = _url(host, sock.getsockname()[1], dash.guard.token)
     print(f"agentos dashboard for {layout.root}\n  {url}", file=out)
-    if guard.token:
+    if dash.guard.token:
         print("  bound beyond this machine: only that URL (with its token) opens it; keep it private", file=out)
     print("  Ctrl-C stops it", file=out, flush=True)
     if open_browser:

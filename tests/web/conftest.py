@@ -27,10 +27,6 @@ def client_for(repo: Path, host: str = "127.0.0.1"):
     from starlette.testclient import TestClient
 
     from agentos.web.app import Dashboard, build_app
-    from agentos.web.gates import Continuations
-    from agentos.web.guard import Guard
 
-    layout = RepoLayout(repo)
-    guard = Guard.for_host(host)
-    dash = Dashboard(layout, guard, Continuations(layout))
+    dash = Dashboard.on(RepoLayout(repo), host)
     return TestClient(build_app(dash), base_url=f"http://{host}:8765", follow_redirects=False), dash

@@ -28,6 +28,7 @@ def test_a_diff_is_split_per_file_escaped_and_counted():
 
 
 def test_a_pull_request_address_is_a_link_only_when_a_browser_can_follow_it():
-    assert str(pr_link("https://github.com/o/r/pull/2")).startswith('<a href="https://github.com/o/r/pull/2"')
-    assert str(pr_link("file:///tmp/x/.agentos/pulls/2.md")) == "file:///tmp/x/.agentos/pulls/2.md"
-    assert "<a" not in str(pr_link('javascript:alert(1)"><script>'))
+    context = {}
+    assert str(pr_link(context, "https://github.com/o/r/pull/2")).startswith('<a href="https://github.com/o/r/pull/2"')
+    assert str(pr_link(context, "file:///tmp/x/.agentos/pulls/2.md")) == "file:///tmp/x/.agentos/pulls/2.md"
+    assert "<a" not in str(pr_link(context, 'javascript:alert(1)"><script>'))
