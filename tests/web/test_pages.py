@@ -131,3 +131,23 @@ def test_every_response_forbids_inline_script():
 
     policy = dict(HEADERS)[b"content-security-policy"].decode()
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+
+
+def test_a_blocked_run_shows_its_blocker_and_what_to_do(tmp_path: Path):
+    from agentos.demo import create_sample
+    from tests.helpers.dashboard import run
+    from tests.helpers.sample import edit_script
+
+    repo = create_sample(tmp_path / "repo")
+    edit_script(repo, "reviewer", "lld.review", [{"data": {
+        "verdict": "BLOCKED", "summary": "The issue asks for two incompatible slugs.",
+        "findings": [{"id": "F9", "section": "Context and goal", "severity": "blocking",
+                      "text": "AC1 and AC3 <b>contradict</b> each other."}]}}])
+    assert run(repo) == 4
+    client, _ = client_for(repo)
+
+    page = client.get("/issues/1").text
+    blocker = re.search(r'<div class="box blocker" id="blocker">(.*?)</div>', page, re.S).group(1)
+    assert "Blocked at LLD" in blocker and "F9" in blocker and "&lt;b&gt;contradict&lt;/b&gt;" in blocker
+    assert "--resume-from lld" in page
+    assert 'data-issue="1"' in client.get("/?status=blocked").text
