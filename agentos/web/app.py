@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
@@ -23,7 +24,7 @@ from starlette.templating import Jinja2Templates
 
 from agentos import readmodel, runs
 from agentos.config import load_config
-from agentos.errors import AgentosError, UsageError
+from agentos.errors import AgentosError, ConfigError, UsageError
 from agentos.paths import RepoLayout
 from agentos.redact import current as current_redactor, redact
 from agentos.readmodel import evidence
@@ -87,7 +88,9 @@ def _templates(folder: Path, dash: Dashboard) -> Jinja2Templates:
 
 
 class Pages:
-    """The handlers: each reads through the read model and renders one template (or JSON)."""
+    """The handlers: each reads through the read model and renders one template (or JSON). They
+    are plain functions, which Starlette runs in its thread pool: reading files and git must not
+    stall the event loop that streams live events."""
 
     def __init__(self, dash: Dashboard, templates: Jinja2Templates):
         self.dash, self.layout, self.templates = dash, dash.layout, templates
@@ -96,7 +99,7 @@ class Pages:
         return self.templates.TemplateResponse(request, name, {**context, "redactor": current_redactor()},
                                                status_code=status_code)
 
-    async def runs(self, request: Request) -> Response:
+    def runs(self, request: Request) -> Response:
         summaries = self.dash.listing.summaries()
         status = request.query_params.get("status") or ""
         counts: dict[str, int] = {}
@@ -106,12 +109,12 @@ class Pages:
         return self._page(request, "runs.html.j2", summaries=shown, status=status, total=len(summaries),
                           counts=sorted(counts.items()))
 
-    async def run(self, request: Request, error: str = "", status_code: int = 200) -> Response:
+    def run(self, request: Request, error: str = "", status_code: int = 200) -> Response:
         issue = request.path_params["issue"]
         d = readmodel.run_detail(self.layout, issue)
         return self._page(request, "run.html.j2", status_code, **self._run_context(d, "run"), error=error)
 
-    async def summary(self, request: Request) -> Response:
+    def summary(self, request: Request) -> Response:
         d = readmodel.run_detail(self.layout, request.path_params["issue"])
         return self._page(request, "_summary.html.j2", **self._run_context(d, "run"))
 
@@ -121,21 +124,23 @@ class Pages:
         return {"d": d, "s": d.summary, "tab": tab, "decided": decided,
                 "continuation": self.dash.continuations.get(d.summary.issue)}
 
-    async def events(self, request: Request) -> Response:
+    def events(self, request: Request) -> Response:
         issue = request.path_params["issue"]
         record = readmodel.latest_record(self.layout, issue)
         offset = int(request.headers.get("last-event-id") or 0)
         job = self.dash.continuations.get(issue)
 
-        def is_live() -> bool:
-            fresh = runs.latest(self.layout, issue) or record
-            return bool(job and job.running) or (fresh.status == "running" and runs.is_alive(fresh.process) is not False)
+        folder = self.layout.run_dir(record.run_id)
 
-        stream = live.follow(self.layout.run_dir(record.run_id) / "events.jsonl", offset, is_live)
+        def is_live() -> bool:
+            now = runs.load(folder / "run.json") or record
+            return bool(job and job.running) or (now.status == "running" and runs.is_alive(now.process) is not False)
+
+        stream = live.follow(folder / "events.jsonl", offset, is_live)
         return StreamingResponse(stream, media_type="text/event-stream",
                                  headers={"cache-control": "no-store", "x-accel-buffering": "no"})
 
-    async def doc(self, request: Request) -> Response:
+    def doc(self, request: Request) -> Response:
         issue, kind = request.path_params["issue"], request.path_params["kind"]
         if kind not in DOC_KINDS:
             raise UsageError(f"no document called {kind!r}", f"one of: {', '.join(DOC_KINDS)}")
@@ -147,7 +152,7 @@ class Pages:
         return self._page(request, "doc.html.j2", s=summary, tab=kind, label=DOC_KINDS[kind], doc=doc if doc.exists else None,
                           text=text, missing=missing, rounds=evidence.review_rounds(self.layout, issue, kind))
 
-    async def code(self, request: Request) -> Response:
+    def code(self, request: Request) -> Response:
         issue = request.path_params["issue"]
         summary = self._summary(issue)
         where = readmodel.where(self.layout, issue)
@@ -159,7 +164,7 @@ class Pages:
                           tests=readmodel.test_summary(where),
                           matrix=evidence.test_matrix(where.run_dir) if where.run_dir else None)
 
-    async def cost(self, request: Request) -> Response:
+    def cost(self, request: Request) -> Response:
         issue = request.path_params["issue"]
         summary = self._summary(issue)
         return self._page(request, "cost.html.j2", s=summary, tab="cost", spend=self._spend(summary.run_id))
@@ -171,7 +176,7 @@ class Pages:
         caps = {stage: cap.usd for stage, cap in stage_caps(config).items()}
         return evidence.spend(self.layout.run_dir(run_id), config.budget_usd, caps)
 
-    async def pr(self, request: Request) -> Response:
+    def pr(self, request: Request) -> Response:
         issue = request.path_params["issue"]
         summary = self._summary(issue)
         try:
@@ -184,28 +189,29 @@ class Pages:
         issue = request.path_params["issue"]
         form = await request.form()
         try:
-            decide(self.layout, issue, str(form.get("gate") or ""), str(form.get("action") or ""),
-                   str(form.get("feedback") or "").strip() or None, self.dash.continuations)
+            await run_in_threadpool(decide, self.layout, issue, str(form.get("gate") or ""),
+                                    str(form.get("action") or ""), str(form.get("feedback") or "").strip() or None,
+                                    self.dash.continuations)
         except UsageError as exc:
-            return await self.run(request, error=str(exc), status_code=409)
+            return await run_in_threadpool(self.run, request, str(exc), 409)
         return RedirectResponse(request.url_for("run_page", issue=issue), status_code=303)
 
-    async def api_runs(self, request: Request) -> Response:
+    def api_runs(self, request: Request) -> Response:
         return _json(readmodel.as_json(readmodel.list_runs(self.layout)))
 
-    async def api_run(self, request: Request) -> Response:
+    def api_run(self, request: Request) -> Response:
         return _json(readmodel.as_json(readmodel.run_detail(self.layout, request.path_params["issue"])))
 
-    async def code_css(self, request: Request) -> Response:
+    def code_css(self, request: Request) -> Response:
         return Response(render.highlight_css(), media_type="text/css")
 
     def _summary(self, issue: int) -> readmodel.RunSummary:
         return readmodel.run_detail(self.layout, issue).summary
 
-    async def refused(self, request: Request, exc: Exception) -> Response:
-        """An expected error (an unknown issue, a missing document) as a page, or JSON under /api."""
+    def refused(self, request: Request, exc: Exception) -> Response:
+        """An expected error (an unknown issue, a missing document; a broken config) as a page, or JSON under /api."""
         assert isinstance(exc, AgentosError)
-        status = 404 if isinstance(exc, UsageError) else 500
+        status = 404 if isinstance(exc, UsageError) and not isinstance(exc, ConfigError) else 500
         if request.url.path.startswith("/api/"):
             return _json({"error": exc.message, "hint": exc.hint}, status)
         return self._page(request, "error.html.j2", status, title="Not found" if status == 404 else "Error",
