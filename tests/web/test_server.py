@@ -6,6 +6,7 @@ import socket
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from agentos.cli.main import app
@@ -43,3 +44,27 @@ def test_without_the_web_extra_it_says_what_to_install(sample_repo: Path, monkey
 def test_outside_a_repository_it_says_so(tmp_path: Path):
     result = _serve("--repo", str(tmp_path))
     assert result.exit_code == 2 and "not inside a git repository" in result.output
+
+
+def test_beyond_loopback_the_real_server_prints_its_token_and_wants_it(sample_repo: Path):
+    import re
+    import signal
+    import subprocess
+    import urllib.error
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "agentos.cli.main", "serve", "--repo", str(sample_repo),
+                             "--host", "0.0.0.0", "--port", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        printed = proc.stdout.readline() + proc.stdout.readline() + proc.stdout.readline()
+        port, token = re.search(r":(\d+)/\?token=(\S+)", printed).groups()
+        assert "keep it private" in printed
+        base = f"http://127.0.0.1:{port}"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(base + "/api/runs")
+        assert refused.value.code == 401
+        asked = urllib.request.Request(base + "/api/runs", headers={"Authorization": f"Bearer {token}"})
+        assert urllib.request.urlopen(asked).read() == b"[]"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
