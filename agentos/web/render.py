@@ -52,22 +52,20 @@ class DiffFile:
 
 
 def diff_files(diff: str) -> list[DiffFile]:
-    """A unified diff (git's) split per file, every line escaped and highlighted."""
+    """A unified diff (git's, or difflib's) split per file, every line escaped and highlighted."""
     files: list[DiffFile] = []
-    seen = 0
-    for line in redact(diff or "").split("\n"):
+    lines = redact(diff or "").rstrip("\n").split("\n") if (diff or "").strip() else []
+    for seen, line in enumerate(lines, 1):
         if line.startswith("diff --git ") or not files:
             files.append(DiffFile(_path_of(line)))
-        current = files[-1]
-        seen += 1
-        kind = _kind(line)
+        current, kind = files[-1], _kind(line)
         if kind == "meta" and line.startswith("+++ ") and not line.endswith("/dev/null"):
             current.path = line[4:].removeprefix("b/")
         current.added += kind == "add"
         current.removed += kind == "del"
         body = _highlight(current.path, line[1:]) if kind in ("add", "del", "ctx") and seen <= MAX_DIFF_LINES else None
         current.lines.append((kind, Markup(escape(line[:1])) + body if body is not None else Markup(escape(line))))
-    return [f for f in files if f.lines and any(k != "meta" or l for k, l in f.lines)]
+    return files
 
 
 def _path_of(header: str) -> str:

@@ -32,3 +32,9 @@ def test_a_pull_request_address_is_a_link_only_when_a_browser_can_follow_it():
     assert str(pr_link(context, "https://github.com/o/r/pull/2")).startswith('<a href="https://github.com/o/r/pull/2"')
     assert str(pr_link(context, "file:///tmp/x/.agentos/pulls/2.md")) == "file:///tmp/x/.agentos/pulls/2.md"
     assert "<a" not in str(pr_link(context, 'javascript:alert(1)"><script>'))
+
+
+def test_an_empty_diff_has_no_files_and_a_last_newline_makes_no_row():
+    assert diff_files("") == [] and diff_files("\n") == []
+    (only,) = diff_files("--- previous\n+++ revised\n@@ -1 +1 @@\n-a\n+b\n")
+    assert only.path == "revised" and [k for k, _ in only.lines] == ["meta", "meta", "hunk", "del", "add"]
