@@ -41,7 +41,7 @@ def make_repo(root: Path, count: int) -> Path:
     repo = create_sample(root)
     assert orchestrate(RunOptions(issue=1, repo=repo, plain=True), stream=io.StringIO()).exit_code == 0
     runs = repo / ".agentos" / "runs"
-    (original,) = list(runs.iterdir())
+    (original,) = list(runs.glob("orchestrate-*"))
     for issue in range(2, count + 1):
         run_id = original.name.replace("orchestrate-1-", f"orchestrate-{issue}-")
         copy = runs / run_id
