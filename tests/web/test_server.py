@@ -68,3 +68,12 @@ def test_beyond_loopback_the_real_server_prints_its_token_and_wants_it(sample_re
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0
+
+
+def test_the_web_stack_is_imported_only_by_serve():
+    import subprocess
+
+    check = ("import sys, agentos.cli.main, agentos.cli.orchestrate; "
+             "print(sorted(m for m in ('starlette', 'uvicorn', 'jinja2', 'pygments') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
