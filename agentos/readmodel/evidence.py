@@ -1,7 +1,7 @@
-"""The evidence a run leaves beyond its status: each document's review rounds, the spend by stage
-and model against the caps, and each test's outcome in the base, red and green runs.
+"""The evidence a run leaves beyond its status: each document's review rounds, the calls and
+tokens by stage and model, and each test's outcome in the base, red and green runs.
 
-Read from the files the run writes (lineage, call journal, spend ledger, test runs), never from
+Read from the files the run writes (lineage, call journal, test runs), never from
 the graph engine, so reading is cheap and safe while the run goes on.
 """
 
@@ -62,7 +62,7 @@ def _latest_stage_folder(layout: RepoLayout, issue: int, stage: str) -> Path | N
 
 @dataclass
 class ModelSpend:
-    """Paid calls of one model in one stage, with their tokens."""
+    """Paid calls of one model in one stage, with their tokens (from the call journal)."""
 
     stage: str
     model: str
@@ -74,37 +74,20 @@ class ModelSpend:
     cost_usd: float = 0.0
 
 
-@dataclass
-class Spend:
-    """A run's model spend: per stage and model (journal), per stage (ledger), and the caps."""
-
-    rows: list[ModelSpend]
-    by_stage: dict[str, float]
-    failed_calls: int
-    total_usd: float
-    run_cap: float | None
-    stage_caps: dict[str, float]
-
-
-def spend(run_dir: Path, run_cap: float | None, stage_caps: dict[str, float]) -> Spend:
-    """What the run paid, from its call journal (calls, tokens) and spend ledger (cost, failed calls too)."""
+def model_calls(run_dir: Path) -> list[ModelSpend]:
+    """The run's paid calls per stage and model, with cache reads and writes, from its call journal.
+    (Spend per stage, failed calls included, is the stage rows' `cost_usd`, from the ledger.)"""
     rows: dict[tuple[str, str], ModelSpend] = {}
     for call in read_jsonl(run_dir / "calls.jsonl"):
         response = call.get("response") or {}
         usage = response.get("usage") or {}
-        stage = str(call.get("purpose", "?")).split(".")[0]
-        row = rows.setdefault((stage, str(response.get("model", "?"))), ModelSpend(stage, str(response.get("model", "?"))))
+        stage, model = str(call.get("purpose", "?")).split(".")[0], str(response.get("model", "?"))
+        row = rows.setdefault((stage, model), ModelSpend(stage, model))
         row.calls += 1
         for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"):
             setattr(row, name, getattr(row, name) + int(usage.get(name) or 0))
         row.cost_usd += float(response.get("cost_usd") or 0.0)
-    ledger = read_jsonl(run_dir / "spend.jsonl")
-    by_stage: dict[str, float] = {}
-    for entry in ledger:
-        by_stage[str(entry.get("stage", "?"))] = by_stage.get(str(entry.get("stage", "?")), 0.0) + float(entry.get("cost_usd") or 0.0)
-    failed = sum(1 for entry in ledger if not entry.get("ok", True))
-    total = sum(by_stage.values()) if ledger else sum(r.cost_usd for r in rows.values())
-    return Spend(sorted(rows.values(), key=lambda r: (r.stage, r.model)), by_stage, failed, total, run_cap, stage_caps)
+    return sorted(rows.values(), key=lambda r: (r.stage, r.model))
 
 
 @dataclass

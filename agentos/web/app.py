@@ -165,16 +165,13 @@ class Pages:
                           matrix=evidence.test_matrix(where.run_dir) if where.run_dir else None)
 
     def cost(self, request: Request) -> Response:
-        issue = request.path_params["issue"]
-        summary = self._summary(issue)
-        return self._page(request, "cost.html.j2", s=summary, tab="cost", spend=self._spend(summary.run_id))
-
-    def _spend(self, run_id: str) -> evidence.Spend:
         from agentos.workflows.orchestrator.config import stage_caps
 
+        d = readmodel.run_detail(self.layout, request.path_params["issue"])
         config = load_config(self.layout.root).config
-        caps = {stage: cap.usd for stage, cap in stage_caps(config).items()}
-        return evidence.spend(self.layout.run_dir(run_id), config.budget_usd, caps)
+        return self._page(request, "cost.html.j2", d=d, s=d.summary, tab="cost", run_cap=config.budget_usd,
+                          stage_caps={stage: cap.usd for stage, cap in stage_caps(config).items()},
+                          calls=evidence.model_calls(Path(d.run_dir)))
 
     def pr(self, request: Request) -> Response:
         issue = request.path_params["issue"]

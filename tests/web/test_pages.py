@@ -151,3 +151,15 @@ def test_a_blocked_run_shows_its_blocker_and_what_to_do(tmp_path: Path):
     assert "Blocked at LLD" in blocker and "F9" in blocker and "&lt;b&gt;contradict&lt;/b&gt;" in blocker
     assert "--resume-from lld" in page
     assert 'data-issue="1"' in client.get("/?status=blocked").text
+
+
+def test_the_cost_page_sets_the_spend_against_the_budgets(paused_repo: Path):
+    from tests.helpers.sample import edit_config
+
+    edit_config(paused_repo, budget_usd=2.5, stages={"lld": {"budget_usd": 1.0}})
+    client, _ = client_for(paused_repo)
+
+    page = client.get("/issues/1/cost").text
+    assert "$0.0000 spent of the run's budget $2.5000 (0%)" in page
+    spend = re.search(r'<table class="spend">(.*?)</table>', page, re.S).group(1)
+    assert re.search(r"<td>LLD</td><td class=\"num\">4</td><td class=\"num\">\$0.0000</td><td class=\"num\">\$1.0000</td>", spend)
