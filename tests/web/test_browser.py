@@ -115,8 +115,10 @@ def test_a_run_from_its_first_gate_to_its_pull_request_in_the_browser(browser, s
     page.click("nav.tabs >> text=Pull request")
     assert "slugify" in page.inner_text("#pr-body")
     _shot(page, "7-pull-request")
-    page.goto(base + "/?status=done")
-    assert page.locator('tr[data-issue="1"]').count() == 1
+    page.goto(base + "/")
+    page.click(".filters >> text=done (1)")  # htmx swaps the table in and keeps the address
+    page.wait_for_url("**/?status=done")
+    assert page.locator('tr[data-issue="1"]').count() == 1 and page.locator(".filters a.on").inner_text() == "done (1)"
     _nothing_ran(page)
     assert list((repo / ".agentos" / "pulls").glob("*.md"))
     assert problems == [], problems

@@ -79,6 +79,7 @@ def test_the_document_page_renders_the_markdown_beside_its_review_rounds(shown_r
     assert "Revision after round 1" in first and "Strip dashes from both ends" in first
     assert 'class="add"' in first
     assert "APPROVED" in page[page.index('data-round="2"'):]
+    assert re.findall(r'data-round="(\d+)"', client.get("/issues/1/docs/triage").text) == ["1"]
     assert client.get("/issues/1/docs/spec").status_code == 200  # not written yet: said so
     assert "No Spec yet" in client.get("/issues/1/docs/spec").text
     assert client.get("/issues/1/docs/secrets").status_code == 404
