@@ -71,16 +71,14 @@ class Continuations:
 
 
 def decide(layout: RepoLayout, issue: int, gate: str, action: str, feedback: str | None,
-           continuations: Continuations) -> str:
-    """Record the decision for `gate` of the issue's paused run; then continue it as configured. What happened, in a line."""
+           continuations: Continuations) -> None:
+    """Record the decision for `gate` of the issue's paused run; then continue it as configured."""
     if action not in ("approve", "reject"):
         raise UsageError(f"unknown decision {action!r}", "approve or reject")
     _check_pending(layout, issue, gate)
-    said = record_decision(RunOptions(issue=issue, repo=layout.root), action, feedback)
+    record_decision(RunOptions(issue=issue, repo=layout.root), action, feedback)
     if load_config(layout.root).config.dashboard.continue_runs == "server":
         continuations.start(issue)
-        return f"{action} recorded for gate {gate} of issue #{issue}; the run continues in the background"
-    return said.replace("continue with: orchestrate", "it continues with `agentos poll` or: orchestrate")
 
 
 def _check_pending(layout: RepoLayout, issue: int, gate: str) -> None:
