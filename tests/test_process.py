@@ -118,6 +118,7 @@ def test_end_children_ends_the_groups_of_commands_other_threads_started(tmp_path
     assert gone(int(pid_file.read_text()))
 
 
+@needs_proc
 def test_a_background_command_writes_its_log_and_ends_with_its_group(tmp_path: Path):
     from agentos.process import Background
 
