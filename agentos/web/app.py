@@ -35,6 +35,8 @@ from agentos.web.listing import RunsListing
 
 HTMX = "htmx-2.0.11.min.js"
 DOC_KINDS = {"triage": "Issue brief", "lld": "LLD", "spec": "Spec"}
+BATCHES_SHOWN = 5
+"""The runs page shows this many of the newest batches (all of them: /api/batches has the same few)."""
 
 
 @dataclass
@@ -68,6 +70,7 @@ def build_app(dash: Dashboard) -> Starlette:
         Route("/issues/{issue:int}/gate", pages.gate, methods=["POST"], name="decide_gate"),
         Route("/api/runs", pages.api_runs, name="api_runs"),
         Route("/api/issues/{issue:int}", pages.api_run, name="api_run"),
+        Route("/api/batches", pages.api_batches, name="api_batches"),
         Route("/code.css", pages.code_css, name="code_css"),
         Mount("/static", StaticFiles(directory=str(package / "static")), name="static"),
     ]
@@ -107,7 +110,14 @@ class Pages:
             counts[s.status] = counts.get(s.status, 0) + 1
         shown = [s for s in summaries if s.status == status] if status else summaries
         return self._page(request, "runs.html.j2", summaries=shown, status=status, total=len(summaries),
-                          counts=sorted(counts.items()))
+                          counts=sorted(counts.items()), batches=self._batches())
+
+    def _batches(self) -> list[dict[str, Any]]:
+        """The newest batches with their rows and totals, as `agentos batch status --json` gives them."""
+        from agentos.batch.record import all_batches
+        from agentos.batch.view import batch_info
+
+        return [batch_info(self.layout, b) for b in reversed(all_batches(self.layout)[-BATCHES_SHOWN:])]
 
     def run(self, request: Request, error: str = "", status_code: int = 200) -> Response:
         issue = request.path_params["issue"]
@@ -195,6 +205,9 @@ class Pages:
 
     def api_runs(self, request: Request) -> Response:
         return _json(readmodel.as_json(readmodel.list_runs(self.layout)))
+
+    def api_batches(self, request: Request) -> Response:
+        return _json(self._batches())
 
     def api_run(self, request: Request) -> Response:
         return _json(readmodel.as_json(readmodel.run_detail(self.layout, request.path_params["issue"])))

@@ -164,3 +164,21 @@ def test_the_cost_page_sets_the_spend_against_the_budgets(paused_repo: Path):
     assert "$0.0000 spent of the run's budget $2.5000 (0%)" in page
     spend = re.search(r'<table class="spend">(.*?)</table>', page, re.S).group(1)
     assert re.search(r"<td>LLD</td><td class=\"num\">4</td><td class=\"num\">\$0.0000</td><td class=\"num\">\$1.0000</td>", spend)
+
+
+def test_the_runs_page_shows_batch_records_with_their_totals(paused_repo: Path):
+    from agentos.batch import record as batches
+
+    layout = RepoLayout(paused_repo)
+    batch = batches.new_batch(layout, "issues:1", "local", 2, 3.0, [(1, "slugify <b>dashes</b>")])
+    entry = batch.entry(1)
+    entry.status, entry.run_id = "paused", readmodel.latest_record(layout, 1).run_id
+    batches.save(layout, batch)
+    client, _ = client_for(paused_repo)
+
+    page = client.get("/").text
+    shown = re.search(r'<details class="box batch" data-batch="([^"]+)">(.*?)</details>', page, re.S)
+    assert shown.group(1) == batch.batch_id
+    assert "1 issue, paused 1;" in shown.group(2) and "cost $0.0000 of $3.0000" in shown.group(2)
+    assert "slugify &lt;b&gt;dashes&lt;/b&gt;" in shown.group(2) and "LLD" in shown.group(2)
+    assert client.get("/api/batches").json()[0]["totals"] == {"issues": 1, "paused": 1, "cost_usd": 0.0}
