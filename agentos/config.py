@@ -187,6 +187,15 @@ class BatchConfig(_Strict):
     """Per provider name (anthropic, gemini, openai-compatible, ...): shared concurrency and rate."""
 
 
+class DashboardConfig(_Strict):
+    """`agentos serve`: the web dashboard."""
+
+    continue_runs: Literal["server", "poll"] = "server"
+    """After a gate is decided on the dashboard, who continues the run: server: the dashboard starts
+    it at once in the background (as `orchestrate --issue N`, ended with the server); poll: it waits
+    for `agentos poll` (or `orchestrate --issue N`), e.g. from cron."""
+
+
 class OrchestratorConfig(_Strict):
     skip_existing_brief: bool = True
     """Reuse an approved issue brief already on the branch or base branch."""
@@ -218,6 +227,10 @@ class OrchestratorConfig(_Strict):
     """Where checkpoints, run records, the call journal and the spend ledger live."""
     batch: BatchConfig = Field(default_factory=BatchConfig)
     """`agentos batch`: engine, workers, shared budget and provider limits, priority."""
+
+
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+    """The web dashboard (`agentos serve`)."""
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     """Model provider settings by provider name, e.g. providers.ollama.base_url. Keys stay in the
     environment or the repository's .env, never here."""

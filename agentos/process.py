@@ -119,6 +119,34 @@ def end_children() -> None:
         _end_group(proc)
 
 
+class Background:
+    """A command left running on its own (a run the dashboard continues), its output going to a file.
+
+    It runs in a session of its own; `end()` applies the one kill policy to its whole group, and
+    whoever starts one ends it on every exit path.
+    """
+
+    def __init__(self, argv: list[str], cwd: Path, log: Path, env: Mapping[str, str] | None = None):
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            self._proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
+                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.log = log
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def exit_code(self) -> int | None:
+        """Its exit code once it has ended; None while it runs."""
+        return self._proc.poll()
+
+    def end(self) -> None:
+        """End it (and whatever it started in its group) if it is still running."""
+        if self._proc.poll() is None:
+            _end_group(self._proc)
+
+
 def _start(command: str | list[str], cwd: Path, env: dict[str, str], stdin: Path | str | bytes | None,
            stderr_apart: bool) -> subprocess.Popen:
     """Start the command in a new session, with pipes for its output (and for text on stdin)."""

@@ -11,6 +11,7 @@ PACKAGE = Path(agentos.__file__).parent
 
 LAYERS = [
     ["cli"],
+    ["web"],
     ["commands", "demo", "batch"],
     ["workflows.orchestrator"],
     ["workflows"],

@@ -116,3 +116,22 @@ def test_end_children_ends_the_groups_of_commands_other_threads_started(tmp_path
     worker.join(timeout=30)
     assert not worker.is_alive() and runs and not runs[0].timed_out
     assert gone(int(pid_file.read_text()))
+
+
+@needs_proc
+def test_a_background_command_writes_its_log_and_ends_with_its_group(tmp_path: Path):
+    from agentos.process import Background
+
+    done = Background([sys.executable, "-c", "print('hello')"], tmp_path, tmp_path / "logs" / "a.log")
+    deadline = time.monotonic() + 30
+    while done.exit_code() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert done.exit_code() == 0 and (tmp_path / "logs" / "a.log").read_text() == "hello\n"
+
+    going = Background(["sh", "-c", "sleep 60 & echo $! > child.pid; sleep 60"], tmp_path, tmp_path / "b.log")
+    while not (tmp_path / "child.pid").exists() or not (tmp_path / "child.pid").read_text().strip():
+        time.sleep(0.05)
+    assert going.exit_code() is None
+    going.end()
+    assert going.exit_code() is not None and gone(going.pid)
+    assert gone(int((tmp_path / "child.pid").read_text()))

@@ -166,6 +166,19 @@ def repair(repo: Optional[Path] = RepoOpt) -> None:
 
 
 @app.command()
+def serve(
+    repo: Optional[Path] = RepoOpt,
+    host: str = typer.Option("127.0.0.1", "--host", metavar="HOST", help="Address to listen on; beyond loopback a token is required."),
+    port: int = typer.Option(8765, "--port", metavar="PORT", help="Port to listen on (0: any free port)."),
+    open_browser: bool = typer.Option(False, "--open", help="Open the dashboard in the default browser."),
+) -> None:
+    """The web dashboard: every run, its documents, diff, tests and cost; decide gates from the page."""
+    from agentos.web.server import serve as run_server
+
+    run_cli(lambda: run_server(repo, host, port, open_browser), repo)
+
+
+@app.command()
 def doctor(
     online: bool = typer.Option(False, "--online", help="Also make a one-token call to each model."),
     repo: Optional[Path] = RepoOpt,
