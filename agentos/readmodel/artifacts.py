@@ -3,13 +3,13 @@ its branch), the branch's diff against its base, the test report and the pull re
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agentos.errors import UsageError
+from agentos.files import read_json
 from agentos.markdown.parse import headings, lines_of
 from agentos.paths import RepoLayout
 from agentos.readmodel.model import DOC_LABELS, Document, TestSummary
@@ -34,7 +34,7 @@ class Where:
     @classmethod
     def of(cls, layout: RepoLayout, issue: int, header: dict[str, Any], run_dir: Path | None) -> Where:
         """From the run's header (run_started data), else the worktree's ownership record and defaults."""
-        owner = _json(layout.worktrees_dir / f"{issue}.owner.json") or {}
+        owner = read_json(layout.worktrees_dir / f"{issue}.owner.json") or {}
         docs = header.get("documents") or {k: f"{DEFAULT_DOCS_DIR}/issue-{issue}/{f}" for k, f in DOC_FILES.items()}
         return cls(layout, issue, header.get("branch") or owner.get("branch") or f"agentos/issue-{issue}",
                    header.get("base") or owner.get("base") or "", Path(header.get("worktree") or layout.worktree(issue)),
@@ -109,7 +109,7 @@ def branch_diff(where: Where, stat: bool = False, width: int = 80) -> str:
 
 def test_summary(where: Where) -> TestSummary | None:
     """The implementation's test evidence, or None before the stage wrote it."""
-    report = _json(where.run_dir / "impl" / "test-report.json") if where.run_dir else None
+    report = read_json(where.run_dir / "impl" / "test-report.json") if where.run_dir else None
     if not report:
         return None
     final, base = report.get("final") or {}, report.get("baseline") or {}
@@ -141,7 +141,7 @@ def latest_review(run_dir: Path | None, stage: str) -> dict[str, Any]:
     if folder is None or not folder.is_dir():
         return {}
     rounds = sorted(folder.glob("review-*/verdict.json"), key=_round)
-    return (_json(rounds[-1]) or {}) if rounds else {}
+    return (read_json(rounds[-1]) or {}) if rounds else {}
 
 
 def _round(verdict: Path) -> int:
@@ -149,9 +149,3 @@ def _round(verdict: Path) -> int:
     return int(number) if number.isdigit() else 0
 
 
-def _json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None

@@ -7,13 +7,12 @@ the graph engine, so reading is cheap and safe while the run goes on.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agentos import runs
-from agentos.files import read_jsonl
+from agentos.files import read_json, read_jsonl
 from agentos.paths import RepoLayout
 
 
@@ -41,10 +40,10 @@ def review_rounds(layout: RepoLayout, issue: int, stage: str) -> list[ReviewRoun
     rounds = []
     for review in sorted(folder.glob("review-*"), key=_number):
         n = _number(review)
-        verdict = _json(review / "verdict.json")
-        usage = _json(review / "usage.json")
+        verdict = _object(review / "verdict.json")
+        usage = _object(review / "usage.json")
         revise = folder / f"revise-{n}"
-        answer = _json(revise / "response.md")  # the revision's JSON answer: which findings it addressed
+        answer = _object(revise / "response.md")  # the revision's JSON answer: which findings it addressed
         rounds.append(ReviewRound(n, str(verdict.get("verdict", "?")), str(verdict.get("summary", "")),
                                   [f for f in verdict.get("findings") or [] if isinstance(f, dict)],
                                   _text(revise / "diff.patch"), [str(a) for a in answer.get("addressed") or []],
@@ -115,7 +114,7 @@ def test_matrix(run_dir: Path) -> TestMatrix | None:
         return None
     found = []
     for path in files:
-        data = _json(path)
+        data = _object(path)
         outcomes = {t: "passed" for t in data.get("passed_tests") or []} | {t: "failed" for t in data.get("failed_tests") or []}
         summary = f"{data.get('passed', 0)} passed, {data.get('failed', 0)} failed, {data.get('errors', 0)} errors"
         found.append(TestRun(path.stem.removeprefix("tests-"), summary, outcomes))
@@ -127,12 +126,6 @@ def _number(path: Path) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
-def _json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _text(path: Path) -> str:
@@ -140,3 +133,7 @@ def _text(path: Path) -> str:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
+
+
+def _object(path: Path) -> dict[str, Any]:
+    return read_json(path) or {}

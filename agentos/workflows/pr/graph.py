@@ -8,12 +8,11 @@ as people set it. The verdict is measured: the forge must list the PR afterwards
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
-from agentos.files import read_jsonl, write_atomic
+from agentos.files import read_json, read_jsonl, write_atomic
 from agentos.markdown.escape import code
 from agentos.markdown.parse import sections
 from agentos.redact import redact
@@ -47,7 +46,7 @@ def gather_facts(services: Services, state: PRState) -> PRFacts:
         issue=state["issue_number"], branch=ws.branch,
         what=sections(spec[0]).get("overview", "") if spec else "",
         why=sections(lld[0]).get("context and goal", "") if lld else "",
-        changed=ws.git.changed_files(ws.base, "HEAD"), report=_json(services.run_dir / "impl" / "test-report.json"),
+        changed=ws.git.changed_files(ws.base, "HEAD"), report=read_json(services.run_dir / "impl" / "test-report.json"),
         test_run=state.get("test_run"), docs=docs, reviews=state.get("reviews") or {},
         decisions=state.get("decisions") or [],
         models=_models(services), worktree=str(ws.path), sandbox=services.config.sandbox.backend)
@@ -69,12 +68,6 @@ def _models(services: Services) -> list[tuple[str, str, int, float]]:
             for stage, (n, cost) in usage.items()]
 
 
-def _json(path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def build_body_for(services: Services, state: PRState) -> str:
