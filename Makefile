@@ -16,6 +16,7 @@ demo: $(BIN)/agentos
 test: $(BIN)/agentos
 	$(BIN)/python -m pytest
 
-# The core suite, without the real-project corpus and the real-component tests.
+# The core suite, without the real-project corpus, the real-component tests and the slow
+# many-process ones.
 test-fast: $(BIN)/agentos
-	$(BIN)/python -m pytest -m "not corpus and not real_component"
+	$(BIN)/python -m pytest -m "not corpus and not real_component and not slow"

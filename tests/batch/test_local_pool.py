@@ -4,6 +4,8 @@ is SIGKILLed mid-way; the same command then finishes it without paying a finishe
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import signal
 import subprocess
@@ -19,6 +21,8 @@ from tests.helpers.batch import (
 from tests.helpers.sample import edit_script, script_replies
 
 BLOCKED, COSTLY = "CANNOT-BE-DONE", "COSTLY-ONE"
+
+pytestmark = pytest.mark.slow  # many agentos processes: not in make test-fast
 
 
 def _workers_of(batch_id: str) -> list[int]:

@@ -3,6 +3,8 @@ that answers 429 to any call beyond K at once (as a rate-limited provider does).
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import sqlite3
 import threading
@@ -13,6 +15,8 @@ import yaml
 from tests.helpers.batch import add_issues, demo_titles, run_batch, statuses
 from tests.helpers.loopback import LoopbackServer, QuietHandler
 from tests.llm.fakes import openai as fake_openai
+
+pytestmark = pytest.mark.slow  # many agentos processes: not in make test-fast
 
 
 class CappedProvider:
@@ -87,6 +91,7 @@ class CappedProvider:
                 self.wfile.flush()
 
         return Handler
+
 
 
 def _triage_verdict(repo) -> str:

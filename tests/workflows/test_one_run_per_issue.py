@@ -117,6 +117,7 @@ def test_a_lock_left_by_a_killed_run_is_taken_over(sample_repo, held):
     assert not record.exists()
 
 
+@pytest.mark.slow
 def test_runs_of_different_issues_stay_parallel(sample_repo, held):
     forge = LocalForge(sample_repo)
     issues = [1] + [forge.create_issue(f"{ISSUE_TITLE} ({i})", ISSUE_BODY, ["bug"]).number for i in range(3)]
