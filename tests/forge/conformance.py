@@ -38,6 +38,7 @@ __all__ = [
     "test_push_branch_of_existing_branch",
     "test_comments_come_back_in_order_with_authors",
     "test_pull_request_number_is_not_an_issue",
+    "test_open_issues_are_oldest_first_by_label_and_never_pull_requests",
     "test_check_push_accepts_a_new_and_a_pushed_branch",
     "test_writer_has_write_permission",
     "test_blob_url_points_at_the_path_or_is_none",
@@ -198,6 +199,20 @@ def test_pull_request_number_is_not_an_issue(forge, seed_issue, make_branch, bas
     with pytest.raises(UnknownIssueError) as caught:
         forge.get_issue(pr.number)
     assert "pull request" in str(caught.value)
+
+
+def test_open_issues_are_oldest_first_by_label_and_never_pull_requests(forge, seed_issue, make_branch,
+                                                                      base_branch):
+    """What `agentos batch --label` and a batch of all open issues start from."""
+    first = seed_issue("first", "body one", ["agentos"])
+    second = seed_issue("second", "", [])
+    third = seed_issue("third", "", ["bug", "agentos"])
+    pr = _open_pr(forge, make_branch, base_branch, "agentos/listed")
+    every = forge.open_issues()
+    assert [i.number for i in every] == [first, second, third] and pr.number not in [i.number for i in every]
+    assert [(i.title, i.body) for i in every][0] == ("first", "body one")
+    assert [i.number for i in forge.open_issues("agentos")] == [first, third]
+    assert forge.open_issues("no-such-label") == []
 
 
 def test_check_push_accepts_a_new_and_a_pushed_branch(forge, make_branch, branch_on_forge):

@@ -208,6 +208,17 @@ class FakeGitHub:
             return 403, {"message": "Resource not accessible by integration"}, {}
         return 200, {"login": self.viewer, "type": "User"}, {}
 
+    def list_issues(self, query, body):
+        """GET /repos/{o}/{r}/issues as GitHub answers it: pull requests included (with a
+        `pull_request` key), `labels` a comma list that must all match, created order, paged."""
+        state = query.get("state", ["open"])[0]
+        wanted = {n for n in query.get("labels", [""])[0].split(",") if n}
+        per_page, page = int(query.get("per_page", ["30"])[0]), int(query.get("page", ["1"])[0])
+        items = [i for i in self.issues.values() if state == "all" or i["state"] == state]
+        items = [i for i in items if wanted <= {label["name"] for label in i["labels"]}]
+        items.sort(key=lambda i: i["number"], reverse=query.get("direction", ["desc"])[0] == "desc")
+        return 200, items[(page - 1) * per_page: page * per_page], {}
+
     def get_issue(self, query, body, number):
         issue = self.issues.get(int(number))
         if issue is None:
@@ -335,6 +346,7 @@ class FakeGitHub:
 ROUTES = [
     ("GET", r"/user", "user"),
     ("GET", r"{repo}", "repo"),
+    ("GET", r"{repo}/issues", "list_issues"),
     ("GET", r"{repo}/issues/(\d+)", "get_issue"),
     ("GET", r"{repo}/issues/(\d+)/comments", "list_comments"),
     ("POST", r"{repo}/issues/(\d+)/comments", "create_comment"),

@@ -402,3 +402,11 @@ def test_a_token_that_may_write_passes_the_dry_run_and_nothing_is_sent(http_repo
     forge.check_push("agentos/issue-1")
     forge.push_branch("agentos/issue-1")  # the real push through the same path
     assert git(origin, "rev-parse", "agentos/issue-1").strip() == sha
+
+
+def test_open_issues_are_read_across_pages(forge, fake, monkeypatch):
+    monkeypatch.setattr("agentos.forge.github.PER_PAGE", 2)
+    numbers = [fake.add_issue(f"issue {n}", labels=["agentos"] if n % 2 else []) for n in range(5)]
+    fake.add_issue("closed one", state="closed")
+    assert [i.number for i in forge.open_issues()] == numbers
+    assert [i.number for i in forge.open_issues("agentos")] == numbers[1::2]
