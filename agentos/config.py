@@ -80,11 +80,35 @@ class ImplementationStageConfig(_Strict):
     """Cap on this stage's model spend in USD; the run pauses (exit 5) before a call that could cross it."""
 
 
+class CodeReviewStageConfig(_Strict):
+    reviewer: str | None = None
+    """Model that reviews the implementation's diff and writes tests to break it, as
+    provider:model; default: the spec's reviewer. Use a different model from the implementer."""
+    max_rounds: int = Field(3, ge=1, le=20)
+    """Reviews of the diff before the stage blocks unapproved (fix rounds go in between)."""
+    adversarial_tests: int = Field(3, ge=0, le=10)
+    """Tests the reviewer may write per round to break the change; 0 turns them off."""
+    context_tokens: int = Field(24000, ge=1000)
+    """Token budget for the diff and the files it touches in the reviewer's prompt (and as much
+    again for the repository context)."""
+    budget_usd: float | None = Field(None, gt=0)
+    """Cap on this stage's model spend in USD (the reviewer and the implementer's fix rounds);
+    the run pauses (exit 5) before a call that could cross it."""
+
+
 class StagesConfig(_Strict):
     triage: TriageStageConfig = Field(default_factory=TriageStageConfig)
     lld: ReviewStageConfig = Field(default_factory=ReviewStageConfig)
     spec: SpecStageConfig = Field(default_factory=SpecStageConfig)
     implementation: ImplementationStageConfig = Field(default_factory=ImplementationStageConfig)
+    review: CodeReviewStageConfig = Field(default_factory=CodeReviewStageConfig)
+    """The code review between the implementation and the PR."""
+
+    @model_validator(mode="after")
+    def _review_defaults_to_spec_reviewer(self) -> StagesConfig:
+        if self.review.reviewer is None:
+            self.review.reviewer = self.spec.reviewer
+        return self
 
 
 class GatesConfig(_Strict):
@@ -94,8 +118,12 @@ class GatesConfig(_Strict):
     """Pause for human approval after the LLD is approved by the reviewer."""
     after_spec: bool = False
     """Pause for human approval after the implementation spec."""
+    after_review: bool = False
+    """Pause for human approval after the code review approves the change; a rejection's
+    feedback goes to the implementer as a fix round, and the reviewer looks again."""
     before_pr: bool = True
-    """Pause for human approval before the pull request is opened."""
+    """Pause for human approval before the pull request is opened (after the code review); a
+    rejection sends the implementation stage back to work, and the code review runs again."""
 
 
 class GitHubConfig(_Strict):

@@ -240,6 +240,7 @@ app.command("triage")(_workflow_command("triage", "Run only the triage workflow:
 app.command("lld")(_workflow_command("lld", "Run only the LLD workflow: draft and review the low-level design."))
 app.command("spec")(_workflow_command("spec", "Run only the spec workflow: draft and review the implementation spec."))
 app.command("implement")(_workflow_command("impl", "Run only the implementation workflow in the issue's worktree."))
+app.command("review")(_workflow_command("review", "Run only the code review of the implementation on the issue's branch."))
 
 
 def main() -> None:

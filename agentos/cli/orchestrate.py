@@ -12,7 +12,7 @@ from agentos.errors import ExitCode
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None, context_settings=HELP)
 
-STAGE_CHOICES = ("triage", "lld", "spec", "impl", "pr")
+STAGE_CHOICES = ("triage", "lld", "spec", "impl", "review", "pr")
 STAGE_ALIASES = {"implementation": "impl", "brief": "triage"}
 EXITS = ", ".join(f"{c.value} {c.name.lower()}"
                   for c in (ExitCode.DONE, ExitCode.USAGE, ExitCode.PAUSED, ExitCode.BLOCKED, ExitCode.BUDGET))
@@ -54,6 +54,7 @@ def orchestrate(
     gate_after_triage: Optional[bool] = typer.Option(None, "--gate-after-triage/--no-gate-after-triage", help=_gate_flag("after the issue brief")),
     gate_after_lld: Optional[bool] = typer.Option(None, "--gate-after-lld/--no-gate-after-lld", help=_gate_flag("after the LLD")),
     gate_after_spec: Optional[bool] = typer.Option(None, "--gate-after-spec/--no-gate-after-spec", help=_gate_flag("after the spec")),
+    gate_after_review: Optional[bool] = typer.Option(None, "--gate-after-review/--no-gate-after-review", help=_gate_flag("after the code review")),
     gate_before_pr: Optional[bool] = typer.Option(None, "--gate-before-pr/--no-gate-before-pr", help=_gate_flag("before opening the PR")),
     base_branch: Optional[str] = typer.Option(None, "--base-branch", metavar="BRANCH", help="Branch to start from and target."),
     repo_slug: Optional[str] = typer.Option(None, "--repo-slug", metavar="OWNER/NAME", help="GitHub repository as owner/name (default: from the origin remote)."),
@@ -69,7 +70,8 @@ def orchestrate(
     from agentos.workflows.orchestrator.session import RunOptions
 
     flags = {"gates.after_triage": gate_after_triage, "gates.after_lld": gate_after_lld,
-             "gates.after_spec": gate_after_spec, "gates.before_pr": gate_before_pr,
+             "gates.after_spec": gate_after_spec, "gates.after_review": gate_after_review,
+             "gates.before_pr": gate_before_pr,
              "base_branch": base_branch, "github.repo_slug": repo_slug}
     skip = {s for s, on in (("triage", skip_triage), ("lld", skip_lld), ("spec", skip_spec)) if on}
     opts = RunOptions(issue=issue, repo=repo, config_file=config, sets=set_, flags=flags, skip=skip,

@@ -223,6 +223,15 @@ class Checkout(Git):
         self.run(*_identity_args(self), "commit", "--quiet", "--allow-empty", "-m", redact(message))
         return self.head()
 
+    def commit_paths(self, message: str, paths: list[str]) -> str | None:
+        """Commit only `paths` as they are in the working tree (other staged changes stay staged);
+        the new sha, or None when they hold no change."""
+        self.run("add", "--", *paths)
+        if self.ok("diff", "--cached", "--quiet", "--", *paths):
+            return None
+        self.run(*_identity_args(self), "commit", "--quiet", "-m", message, "--only", "--", *paths)
+        return self.head()
+
     def reset_hard(self, ref: str) -> None:
         """Discard all changes and move the branch to `ref`. Only for our own worktrees."""
         self.run("reset", "--quiet", "--hard", ref)

@@ -13,7 +13,7 @@ from typing import Any
 
 from agentos.llm.base import Message, Request
 from agentos.workflows.implementation.conversation import prompt_messages
-from agentos.workflows.implementation.red import red_guard
+from agentos.workflows.implementation.red import write_guard
 from agentos.workflows.implementation.state import ImplState
 from agentos.workflows.implementation.tools import TOOL_SPECS, WorktreeTools, describe
 from agentos.workflows.implementation.worktree import StageWorktree
@@ -23,13 +23,13 @@ TOOL_REPORT_CHARS = 6000
 
 
 def agent(wt: StageWorktree, state: ImplState) -> ImplState:
-    purpose = f"impl.{state['phase']}"
+    purpose = f"{wt.stage}.{state['phase']}"
     turn = state.get("turns", {}).get(purpose, 0)
     shared = wt.shared_prefix
     conversation = prompt_messages(state["messages"])
     request = Request(system=SYSTEM, messages=[*shared, *conversation], tools=TOOL_SPECS, purpose=purpose,
                       turn=turn, cache_after=[len(shared) - 1, len(shared), len(shared) + len(conversation) - 1])
-    client = wt.services.models.client("impl", wt.cfg.implementer, state.get("attempt", 1))
+    client = wt.services.models.client(wt.stage, wt.cfg.implementer, state.get("attempt", 1))
     reply = client.complete(request)
     message = Message(role="assistant", content=reply.text, tool_calls=reply.tool_calls)
     return {"messages": [message.model_dump()], "turns": {purpose: turn + 1},
@@ -39,8 +39,7 @@ def agent(wt: StageWorktree, state: ImplState) -> ImplState:
 
 
 def tools(wt: StageWorktree, state: ImplState) -> ImplState:
-    guard = red_guard(state) if state["phase"] == "red" else None
-    kit = WorktreeTools(wt.root, lambda: _test_report(wt, state), state.get("allowed_paths", []), guard)
+    kit = WorktreeTools(wt.root, lambda: _test_report(wt, state), state.get("allowed_paths", []), write_guard(state))
     results, refused = [], 0
     for call in last_reply(state).tool_calls:
         text, was_refused = kit.execute(call)

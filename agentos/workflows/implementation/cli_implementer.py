@@ -9,7 +9,7 @@ refuse are put back. How the CLI is started and watched is in external.py.
 from __future__ import annotations
 
 from agentos.workflows.implementation import external, prompts
-from agentos.workflows.implementation.red import red_guard
+from agentos.workflows.implementation.red import write_guard
 from agentos.workflows.implementation.state import ImplState
 from agentos.workflows.implementation.tools import is_test_path
 from agentos.workflows.implementation.worktree import StageWorktree
@@ -41,8 +41,8 @@ def external_round(wt: StageWorktree, state: ImplState) -> ImplState:
 
 def _undo_refused(wt: StageWorktree, start: str, state: ImplState) -> dict[str, str]:
     """Put back what the CLI changed against the path rules: changed path → why."""
-    guard = red_guard(state) if state["phase"] == "red" else None
-    refused = external.refused_changes(wt.root, wt.git.changed_since(start), state.get("allowed_paths", []), guard)
+    refused = external.refused_changes(wt.root, wt.git.changed_since(start), state.get("allowed_paths", []),
+                                       write_guard(state))
     external.put_back(wt.git, wt.root, start, list(refused))
     return refused
 

@@ -27,7 +27,7 @@ def test(wt: StageWorktree, state: ImplState) -> ImplState:
     base = TestRun(**state["baseline"])
     verdict = judge_green(run, base, state["required_tests"])
     rounds_done = state.get("fix_round", 0)
-    label = "implementation" if rounds_done == 0 else f"fix round {rounds_done}"
+    label = _label(state.get("round_name"), rounds_done)
     wt.record_run(run, label, "PASS" if verdict.ok else "FAIL")
     if verdict.ok:
         verdict = _still_red(wt, state, verdict, base)
@@ -42,6 +42,13 @@ def test(wt: StageWorktree, state: ImplState) -> ImplState:
                                "worktree was put back to that state. Try a different approach.")
     return {**judged, "rounds": [entry], **say(wt.uses_cli, prompts.fix_round(verdict, run.output, worse)),
             "fix_round": rounds_done + 1, **new_round()}
+
+
+def _label(name: str | None, rounds_done: int) -> str:
+    """What a judged round is called: the implementation (or the named work), then its fix rounds."""
+    if rounds_done == 0:
+        return name or "implementation"
+    return f"{name}, fix round {rounds_done}" if name else f"fix round {rounds_done}"
 
 
 def _still_red(wt: StageWorktree, state: ImplState, verdict: Judgement, base: TestRun) -> Judgement:

@@ -25,11 +25,11 @@ def preflight(wt: StageWorktree, issue: int) -> tuple[list[str], TestRun]:
     """Before the pipeline's first model call: (notes for the stage's report, the base run),
     which must really run the tests (BaseRunError, exit 2, otherwise). The stage's baseline
     reuses the run."""
-    notes, fork, template = _ready(wt, issue)
+    notes, fork, template = ready(wt, issue)
     return notes, baserun.base_run(wt, fork, template)
 
 
-def _ready(wt: StageWorktree, issue: int) -> tuple[list[str], str, str]:
+def ready(wt: StageWorktree, issue: int) -> tuple[list[str], str, str]:
     """(notes, base commit, test command): the worktree back on its branch with interrupted
     work kept, and its test environment set up."""
     ws, git = wt.workspace, wt.git
@@ -51,7 +51,7 @@ def prepare(wt: StageWorktree, state: ImplState) -> ImplState:
     if state.get("phase"):
         return {}
     git = wt.git
-    notes, fork, template = _ready(wt, state["issue_number"])
+    notes, fork, template = ready(wt, state["issue_number"])
     red_tests = report.red_tests_on_branch(git.messages(f"{fork}..HEAD"))
     return {**_opening(wt, state, template, red_tests), "fork_sha": fork, "start_sha": git.head(),
             "notes": notes, "issue_title": wt.services.forge.get_issue(state["issue_number"]).title,

@@ -34,6 +34,23 @@ def red_guard(state: ImplState) -> Callable[[str], str | None]:
     return guard
 
 
+def write_guard(state: ImplState) -> Callable[[str], str | None] | None:
+    """The path rule of the moment beyond the usual ones: tests first in the red phase; and the
+    tests a code reviewer wrote (`frozen_tests`), which the implementer must make pass, not edit."""
+    red = red_guard(state) if state["phase"] == "red" else None
+    frozen = set(state.get("frozen_tests") or [])
+    if red is None and not frozen:
+        return None
+
+    def guard(rel: str) -> str | None:
+        if rel in frozen:
+            return (f"{rel}: a test the code reviewer wrote to break the change; make the code pass it, "
+                    "do not change the test")
+        return red(rel) if red else None
+
+    return guard
+
+
 def red_check(wt: StageWorktree, state: ImplState) -> ImplState:
     run = wt.run_tests(state)
     base = TestRun(**state["baseline"])

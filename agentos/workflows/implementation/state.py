@@ -47,6 +47,11 @@ class ImplState(TypedDict, total=False):
     fix_round: int
     red_commit: str | None
     red_tests: list[str]
+    frozen_tests: list[str]
+    """Test files the implementer may not change (a code reviewer's tests it must make pass)."""
+    round_name: str | None
+    """What a round of work is called in the test records, when not the implementation (e.g.
+    a code review's fix)."""
     not_testing: list[str]
     best: dict[str, Any] | None
     """{sha, score, label, summary} of the best state so far, kept as a commit."""

@@ -33,7 +33,7 @@ def same_test(a: str, b: str) -> bool:
     return n > 0 and sa[-n:] == sb[-n:]
 
 
-def _inside(test: str, module: str) -> bool:
+def contains(test: str, module: str) -> bool:
     """Whether `module` (a reported failing id) is a module or class that contains `test`."""
     st, sm = segments(test), segments(module)
     if "_FailedTest" in sm:  # unittest's stand-in for a module that failed to import
@@ -44,7 +44,7 @@ def _inside(test: str, module: str) -> bool:
 def status(test: str, run: TestRun) -> str:
     """passed | failed | missing | unknown (the runner names no passing tests, or its results
     could not be read)."""
-    if run.timed_out or any(same_test(test, f) or _inside(test, f) for f in run.failed_tests):
+    if run.timed_out or any(same_test(test, f) or contains(test, f) for f in run.failed_tests):
         return "failed"
     if any(same_test(test, p) for p in run.passed_tests):
         return "passed"
@@ -142,7 +142,7 @@ def _regressions(run: TestRun, base: TestRun, required: list[str]) -> tuple[list
     if base.names_complete:
         found = [f for f in newly if _ran(f, base)]
     else:
-        found = [f for f in newly if not any(same_test(f, t) or _inside(t, f) for t in required)]
+        found = [f for f in newly if not any(same_test(f, t) or contains(t, f) for t in required)]
     others = [f for f in newly if f not in found and not any(same_test(f, t) for t in required)]
     unnamed = run.failed + run.errors - len(run.failed_tests)
     base_unnamed = 0 if base.timed_out else base.failed + base.errors - len(base.failed_tests)

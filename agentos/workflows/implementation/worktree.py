@@ -29,14 +29,18 @@ from agentos.workflows.services import Services
 
 
 class StageWorktree:
-    """The issue's worktree as the implementation stage uses it, bound to the run's services."""
+    """The issue's worktree as a stage that changes code uses it (the implementation, and the code
+    review's fix rounds), bound to the run's services. The implementer's settings are the
+    implementation stage's in both."""
 
-    def __init__(self, services: Services):
+    def __init__(self, services: Services, stage: str = "impl"):
         self.services = services
+        self.stage = stage
+        """The stage the work is billed and reported to (impl | review)."""
         self.cfg = services.config.stages.implementation
         self.workspace = services.workspace
         self.root: Path = services.workspace.path
-        self.folder: Path = services.run_dir / "impl"
+        self.folder: Path = services.run_dir / stage
         """Where this stage's records go in the run folder."""
 
     @property
@@ -78,15 +82,15 @@ class StageWorktree:
         self.folder.mkdir(parents=True, exist_ok=True)
         record = redact(json.dumps(dataclasses.asdict(run), indent=2))
         (self.folder / f"tests-{label.replace(' ', '-')}.json").write_text(record)
-        self.services.progress.emit("tests_ran", stage="impl", message=f"{label}: {run.summary()}",
+        self.services.progress.emit("tests_ran", stage=self.stage, message=f"{label}: {run.summary()}",
                                     verdict=verdict or ("PASS" if run.ok else "FAIL"),
                                     data={"command": run.command})
 
     def note(self, message: str) -> None:
-        self.services.progress.emit("note", stage="impl", message=message)
+        self.services.progress.emit("note", stage=self.stage, message=message)
 
     def append(self, name: str, record: dict[str, Any]) -> None:
-        """One JSON line more in the run folder's `impl/<name>`, secrets redacted."""
+        """One JSON line more in the stage's run folder (`impl/<name>`), secrets redacted."""
         append_line(self.folder / name, redact(json.dumps(record)))
 
     @cached_property
@@ -119,7 +123,7 @@ class StageWorktree:
                   "rounds": [*state.get("rounds", []), *([last_round] if last_round else [])],
                   "notes": state.get("notes", [])}
         report.write_report(self.folder, record, diff)
-        self.services.progress.emit("artifact_written", stage="impl",
+        self.services.progress.emit("artifact_written", stage=self.stage,
                                     data={"path": str(self.folder / "test-report.md")})
         return {"outcome": outcome, "exit_reason": reason, "message": message, "test_run": dataclasses.asdict(run)}
 

@@ -13,6 +13,7 @@ from agentos.workflows.orchestrator.session import RunOptions, Session, check_mo
 from agentos.workflows.orchestrator.config import GATE_AFTER, stage_config
 from agentos.workflows.orchestrator.plan import DOC_STAGES
 from agentos.workflows.orchestrator.state import STAGES
+from agentos.workflows.review_loop.graph import same_model_warning
 
 
 def dry_run(session: Session, opts: RunOptions) -> RunResult:
@@ -50,8 +51,7 @@ def render_plan(session, plan: dict[str, dict], readiness: dict[str, str | None]
         p = plan[stage]
         lines.append(f"  {stage:<7} {p['action'].upper():<5} {p['reason']}")
         lines += [f"          {d}" for d in _details(session, stage)] if p["action"] == "run" else []
-        if stage in GATE_AFTER:
-            gate = GATE_AFTER[stage]
+        for gate in GATE_AFTER.get(stage, ()):
             on = getattr(cfg.gates, gate)
             lines.append(f"          gate {gate}: {'human approval' if on else 'off (auto-continue)'}")
     lines += ["", "Models:"]
@@ -70,9 +70,12 @@ def _details(session, stage: str) -> list[str]:
     if stage in DOC_STAGES:
         c = stage_config(cfg, stage)
         lines = [f"drafter {c.drafter}, reviewer {c.reviewer}, max {plural(c.max_revisions, 'revision')}"]
-        if c.drafter == c.reviewer:
-            lines.append("warning: drafter and reviewer are the same model; a different reviewer catches more")
-        return lines
+        return lines + [w for w in [same_model_warning(stage, "drafter", c.drafter, c.reviewer)] if w]
+    if stage == "review":
+        c, implementer = stage_config(cfg, stage), cfg.stages.implementation.implementer
+        lines = [f"reviewer {c.reviewer}, max {plural(c.max_rounds, 'round')}, up to "
+                 f"{plural(c.adversarial_tests, 'adversarial test')} a round; fix rounds by the implementer"]
+        return lines + [w for w in [same_model_warning(stage, "implementer", implementer, c.reviewer)] if w]
     if stage == "impl":
         from agentos.sandbox import report
         from agentos.workflows.implementation.environment import describe_tests

@@ -1,13 +1,14 @@
 """The orchestrator: a graph whose stages call the workflow graphs, with gates between them.
 
-    start → preflight → triage → [gate] → lld → [gate] → spec → [gate] → impl → [gate] → pr → done
+    start → preflight → triage → [gate] → lld → [gate] → spec → [gate] → impl → review → [gates] → pr → done
 
 preflight runs the tests at the base commit before any model call (when impl will run): a
 project whose tests cannot run stops there, with exit 2, not after three design documents.
 
 After each stage: PASS → its gate (or the next stage), RETRY → the same stage again (bounded
-in stages.py), BLOCK → end. At a gate: approve → next stage, reject → back to the stage
-with the feedback for its next revision.
+in stages.py), BLOCK → end. At a gate: approve → the next gate or stage, reject → back to the
+stage whose result it approves, with the feedback for its next revision (before_pr follows the
+code review but sends its feedback to the implementation, whose new work is reviewed again).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from langgraph.types import interrupt
 
 from agentos.progress.events import now_iso
 from agentos.workflows.orchestrator import decisions
-from agentos.workflows.orchestrator.config import GATE_AFTER, GATES
+from agentos.workflows.orchestrator.config import FOLLOWS, GATE_AFTER, GATES
 from agentos.workflows.orchestrator.stages import preflight_node, runners, stage_node
 from agentos.workflows.orchestrator.state import STAGES, OrchestrationState
 from agentos.workflows.services import Services
@@ -30,7 +31,7 @@ def gate_node(gate: str, services: Services):
 
     def node(state: OrchestrationState) -> dict[str, Any]:
         enabled = getattr(services.config.gates, gate)
-        planned = (state.get("plan") or {}).get(stage, {})
+        planned = (state.get("plan") or {}).get(FOLLOWS[gate], {})
         skipped = planned.get("action") == "skip" and not planned.get("gate_owed")
         if not enabled or skipped:
             return {"last_verdict": "approve"}
@@ -65,7 +66,7 @@ def done(state: OrchestrationState) -> dict[str, Any]:
 
 
 def _after_stage(stage: str):
-    target = f"gate_{GATE_AFTER[stage]}" if stage in GATE_AFTER else _next(stage)
+    target = f"gate_{GATE_AFTER[stage][0]}" if stage in GATE_AFTER else _next(stage)
 
     def route(state: OrchestrationState) -> str:
         verdict = state.get("last_verdict")
@@ -77,8 +78,10 @@ def _after_stage(stage: str):
 
 
 def _after_gate(gate: str):
-    stage = GATES[gate]
-    target = _next(stage)
+    stage, follows = GATES[gate], FOLLOWS[gate]
+    gates = GATE_AFTER[follows]
+    later = gates[gates.index(gate) + 1:]
+    target = f"gate_{later[0]}" if later else _next(follows)
 
     def route(state: OrchestrationState) -> str:
         return stage if state.get("last_verdict") == "reject" else target

@@ -60,14 +60,17 @@ def _plan_stage(stage: str, config: OrchestratorConfig, ws: Workspace, forced: b
         if found and skips_existing(config, stage) and is_approved(found[0]):
             return StagePlan("skip", f"approved document exists at {found[1]}", ws.doc_path(stage))
         return StagePlan("run", "no approved document yet" if not found else "existing document is not approved")
-    if forced:  # impl: its artifact is the branch's commits
+    if forced:  # impl and review: their artifact is the branch's commits
         if not _branch_has_work(ws):
             raise MissingArtifactError(
                 f"{why} needs implementation commits on {ws.branch}, but it has none beyond {ws.base}",
                 "run without it so the implementation stage produces them",
             )
         return StagePlan("skip", f"{why}: reusing the commits on {ws.branch}", ws.branch)
-    return StagePlan("run", "always runs" if stage == "impl" else "opens or updates the PR")
+    return StagePlan("run", RUNS[stage])
+
+
+RUNS = {"impl": "always runs", "review": "reviews the diff, tries to break it", "pr": "opens or updates the PR"}
 
 
 def _branch_has_work(ws: Workspace) -> bool:

@@ -97,8 +97,10 @@ def check_models(session: Session, plan: dict[str, dict], strict: bool = True) -
     used = {(s, m) for s, p in plan.items() if p["action"] == "run" for m in stage_models(session.config, s)}
 
     def agent(stage: str, model_id: str) -> bool:
-        # `gemini-cli:` is an implementing agent in the impl stage and a model provider elsewhere.
-        return stage == "impl" and external.is_external(model_id)
+        # `gemini-cli:` is an implementing agent as the implementer (in the impl stage and the code
+        # review's fix rounds) and a model provider elsewhere.
+        implementer = session.config.stages.implementation.implementer
+        return stage in ("impl", "review") and model_id == implementer and external.is_external(model_id)
 
     if strict:
         for stage, model_id in used:

@@ -14,6 +14,8 @@ from agentos.errors import ModelCallError
 from agentos.llm.retry import ModelCallFailed
 from agentos.progress.events import now_iso
 from agentos.progress.view import plural
+from agentos.workflows.code_review.graph import build_graph as build_review
+from agentos.workflows.code_review.report import unresolved
 from agentos.workflows.implementation.graph import build_graph as build_impl
 from agentos.workflows.implementation.prepare import preflight
 from agentos.workflows.implementation.worktree import StageWorktree
@@ -27,7 +29,8 @@ from agentos.workflows.services import Services
 from agentos.workflows.spec.graph import build_graph as build_spec
 from agentos.workflows.triage.graph import build_graph as build_triage
 
-BUILDERS = {"triage": build_triage, "lld": build_lld, "spec": build_spec, "impl": build_impl, "pr": build_pr}
+BUILDERS = {"triage": build_triage, "lld": build_lld, "spec": build_spec, "impl": build_impl,
+            "review": build_review, "pr": build_pr}
 
 StageRunner = Callable[[OrchestrationState, int], dict[str, Any]]
 
@@ -67,13 +70,34 @@ def impl_runner(services: Services) -> StageRunner:
     return run
 
 
+REVIEW_RESULT = ("exit_reason", "message", "commit", "review_round", "history", "kept_tests", "adversarial_log")
+"""What the code review's result keeps for `status` and the PR body."""
+
+
+def review_runner(services: Services) -> StageRunner:
+    graph = build_review(services)
+
+    def run(state: OrchestrationState, attempt: int) -> dict[str, Any]:
+        feedback = (state.get("feedback") or {}).get("review") or []
+        out = graph.invoke({"issue_number": state["issue_number"], "attempt": attempt, "human_feedback": feedback})
+        result = {k: out.get(k) for k in REVIEW_RESULT}
+        result.update(rounds=out.get("review_round"), verdict_by_reviewer=(out.get("review") or {}).get("verdict"),
+                      unresolved=unresolved(out))
+        return {"verdict": out.get("outcome") or "BLOCK", "result": result,
+                "updates": {"test_run": out.get("test_run")}}
+
+    return run
+
+
 def pr_runner(services: Services) -> StageRunner:
     graph = build_pr(services)
 
     def run(state: OrchestrationState, attempt: int) -> dict[str, Any]:
-        reviews = {k: v for k, v in (state.get("stage_results") or {}).items() if k in ("triage", "lld", "spec")}
+        results = state.get("stage_results") or {}
+        reviews = {k: v for k, v in results.items() if k in ("triage", "lld", "spec")}
         out = graph.invoke({"issue_number": state["issue_number"], "test_run": state.get("test_run"),
                             "reviews": reviews, "decisions": state.get("decisions") or [],
+                            "code_review": results.get("review"),
                             "cost_usd": services.models.journal.total_cost()})
         return {"verdict": out.get("outcome") or "BLOCK", "result": {"message": out.get("message")},
                 "updates": {"pr_url": out.get("pr_url")}}
@@ -147,6 +171,7 @@ def _record(state, stage, attempt, outcome, limit, services, elapsed) -> dict[st
 def runners(services: Services) -> dict[str, StageRunner]:
     out: dict[str, StageRunner] = {s: document_runner(s, services) for s in ("triage", "lld", "spec")}
     out["impl"] = impl_runner(services)
+    out["review"] = review_runner(services)
     out["pr"] = pr_runner(services)
     assert set(out) == set(STAGES)
     return out

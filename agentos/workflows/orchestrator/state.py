@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal, TypedDict
 
 from agentos.workflows.reducers import append, append_per_key, merge
 
-Stage = Literal["triage", "lld", "spec", "impl", "pr", "done"]
-STAGES: tuple[str, ...] = ("triage", "lld", "spec", "impl", "pr")
+Stage = Literal["triage", "lld", "spec", "impl", "review", "pr", "done"]
+STAGES: tuple[str, ...] = ("triage", "lld", "spec", "impl", "review", "pr")
 Verdict = Literal["PASS", "BLOCK", "RETRY"]
 
 

@@ -52,10 +52,8 @@ class ReviewLoop:
 
     # -- nodes ---------------------------------------------------------------------------
     def draft(self, state: DocState) -> DocState:
-        if self.cfg.drafter == self.cfg.reviewer:
-            self.s.progress.emit("note", stage=self.kind.name, message=(
-                f"warning: {self.kind.name} drafter and reviewer are the same model ({self.cfg.drafter}); "
-                "a different reviewer catches more"))
+        if warning := same_model_warning(self.kind.name, "drafter", self.cfg.drafter, self.cfg.reviewer):
+            self.s.progress.emit("note", stage=self.kind.name, message=warning)
         request = self.ctx.request(ROLE_DRAFTER, [ASK_DRAFT.format(title=self.kind.title)], f"{self.kind.name}.draft", 0)
         response = self._client(state, self.cfg.drafter).complete(request)
         draft = unwrap_document(response.text)
@@ -166,10 +164,18 @@ class ReviewLoop:
         return update
 
 
-def raised_again(verdict: Review, claimed: list[dict]) -> str | None:
-    """Id of a blocking finding the previous revision claimed to address, if raised again."""
+def same_model_warning(stage: str, role: str, author: str, reviewer: str) -> str | None:
+    """The warning when a stage's reviewer is the model whose work it reviews, else None."""
+    if author != reviewer:
+        return None
+    return f"warning: {stage} {role} and reviewer are the same model ({author}); a different reviewer catches more"
+
+
+def raised_again(verdict: Review, claimed: list[dict], severities: tuple[str, ...] = ("blocking",)) -> str | None:
+    """Id of a finding (of the given severities) that the previous revision claimed to address,
+    if raised again."""
     for finding in verdict.findings:
-        if finding.severity != "blocking":
+        if finding.severity not in severities:
             continue
         for old in claimed:
             same_id = finding.id == old["id"] and finding.section.lower() == old.get("section", "").lower()
