@@ -87,9 +87,9 @@ def last_round(state: dict[str, Any]) -> str | None:
     if not state.get("review"):
         return None
     lines = []
-    if state.get("claimed"):
+    if state.get("open_findings"):  # at a review, these are what the fix round just addressed
         lines.append("Findings the implementer's fix round addressed (the tests pass):")
-        lines.append(render_findings(state["claimed"]))
+        lines.append(render_findings(state["open_findings"]))
     for test in state.get("adversarial") or []:
         lines.append(f"- your test {test['path']}: {test['status']}: {test.get('reason', '')}")
         if test["status"] == "broken" and test.get("output"):

@@ -52,7 +52,7 @@ def markdown(record: dict[str, Any]) -> str:
                   for t in record["adversarial"] if t["round"] == h["round"]]
     if record["kept_tests"]:
         lines += ["", "## Kept adversarial tests", ""]
-        lines += [f"- {t['path']} (round {t['round']}): {t.get('expects', '')}" for t in record["kept_tests"]]
+        lines += [f"- {t['path']} (round {t['round']})" for t in record["kept_tests"]]
     if record["unresolved"]:
         lines += ["", "## Unresolved findings", "", render_findings(record["unresolved"])]
     return "\n".join(lines) + "\n"

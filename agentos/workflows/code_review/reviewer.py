@@ -14,6 +14,7 @@ from typing import Any
 from agentos.workflows.code_review import adversarial, prompts
 from agentos.workflows.code_review.schema import CodeReview
 from agentos.workflows.code_review.state import ReviewState
+from agentos.workflows.implementation import report
 from agentos.workflows.implementation.worktree import StageWorktree
 from agentos.workflows.prompts import data_block
 from agentos.workflows.review_loop.context import DocumentContext
@@ -37,6 +38,9 @@ class Reviewer:
 
     def review(self, state: ReviewState) -> ReviewState:
         n = state.get("review_round", 0) + 1
+        # A fix round that passed its tests is left uncommitted by green.test: commit it, so the
+        # reviewer reads it in the diff (nothing to commit when this node runs again on resume).
+        self.wt.git.commit_all(report.wip_message(state["issue_number"], f"review {n - 1} fix", "tests pass"))
         request = self.ctx.request(prompts.role(self.cfg.adversarial_tests), self.material(state),
                                    "review.review", n - 1)
         client = self.wt.services.models.client("review", self.cfg.reviewer, state.get("attempt", 1))

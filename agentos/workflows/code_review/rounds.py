@@ -70,12 +70,9 @@ def run_adversarial(wt: StageWorktree, state: ReviewState) -> ReviewState:
     for r in results:
         if r not in keep:
             (wt.root / r["path"]).unlink(missing_ok=True)
-    passing = [r for r in results if r["status"] == "passing"]
     log = [{"round": n, **{k: r[k] for k in ("path", "status", "reason", "tests")}} for r in results]
     update: ReviewState = {**after, "adversarial": [*results, *refused], "adversarial_log": log,
-                           "broken_returned": state.get("broken_returned") or any(r["status"] == "broken" for r in results),
-                           "kept_tests": [{"path": r["path"], "round": n, "expects": r["expects"], "tests": r["tests"]}
-                                          for r in passing]}
+                           "broken_returned": state.get("broken_returned") or any(r["status"] == "broken" for r in results)}
     if keep:
         sha = git.commit_all(report.wip_message(state["issue_number"], f"review round {n} adversarial tests",
                                                 ", ".join(r["path"] for r in keep))) or git.head()
@@ -118,20 +115,23 @@ def approve(wt: StageWorktree, state: ReviewState) -> ReviewState:
     """Approved: the kept adversarial tests in their own commit, the fixes in one more, the record."""
     git, issue, start = wt.git, state["issue_number"], state["start_sha"]
     commits: dict[str, str] = {}
-    if git.head() != start:
+    frozen = [p for p in state.get("frozen_tests") or [] if (wt.root / p).is_file()]
+    kept = [{k: t[k] for k in ("path", "round", "tests")} for t in state.get("adversarial_log") or []
+            if t["path"] in frozen and t["status"] in ("passing", "failing")]
+    if git.head() != start or git.dirty_paths():
         git.soft_reset(start)
-        kept = [t["path"] for t in state.get("kept_tests") or [] if (wt.root / t["path"]).is_file()]
         title = report.short_title(state["issue_title"])
-        if kept and (sha := git.commit_paths(f"test: adversarial tests from the code review of {title} (#{issue})\n\n"
-                                             "Written by the reviewer to break the change; they pass on it.", kept)):
+        if frozen and (sha := git.commit_paths(f"test: adversarial tests from the code review of {title} (#{issue})\n\n"
+                                               "Written by the reviewer to break the change; they pass on it.", frozen)):
             commits["tests"] = sha
         if sha := git.commit_all(f"fix: address the code review of {title} (#{issue})\n\nRefs: #{issue}"):
             commits["fixes"] = sha
     rounds = state.get("review_round", 0)
     message = f"approved after {rounds} review round(s)"
-    if kept_tests := state.get("kept_tests"):
-        message += f"; {len(kept_tests)} adversarial test(s) kept"
-    return {**close(wt, state, "PASS", "approved", message, commits), "commit": git.head()}
+    if kept:
+        message += f"; {len(kept)} adversarial test(s) kept"
+    closed = close(wt, {**state, "kept_tests": kept}, "PASS", "approved", message, commits)
+    return {**closed, "kept_tests": kept, "commit": git.head()}
 
 
 def end(wt: StageWorktree, state: ReviewState) -> ReviewState:

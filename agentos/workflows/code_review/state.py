@@ -30,7 +30,7 @@ class ReviewState(ImplState, total=False):
     """A test that did not run has gone back to the reviewer (that happens once)."""
     adversarial_log: Annotated[list[dict[str, Any]], append]
     """Every adversarial test and what became of it: {round, path, status, reason, tests}."""
-    kept_tests: Annotated[list[dict[str, Any]], append]
-    """Adversarial tests that pass on the change: {path, round, expects, tests}."""
+    kept_tests: list[dict[str, Any]]
+    """On approval, the adversarial tests kept on the branch (all pass): {path, round, tests}."""
     next_step: Literal["tests", "fix", "review", "approve", "end"]
     """Where the loop goes after a review (its tests first, when it wrote some)."""

@@ -66,6 +66,8 @@ class PRFacts:
     docs: list[tuple[str, str, str | None]] = field(default_factory=list)
     """(name, path on the branch, web link or None)."""
     reviews: dict[str, dict[str, Any]] = field(default_factory=dict)
+    code_review: dict[str, Any] | None = None
+    """The code review's result (see orchestrator.stages.review_runner), when it ran."""
     models: list[tuple[str, str, int, float]] = field(default_factory=list)
     """(stage, model ids, calls, cost)."""
     decisions: list[dict[str, Any]] = field(default_factory=list)
@@ -164,8 +166,9 @@ def _design(f: PRFacts) -> list[str]:
 
 
 def _reviews(f: PRFacts) -> list[str]:
+    code = _code_review(f.code_review)
     if not f.reviews:
-        return ["No document was reviewed in this run (approved documents were reused).", *_decisions(f)]
+        return ["No document was reviewed in this run (approved documents were reused).", *code, *_decisions(f)]
     lines = []
     for stage, info in f.reviews.items():
         history = [h for h in info.get("history") or [] if not h.get("human")]
@@ -178,7 +181,7 @@ def _reviews(f: PRFacts) -> list[str]:
         lines += [f"  - unresolved {inline(x.get('severity', ''))} finding {inline(x.get('id', ''))}"
                   + (f" ({inline(x['section'])})" if x.get("section") else "") + f": {inline(x.get('text', ''), 400)}"
                   for x in open_items[:MAX_FINDINGS]]
-    return lines + _decisions(f)
+    return lines + code + _decisions(f)
 
 
 def _decisions(f: PRFacts) -> list[str]:
@@ -191,6 +194,28 @@ def _decisions(f: PRFacts) -> list[str]:
         extra = f" ({inline(d['overrides'])})" if d.get("overrides") else ""
         said = f": {inline(d['feedback'], 400)}" if d.get("feedback") else ""
         lines.append(f"- gate {inline(gate_label(d.get('gate')))}: {inline(action)} by {inline(d.get('by', ''))}{extra}{said}")
+    return lines
+
+
+def _code_review(result: dict[str, Any] | None) -> list[str]:
+    """The code review: its verdict, the reviewer's tests kept on the branch, the findings left open."""
+    if not result:
+        return []
+    history = result.get("history") or []
+    who = f" by {code(history[-1]['reviewer'])}" if history and history[-1].get("reviewer") else ""
+    verdict = "APPROVED" if result.get("verdict") == "PASS" else (result.get("verdict_by_reviewer") or "not approved")
+    lines = ["", f"**Code review**: {inline(verdict)}{who} after {result.get('rounds') or len(history)} round(s) "
+             f"({inline(result.get('exit_reason') or '')}): {inline(result.get('message') or '', 400)}"]
+    kept = result.get("kept_tests") or []
+    if kept:
+        lines.append("- Adversarial tests the reviewer wrote to break the change, kept because they pass: "
+                     + ", ".join(code(t["path"]) for t in kept[:MAX_TESTS]))
+    for t in [t for t in result.get("adversarial_log") or [] if t.get("status") == "failing"][:MAX_TESTS]:
+        lines.append(f"- Adversarial test {code(t['path'])} failed in round {t['round']}; fixed before approval")
+    for x in (result.get("unresolved") or [])[:MAX_FINDINGS]:
+        where = x.get("file", "") + (f":{x['lines']}" if x.get("lines") else "")
+        lines.append(f"- unresolved {inline(x.get('severity', ''))} finding {inline(x.get('id', ''))}"
+                     + (f" ({code(where)})" if where else "") + f": {inline(x.get('text', ''), 400)}")
     return lines
 
 

@@ -27,6 +27,8 @@ class PRState(TypedDict, total=False):
     test_run: dict[str, Any] | None
     reviews: dict[str, dict[str, Any]]
     """Stage → {exit_reason, rounds, models, message} of the design stages."""
+    code_review: dict[str, Any] | None
+    """The code review stage's result: rounds, verdicts, kept adversarial tests, unresolved findings."""
     cost_usd: float
     decisions: list[dict[str, Any]]
     """People's gate decisions (orchestrator/decisions.py)."""
@@ -49,6 +51,7 @@ def gather_facts(services: Services, state: PRState) -> PRFacts:
         changed=ws.git.changed_files(ws.base, "HEAD"), report=read_json(services.run_dir / "impl" / "test-report.json"),
         test_run=state.get("test_run"), docs=docs, reviews=state.get("reviews") or {},
         decisions=state.get("decisions") or [],
+        code_review=state.get("code_review"),
         models=_models(services), worktree=str(ws.path), sandbox=services.config.sandbox.backend)
 
 
@@ -56,7 +59,8 @@ def _models(services: Services) -> list[tuple[str, str, int, float]]:
     """(stage, model ids, calls, cost) for each stage that called a model in this run."""
     stages = services.config.stages
     ids = {"triage": [stages.triage.drafter, stages.triage.reviewer], "lld": [stages.lld.drafter, stages.lld.reviewer],
-           "spec": [stages.spec.drafter, stages.spec.reviewer], "impl": [stages.implementation.implementer]}
+           "spec": [stages.spec.drafter, stages.spec.reviewer], "impl": [stages.implementation.implementer],
+           "review": [stages.review.reviewer, stages.implementation.implementer]}
     usage: dict[str, list[float]] = {}
     for record in read_jsonl(services.run_dir / "calls.jsonl"):
         stage = str(record.get("purpose") or "").split(".")[0]
