@@ -8,7 +8,8 @@ agentos takes to set up the test environment, with uv and with pip side by side,
 agentos cache, uv's and pip's download caches included) and warm (the same cache, a fresh copy of
 the repository: a second issue in another clone), the base run at the planted bug, and the
 whole `orchestrate --issue 1` through the replay server (tests/corpus/replay.py): its exit code,
-whether the new test reached the branch, model calls, prompt tokens (all, the first and the
+whether the new test reached the branch, model calls (and of them the code review stage's: its
+calls and prompt + completion tokens), prompt tokens (all, the first and the
 largest implementation call, and the worst round's largest call over its first), the share of
 input tokens that repeat an earlier call's prefix (each call's longest common prefix with any
 earlier call of the run, tools and answer schema first, as both are part of a provider's cache
@@ -117,8 +118,11 @@ def pipeline_figures(project: fetch.Project, work: Path, steps: bool = False) ->
     plain = sum(price.cost(Usage(input_tokens=c.prompt_tokens, output_tokens=c.completion_tokens))
                 for c in calls) if price else 0.0
     changed = fetch.git(p.repo, "diff", "--name-only", "main..agentos/issue-1").split() if run.returncode == 0 else []
+    review = [c for c in calls if c.step.startswith("review.")]
     return {"exit": run.returncode, "new_test": project.data["new_test"]["file"] in changed,
-            "pipeline_s": round(run.seconds, 1), "calls": len(calls),
+            "pipeline_s": round(run.seconds, 1), "calls": len(calls), "review_calls": len(review),
+            "review_tokens": sum(c.prompt_tokens + c.completion_tokens for c in review),
+            "all_tokens": sum(c.prompt_tokens + c.completion_tokens for c in calls),
             "prompt_tokens": sum(c.prompt_tokens for c in calls), "impl_first": impl[0] if impl else 0,
             "impl_max": max(impl, default=0), "impl_ratio": round(round_ratio(calls), 2),
             "cached_share": round(p.server.cached_share(), 3),
@@ -140,7 +144,8 @@ def round_ratio(calls: list) -> float:
 COLUMNS = [("project", "name"), ("detected", "detected"), ("runner", "runner_ok"), ("uv cold s", "uv_cold_s"),
            ("uv warm s", "uv_warm_s"), ("pip cold s", "pip_cold_s"), ("pip warm s", "pip_warm_s"),
            ("base s", "base_s"), ("exit", "exit"), ("new test", "new_test"), ("pipeline s", "pipeline_s"),
-           ("calls", "calls"), ("prompt tok", "prompt_tokens"), ("impl first", "impl_first"),
+           ("calls", "calls"), ("review calls", "review_calls"), ("review tok", "review_tokens"),
+           ("all tok", "all_tokens"), ("prompt tok", "prompt_tokens"), ("impl first", "impl_first"),
            ("impl max", "impl_max"), ("impl x", "impl_ratio"), ("prefix share", "cached_share"), ("$ cached", "cost_cached_usd"),
            ("$ uncached", "cost_uncached_usd")]
 

@@ -32,6 +32,8 @@ CHARS_PER_TOKEN = 4
 MODEL = "replay-1"
 _KIND = re.compile(r"(?:writing|reviewer of) an? (issue brief|low-level design|implementation spec)")
 KINDS = {"issue brief": "triage", "low-level design": "lld", "implementation spec": "spec"}
+CODE_REVIEWER = "demanding reviewer of a code change"
+"""The code review stage's system prompt; its verdict is answered like a document review's."""
 RED_MARKERS = ("Phase 1 of 2", "The tests are not ready yet")
 GREEN_MARKERS = ("Phase 2 of 2", "Implement the spec so that", "The tests do not pass yet")
 
@@ -86,11 +88,14 @@ def _content(message: dict) -> str:
 
 
 def classify(body: dict) -> str:
-    """The step a request asks for: triage.draft, lld.review, spec.revise, impl.red, impl.green…"""
+    """The step a request asks for: triage.draft, lld.review, spec.revise, impl.red, impl.green,
+    review.review (the code review)…"""
     messages = body.get("messages", [])
     if body.get("tools"):
         return f"impl.{_phase(messages)}"
     role = role_of(messages)
+    if CODE_REVIEWER in role:
+        return "review.review"
     kind = _KIND.search(role)
     if kind is None:
         return "unknown"

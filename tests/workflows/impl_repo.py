@@ -72,6 +72,10 @@ def lld(files: list[str]) -> str:
             + "\n\n## Review log\nStatus: APPROVED after 1 review round(s)\n")
 
 
+APPROVING_REVIEWER = {"replies": {"review.review": [
+    {"data": {"verdict": "APPROVED", "summary": "Does what the spec asks.", "findings": []}}] * 3}}
+"""The code review after the implementation: approves (tests of the review stage script their own)."""
+
 BRIEF = "# Brief\n\n## Kind\nbug\n\n## Review log\nStatus: APPROVED after 1 review round(s)\n"
 
 
@@ -86,9 +90,11 @@ def make_target(root: Path, *, files: dict[str, str] | None = None, tests: list[
     make_repo(root, {**FILES, **(files or {}), **docs}, message="calc")
     impl = {"implementer": "scripted:.agentos/scripted/implementer.yaml", "test_command": PYTEST,
             "python_venv": False, "max_test_retries": 2, "test_timeout_s": 60, **(implementation or {})}
-    config = {"orchestrator": {"stages": {"implementation": impl}, "gates": {"before_pr": False},
+    review = {"reviewer": "scripted:.agentos/scripted/reviewer.yaml"}
+    config = {"orchestrator": {"stages": {"implementation": impl, "review": review}, "gates": {"before_pr": False},
                                **({"sandbox": sandbox} if sandbox is not None else {})}}
     (root / ".agentos" / "scripted").mkdir(parents=True)
+    (root / ".agentos" / "scripted" / "reviewer.yaml").write_text(yaml.safe_dump(APPROVING_REVIEWER))
     (root / ".agentos" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     LocalForge(root).create_issue("clamp ignores its upper bound", "clamp(11, 0, 10) returns 11.", ["bug"])
     return root

@@ -14,7 +14,6 @@ from tests.helpers.sample import edit_config
 from tests.workflows.impl_repo import BUGGY_LINE, FINISH, WRITE_RED_TESTS, make_target, replace, script
 
 FIXED = "    if lo > hi:\n        raise ValueError('lo > hi')\n    return max(lo, min(x, hi))"
-REVIEWER = "scripted:.agentos/scripted/reviewer.yaml"
 DOCSTRING = '    """Limit x to the range [lo, hi]."""'
 NAN_TEST = '''import math
 
@@ -35,7 +34,7 @@ def target(root: Path, review: dict[str, Any] | None = None, implementation: dic
     """The calc repository, implemented by a scripted implementer, reviewed by a scripted reviewer."""
     repo = make_target(root, implementation=implementation)
     script(repo, red=[WRITE_RED_TESTS, FINISH], green=[replace(BUGGY_LINE, FIXED), FINISH])
-    edit_config(repo, stages={"review": {"reviewer": REVIEWER, **(review or {})}}, **config)
+    edit_config(repo, stages={"review": review or {}}, **config)
     return repo
 
 

@@ -88,7 +88,7 @@ def test_rerun_after_done_is_a_no_op_and_resume_from_reruns_later_stages(sample_
     result = _run(sample_repo, resume_from="spec")
     assert result.exit_code == 0, result.message
     rerun = _calls(sample_repo)[before:]
-    assert {c["purpose"].split(".")[0] for c in rerun} == {"spec", "impl"}
+    assert {c["purpose"].split(".")[0] for c in rerun} == {"spec", "impl", "review"}
     assert len(_pr_records(sample_repo)) == 1  # find-or-create: the same PR
 
 

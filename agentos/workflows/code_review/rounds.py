@@ -24,7 +24,7 @@ from agentos.workflows.implementation.prepare import ready
 from agentos.workflows.implementation.state import new_round, say
 from agentos.workflows.implementation.verdict import judge_green
 from agentos.workflows.implementation.worktree import StageWorktree
-from agentos.workflows.review_loop.graph import same_model_warning
+from agentos.workflows.review_loop.state import same_model_warning
 from agentos.workflows.review_loop.lineage import Lineage
 
 

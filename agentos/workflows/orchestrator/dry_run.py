@@ -13,7 +13,7 @@ from agentos.workflows.orchestrator.session import RunOptions, Session, check_mo
 from agentos.workflows.orchestrator.config import GATE_AFTER, stage_config
 from agentos.workflows.orchestrator.plan import DOC_STAGES
 from agentos.workflows.orchestrator.state import STAGES
-from agentos.workflows.review_loop.graph import same_model_warning
+from agentos.workflows.review_loop.state import same_model_warning
 
 
 def dry_run(session: Session, opts: RunOptions) -> RunResult:

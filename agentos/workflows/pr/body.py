@@ -166,9 +166,9 @@ def _design(f: PRFacts) -> list[str]:
 
 
 def _reviews(f: PRFacts) -> list[str]:
-    code = _code_review(f.code_review)
+    reviewed = _code_review(f.code_review)
     if not f.reviews:
-        return ["No document was reviewed in this run (approved documents were reused).", *code, *_decisions(f)]
+        return ["No document was reviewed in this run (approved documents were reused).", *reviewed, *_decisions(f)]
     lines = []
     for stage, info in f.reviews.items():
         history = [h for h in info.get("history") or [] if not h.get("human")]
@@ -181,7 +181,7 @@ def _reviews(f: PRFacts) -> list[str]:
         lines += [f"  - unresolved {inline(x.get('severity', ''))} finding {inline(x.get('id', ''))}"
                   + (f" ({inline(x['section'])})" if x.get("section") else "") + f": {inline(x.get('text', ''), 400)}"
                   for x in open_items[:MAX_FINDINGS]]
-    return lines + code + _decisions(f)
+    return lines + reviewed + _decisions(f)
 
 
 def _decisions(f: PRFacts) -> list[str]:

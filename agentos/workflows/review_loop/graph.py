@@ -24,7 +24,7 @@ from agentos.workflows.review_loop.context import ROLE_DRAFTER, ROLE_REVIEWER, D
 from agentos.workflows.review_loop.edits import Revision, apply_edits
 from agentos.workflows.review_loop.kinds import DocKind, required_sections, validate
 from agentos.workflows.review_loop.lineage import Lineage
-from agentos.workflows.review_loop.state import DocState, Review
+from agentos.workflows.review_loop.state import DocState, Review, same_model_warning
 from agentos.workflows.services import Services
 
 ASK_DRAFT = "Write the {title}. Answer with the complete Markdown document only."
@@ -162,13 +162,6 @@ class ReviewLoop:
         if errors is not None:
             update["validation_errors"] = errors
         return update
-
-
-def same_model_warning(stage: str, role: str, author: str, reviewer: str) -> str | None:
-    """The warning when a stage's reviewer is the model whose work it reviews, else None."""
-    if author != reviewer:
-        return None
-    return f"warning: {stage} {role} and reviewer are the same model ({author}); a different reviewer catches more"
 
 
 def raised_again(verdict: Review, claimed: list[dict], severities: tuple[str, ...] = ("blocking",)) -> str | None:

@@ -48,6 +48,13 @@ class Review(BaseModel):
         return findings
 
 
+def same_model_warning(stage: str, role: str, author: str, reviewer: str) -> str | None:
+    """The warning when a stage's reviewer is the model whose work it reviews, else None."""
+    if author != reviewer:
+        return None
+    return f"warning: {stage} {role} and reviewer are the same model ({author}); a different reviewer catches more"
+
+
 ExitReason = Literal["approved", "blocked", "max_revisions", "stagnation"]
 
 
