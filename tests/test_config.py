@@ -47,6 +47,18 @@ def test_unknown_key_names_file_path_and_allowed(tmp_path):
     assert "config.yaml" in text and "stages.lld.max_revison" in text and "max_revisions" in text
 
 
+def test_the_code_review_section_is_strict_and_its_reviewer_defaults_to_the_specs(tmp_path):
+    repo = _repo(tmp_path, "orchestrator:\n  stages:\n    review:\n      max_round: 2\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(repo)
+    assert "stages.review.max_round" in str(err.value) and "max_rounds, adversarial_tests" in str(err.value)
+    (tmp_path / "b").mkdir()
+    repo = _repo(tmp_path / "b", "orchestrator:\n  stages:\n    spec: {reviewer: 'openai:gpt-5'}\n")
+    loaded = load_config(repo, sets=["stages.review.adversarial_tests=0"], flags={"gates.after_review": True})
+    review = loaded.config.stages.review
+    assert review.reviewer == "openai:gpt-5" and review.adversarial_tests == 0 and loaded.config.gates.after_review
+
+
 def test_bad_value_and_bad_yaml(tmp_path):
     repo = _repo(tmp_path, "orchestrator:\n  gates:\n    before_pr: maybe\n")
     with pytest.raises(ConfigError, match="gates.before_pr"):

@@ -120,6 +120,14 @@ def agentos_command() -> str:
     return shlex.quote(str(beside)) if beside.exists() else "agentos"
 
 
+def _review_line(state: dict, run_dir: Path) -> str:
+    """The code review in a line: its verdict and the adversarial tests it kept."""
+    review = (state.get("stage_results") or {}).get("review") or {}
+    kept = ", ".join(t["path"] for t in review.get("kept_tests") or []) or "none"
+    return (f"  code review        {review.get('message', 'not run')}; kept adversarial tests: {kept} "
+            f"({run_dir}/review/report.md)")
+
+
 def _report(root: Path, result) -> str:
     state = result.state
     run_dir = root / ".agentos" / "runs" / result.run_id
@@ -135,6 +143,7 @@ def _report(root: Path, result) -> str:
         f"  LLD                {worktree}/{state.get('lld_path')}",
         f"  spec               {worktree}/{state.get('spec_path')}",
         f"  test run           {(state.get('test_run') or {}).get('command', '')}",
+        _review_line(state, run_dir),
         sandbox_line(root),
         f"  run folder         {run_dir}  (events.jsonl, calls.jsonl, drafts and verdicts)",
         "",

@@ -8,6 +8,8 @@ import json
 from typer.testing import CliRunner
 
 from agentos.cli.main import app as agentos_app
+from agentos.progress.log import read_events
+from agentos.progress.view import RunView
 from agentos.workflows.orchestrator.run import orchestrate
 from agentos.workflows.orchestrator.session import RunOptions
 from tests.helpers.repos import git
@@ -49,6 +51,12 @@ def test_approved_on_the_first_round(tmp_path):
     assert "unresolved minor finding C1 (`calc/ops.py:5-9`): Name lo/hi in the error." in body
     round_1 = review_folder(repo) / "round-1"
     assert {p.name for p in round_1.iterdir()} >= {"prompt.md", "response.md", "verdict.json"}
+    # The live view (folded from the run's events) has the stage between impl and pr, with its call.
+    view = RunView.from_events(read_events(review_folder(repo).parent / "events.jsonl"))
+    assert list(view.stages)[-3:] == ["impl", "review", "pr"]
+    assert view.stages["review"].status == "PASS" and view.stages["review"].calls == 1
+    status = json.loads(CliRunner().invoke(agentos_app, ["status", "1", "--repo", str(repo), "--json"]).output)
+    assert status["stages"]["review"]["exit_reason"] == "approved"
 
 
 def test_revise_then_fix_then_approve(tmp_path):

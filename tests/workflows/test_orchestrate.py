@@ -79,6 +79,13 @@ def test_demo_end_to_end(tmp_path):
     revise = [c for c in _calls(repo) if c["purpose"] == "lld.revise"]
     assert len(revise) == 1 and "Nothing removes a leading or trailing dash" in _prompt(revise[0])
 
+    # One code review round, whose adversarial test passes: kept in its own commit, named in the PR.
+    assert status["stages"]["review"]["exit_reason"] == "approved"
+    assert git(repo, "log", "-1", "--format=%s", "agentos/issue-1").startswith("test: adversarial tests from the code review")
+    assert "kept because they pass: `tests/test_slug_edges.py`" in pr["body"]
+    assert "Tests after the code review: **7 passed, 0 failed, 0 errors**" in pr["body"]
+    assert "unresolved minor finding C1" in pr["body"] and "kept adversarial tests: tests/test_slug_edges.py" in report
+
 
 def test_rerun_after_done_is_a_no_op_and_resume_from_reruns_later_stages(sample_repo):
     assert _run(sample_repo).exit_code == 0

@@ -33,7 +33,6 @@ class Reviewer:
     def __init__(self, wt: StageWorktree):
         self.wt = wt
         self.cfg = wt.services.config.stages.review
-        self.ctx = DocumentContext(REVIEW, wt.services)
         self.lineage = Lineage(wt.folder)
 
     def review(self, state: ReviewState) -> ReviewState:
@@ -41,8 +40,11 @@ class Reviewer:
         # A fix round that passed its tests is left uncommitted by green.test: commit it, so the
         # reviewer reads it in the diff (nothing to commit when this node runs again on resume).
         self.wt.git.commit_all(report.wip_message(state["issue_number"], f"review {n - 1} fix", "tests pass"))
-        request = self.ctx.request(prompts.role(self.cfg.adversarial_tests), self.material(state),
-                                   "review.review", n - 1)
+        # Read afresh each round (fix rounds change the files it shows), so the request is a function
+        # of the worktree as it is now, and a re-run node sends the same one (and replays it).
+        context = DocumentContext(REVIEW, self.wt.services)
+        request = context.request(prompts.role(self.cfg.adversarial_tests), self.material(state),
+                                  "review.review", n - 1)
         client = self.wt.services.models.client("review", self.cfg.reviewer, state.get("attempt", 1))
         verdict, response = client.structured(request, CodeReview)
         self.lineage.step(f"round-{n}", request, response, verdict=verdict.model_dump())

@@ -81,8 +81,9 @@ def review_runner(services: Services) -> StageRunner:
         feedback = (state.get("feedback") or {}).get("review") or []
         out = graph.invoke({"issue_number": state["issue_number"], "attempt": attempt, "human_feedback": feedback})
         result = {k: out.get(k) for k in REVIEW_RESULT}
+        run = out.get("test_run") or {}
         result.update(rounds=out.get("review_round"), verdict_by_reviewer=(out.get("review") or {}).get("verdict"),
-                      unresolved=unresolved(out))
+                      unresolved=unresolved(out), tests={k: run.get(k) for k in ("passed", "failed", "errors")})
         return {"verdict": out.get("outcome") or "BLOCK", "result": result,
                 "updates": {"test_run": out.get("test_run")}}
 

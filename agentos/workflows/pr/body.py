@@ -206,6 +206,8 @@ def _code_review(result: dict[str, Any] | None) -> list[str]:
     verdict = "APPROVED" if result.get("verdict") == "PASS" else (result.get("verdict_by_reviewer") or "not approved")
     lines = ["", f"**Code review**: {inline(verdict)}{who} after {result.get('rounds') or len(history)} round(s) "
              f"({inline(result.get('exit_reason') or '')}): {inline(result.get('message') or '', 400)}"]
+    if (tests := result.get("tests")) and result.get("verdict") == "PASS":
+        lines.append(f"- Tests after the code review: **{inline(_counts(tests))}**")
     kept = result.get("kept_tests") or []
     if kept:
         lines.append("- Adversarial tests the reviewer wrote to break the change, kept because they pass: "
