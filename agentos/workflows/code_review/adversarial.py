@@ -34,6 +34,8 @@ def refusal(test: AdversarialTest, root: Path, taken: set[str]) -> str | None:
         return f"{test.path}: not a test file name (e.g. tests/test_<what>.py, <what>_test.go, <what>.test.js)"
     if reason := write_refusal(rel):
         return reason
+    if any(p.exists() and not p.is_dir() for p in target.parents if p.is_relative_to(root.resolve())):
+        return f"{test.path}: a folder on its path is a file"
     if target.exists() or rel in taken:
         return f"{test.path}: exists already; adversarial tests go in new files"
     if not test.content.strip() or len(test.content) > MAX_CHARS:

@@ -39,7 +39,7 @@ class Reviewer:
         n = state.get("review_round", 0) + 1
         # A fix round that passed its tests is left uncommitted by green.test: commit it, so the
         # reviewer reads it in the diff (nothing to commit when this node runs again on resume).
-        self.wt.git.commit_all(report.wip_message(state["issue_number"], f"review {n - 1} fix", "tests pass"))
+        self.wt.git.commit_all(report.wip_message(state["issue_number"], f"fix before review {n}", "tests pass"))
         # Read afresh each round (fix rounds change the files it shows), so the request is a function
         # of the worktree as it is now, and a re-run node sends the same one (and replays it).
         context = DocumentContext(REVIEW, self.wt.services)

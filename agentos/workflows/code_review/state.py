@@ -10,10 +10,11 @@ from typing import Annotated, Any, Literal
 from agentos.workflows.implementation.state import ImplState
 from agentos.workflows.reducers import append
 
-ExitReason = Literal["approved", "blocked", "max_rounds", "stagnation", "tests_failing"]
-
 
 class ReviewState(ImplState, total=False):
+    """exit_reason: approved | blocked | max_rounds | stagnation | tests_failing (a fix round's
+    tests never passed) | agent_left_branch."""
+
     review_round: int
     """Reviews done so far."""
     review: dict[str, Any] | None
