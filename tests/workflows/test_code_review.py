@@ -8,6 +8,7 @@ import json
 from typer.testing import CliRunner
 
 from agentos.cli.main import app as agentos_app
+from agentos.cli.orchestrate import app as orchestrate_app
 from agentos.progress.log import read_events
 from agentos.progress.view import RunView
 from agentos.workflows.orchestrator.run import orchestrate
@@ -188,3 +189,24 @@ def test_rejected_after_review_the_feedback_reaches_the_implementer(tmp_path):
     done = run(repo)
     assert done.exit_code == 0, done.message
     assert "Raises ValueError." in git(repo, "show", f"{BRANCH}:calc/ops.py")
+
+
+def test_resume_from_review_reviews_the_branch_again_and_updates_the_pr(tmp_path):
+    repo = target(tmp_path / "repo")
+    reviewer(repo, verdict("APPROVED", "Fine."), verdict("APPROVED", "Still fine."))
+    assert run(repo).exit_code == 0
+    before = len(calls(repo))
+    again = orchestrate(RunOptions(issue=1, repo=repo, plain=True, resume_from="review"))
+    assert again.exit_code == 0, again.message
+    assert {c["purpose"] for c in calls(repo)[before:]} == {"review.review"}
+    assert again.state["plan"]["impl"]["action"] == "skip"
+    assert len(list((repo / ".agentos" / "pulls").glob("*.md"))) == 1
+
+
+def test_a_reviewer_that_is_the_implementer_is_warned_about(tmp_path):
+    repo = target(tmp_path / "repo", review={"reviewer": "scripted:.agentos/scripted/implementer.yaml"})
+    plan = CliRunner().invoke(orchestrate_app, ["--issue", "1", "--repo", str(repo), "--dry-run", "--gate-after-review"])
+    assert plan.exit_code == 0, plan.output
+    assert "review  RUN   reviews the diff, tries to break it" in plan.output
+    assert "warning: review implementer and reviewer are the same model" in plan.output
+    assert "gate after_review: human approval" in plan.output
