@@ -102,6 +102,20 @@ def test_a_failing_adversarial_test_is_fixed_then_kept_in_its_own_commit(tmp_pat
     assert recorded[0]["status"] == "failing" and recorded[0]["content"] == NAN_TEST
 
 
+def test_a_test_that_does_not_load_does_not_hide_one_that_fails(tmp_path):
+    repo = target(tmp_path / "repo")
+    broken = {"path": "tests/test_clamp_broken.py", "content": "import no_such_module\n\ndef test_x():\n    pass\n"}
+    nan = {"path": "tests/test_clamp_nan.py", "content": NAN_TEST}
+    reviewer(repo, verdict("APPROVED", "Fine.", tests=[broken, nan]), verdict("APPROVED", "Fine now."))
+    fixes(repo, replace(FIXED, NAN_CHECK), FINISH)
+    result = run(repo)
+    assert result.exit_code == 0, result.message
+    statuses = {t["path"]: t["status"] for t in result.state["stage_results"]["review"]["adversarial_log"]}
+    assert statuses == {"tests/test_clamp_broken.py": "broken", "tests/test_clamp_nan.py": "failing"}
+    assert "ModuleNotFoundError" in sent(repo, "review.review")[1]
+    assert [t["path"] for t in result.state["stage_results"]["review"]["kept_tests"]] == ["tests/test_clamp_nan.py"]
+
+
 def test_the_implementer_may_not_edit_the_reviewers_test(tmp_path):
     repo = target(tmp_path / "repo", implementation={"max_test_retries": 1})
     nan = {"path": "tests/test_clamp_nan.py", "content": NAN_TEST}

@@ -19,6 +19,9 @@ from agentos.workflows.code_review.schema import AdversarialTest
 MAX_CHARS = 40_000
 """A test file longer than this is refused (a reviewer's test is a handful of cases)."""
 OUTPUT_CHARS = 3000
+NOT_LOADED = "the file did not load (syntax, import or collection error)"
+"""Why a test is broken when the runner reported its file itself failing: such a file can stop the
+whole run (pytest does at a collection error), so the others are judged again without it."""
 
 
 def refusal(test: AdversarialTest, root: Path, taken: set[str]) -> str | None:
@@ -92,7 +95,7 @@ def _results(run: TestRun, path: str) -> tuple[str, list[str], str] | None:
         return "broken", [], "the test run printed no results agentos recognises"
     if any(segments(f) == module or ("_FailedTest" in segments(f) and segments(f)[-1] == module[-1])
            for f in run.failed_tests):
-        return "broken", [], "the file did not load (syntax, import or collection error)"
+        return "broken", [], NOT_LOADED
     failed = [t for t in run.failed_tests if contains(t, path)]
     passed = [t for t in run.passed_tests if contains(t, path)]
     if failed:

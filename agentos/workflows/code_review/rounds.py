@@ -60,10 +60,7 @@ def run_adversarial(wt: StageWorktree, state: ReviewState) -> ReviewState:
     tests = [t for t in state["adversarial"] if t.get("content") is not None and "status" not in t]
     refused = [t for t in state["adversarial"] if t.get("status") == "refused"]
     adversarial.write(wt.root, tests)
-    run = wt.run_tests(state)
-    results = adversarial.judge(run, TestRun(**state["test_run"]), tests)
-    wt.record_run(run, f"review {n} adversarial tests",
-                  "FAIL" if any(r["status"] == "failing" for r in results) else "PASS")
+    run, results = _run_tests(wt, state, tests)
     _record_tests(wt, n, tests, results)
     after = decide(state, results, wt.services.config.stages.review.max_rounds)
     keep = [r for r in results if r["status"] == "passing" or (r["status"] == "failing" and after["next_step"] == "fix")]
@@ -86,6 +83,24 @@ def run_adversarial(wt: StageWorktree, state: ReviewState) -> ReviewState:
     return update
 
 
+def _run_tests(wt: StageWorktree, state: ReviewState, tests: list[dict]) -> tuple[TestRun, list[dict]]:
+    """(the suite's run with the tests that run, each test's result). A file that does not load can
+    stop a whole run (pytest stops at a collection error), so the others run again without it."""
+    before, n = TestRun(**state["test_run"]), state["review_round"]
+    run = wt.run_tests(state)
+    results = adversarial.judge(run, before, tests)
+    broken = [r for r in results if r["reason"] == adversarial.NOT_LOADED]
+    if broken and len(broken) < len(results):
+        for r in broken:
+            (wt.root / r["path"]).unlink(missing_ok=True)
+        wt.record_run(run, f"review {n} adversarial tests with the ones that do not load", "FAIL")
+        rest = [t for t in tests if t["path"] not in {r["path"] for r in broken}]
+        run = wt.run_tests(state)
+        results = broken + adversarial.judge(run, before, rest)
+    wt.record_run(run, f"review {n} adversarial tests", "FAIL" if any(r["status"] == "failing" for r in results) else "PASS")
+    return run, results
+
+
 def _record_tests(wt: StageWorktree, n: int, tests: list[dict], results: list[dict]) -> None:
     """The round's tests, as written, and their results, beside the round's prompt and verdict."""
     content = {t["path"]: t["content"] for t in tests}
@@ -99,9 +114,7 @@ def start_fix(wt: StageWorktree, state: ReviewState) -> ReviewState:
     task = prompts.fix_task(findings, required)
     judged = state.get("judgement") or {}
     best = {"sha": wt.git.head(), "score": list(judged.get("score") or (0, 0, 0)),
-            "label": f"review round {state['review_round']}", "summary": (state.get("test_run") or {}).get("summary", "")}
-    if state.get("test_run"):
-        best["summary"] = TestRun(**state["test_run"]).summary()
+            "label": f"review round {state['review_round']}", "summary": TestRun(**state["test_run"]).summary()}
     update: ReviewState = {"best": best, "fix_round": 0, "round_name": f"review {state['review_round']} fix",
                            "phase": "green", **new_round()}
     if wt.uses_cli or any(m["role"] == "user" for m in state.get("messages") or []):
