@@ -84,4 +84,4 @@ def owe_gates(plan: dict[str, dict], approved: set[str]) -> dict[str, dict]:
     """The plan of a run that replaces one whose checkpoints were lost: each document it reuses
     still stops at its gate unless a human approved that gate in the lost run."""
     return {stage: {**p, "gate_owed": p["action"] == "skip" and stage in DOC_STAGES
-                    and GATE_AFTER[stage] not in approved} for stage, p in plan.items()}
+                    and not set(GATE_AFTER[stage]) <= approved} for stage, p in plan.items()}
