@@ -3,7 +3,9 @@
 A document stage's calls are a draft and a review per round; each prompt is the stage's context
 budget (`context_tokens`) plus the issue, and a review also reads the draft. The low figure is one
 round per stage and a short implementation (a tenth of its steps, one round); the high one is
-every revision and every step of every fix round, each round within its own cost cap. Answers
+every revision and every step of every fix round, each round within its own cost cap. The code
+review reads twice its context budget (the repository, then the diff and the files it touches):
+low, one approving round; high, every round, with the implementer's fix rounds between. Answers
 are taken at typical sizes (ANSWER_TOKENS). Unpriced models (scripted, local servers) count $0.
 """
 
@@ -62,4 +64,18 @@ def estimate(config: OrchestratorConfig, plan: dict[str, dict], issue_text: str)
         est.high_usd += min(step * c.max_steps, c.max_cost_per_round_usd or step * c.max_steps) * rounds
         est.calls_low += short
         est.calls_high += c.max_steps * rounds
+    if plan.get("review", {}).get("action") == "run":
+        _code_review(est, config, issue_tokens)
     return est
+
+
+def _code_review(est: Estimate, config: OrchestratorConfig, issue_tokens: int) -> None:
+    c, impl = stage_config(config, "review"), stage_config(config, "impl")
+    review = call_usd(c.reviewer, 2 * c.context_tokens + issue_tokens, ANSWER_TOKENS["review"])
+    step = call_usd(impl.implementer, IMPL_PROMPT_TOKENS + issue_tokens, ANSWER_TOKENS["step"])
+    fix_rounds = (c.max_rounds - 1) * (1 + impl.max_test_retries)
+    est.low_usd += review
+    est.high_usd += review * c.max_rounds + min(step * impl.max_steps, impl.max_cost_per_round_usd
+                                                 or step * impl.max_steps) * fix_rounds
+    est.calls_low += 1
+    est.calls_high += c.max_rounds + impl.max_steps * fix_rounds

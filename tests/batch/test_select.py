@@ -74,7 +74,7 @@ def test_dry_run_prints_each_plan_with_an_estimate_and_writes_nothing(sample_rep
     lines = result.message.splitlines()
     rows = [line for line in lines if line.strip().startswith("#")]
     assert [r.split()[0] for r in rows] == ["#2", "#3", "#1"]  # the urgent ones first
-    assert all("triage lld spec impl pr" in r for r in rows)
+    assert all("triage lld spec impl review pr" in r for r in rows)
     low, high = (float(x.strip("$")) for x in rows[0].split()[-3].split("-$"))
     assert 0 < low < high  # the LLD's priced models, one round to every revision
     assert "total estimate: $" in result.message
