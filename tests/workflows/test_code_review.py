@@ -45,7 +45,7 @@ def test_approved_on_the_first_round(tmp_path):
     assert subjects(repo)[0] == "fix: clamp ignores its upper bound (#1)"  # nothing added by the review
     [prompt] = sent(repo, "review.review")
     assert '<data name="diff against the base">' in prompt and "+        raise ValueError('lo > hi')" in prompt
-    assert '<data name="approved spec document">' in prompt and '<data name="test report">' in prompt
+    assert '<data name="approved implementation spec">' in prompt and '<data name="test report">' in prompt
     assert "tests/test_ops.py::test_clamp_high: passed" in prompt  # base → red → green, test by test
     body = pr_body(repo)
     assert "**Code review**: APPROVED by `scripted:.agentos/scripted/reviewer.yaml` after 1 round(s)" in body

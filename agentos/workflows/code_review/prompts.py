@@ -1,8 +1,8 @@
 """What the code reviewer and the implementer are told in the code review.
 
-The reviewer's request is built by the review loop's DocumentContext (stable part first:
-instructions, repository, issue, approved documents; then this round's diff, tests and files),
-so it shares the layout, and the provider's prompt cache, of the design reviews.
+The reviewer's request is built by the review loop's DocumentContext (the run's shared prefix
+first: system prompt, repository, issue, approved documents; then this role; then this round's
+diff, tests and files), so it shares the layout, and the provider's prompt cache, of every call.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ ROLE_CODE_REVIEWER = (
     "specific findings otherwise (give each a stable id, the file and line range, a severity: "
     "blocking or major must be fixed, minor is noted in the pull request; and the spec item it "
     "concerns; reuse the id when you raise the same point again); BLOCKED only when the change "
-    "cannot be made to meet the spec. {{tests}}Answer as JSON matching the schema.\n\n{note}\n\n"
+    "cannot be made to meet the spec. {{tests}}Answer as JSON matching the schema.\n\n"
     "Checklist:\n{template}"
 )
 TESTS = (

@@ -119,8 +119,8 @@ def start_fix(wt: StageWorktree, state: ReviewState) -> ReviewState:
                            "phase": "green", **new_round()}
     if wt.uses_cli or any(m["role"] == "user" for m in state.get("messages") or []):
         return {**update, **say(wt.uses_cli, task)}
-    spec, lld = wt.documents(state["issue_number"])
-    intro = impl_prompts.intro(impl_prompts.documents(spec, lld), wt.test_command(wt.template(state)), task, [])
+    # The documents are in the run's shared prefix that every implementer call opens with.
+    intro = impl_prompts.intro(wt.test_command(wt.template(state)), task, [])
     return {**update, "messages": [Message(role="user", content=intro).model_dump()]}
 
 
