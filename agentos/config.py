@@ -89,8 +89,8 @@ class CodeReviewStageConfig(_Strict):
     adversarial_tests: int = Field(3, ge=0, le=10)
     """Tests the reviewer may write per round to break the change; 0 turns them off."""
     context_tokens: int = Field(24000, ge=1000)
-    """Token budget for the diff and the files it touches in the reviewer's prompt (and as much
-    again for the repository context)."""
+    """Token budget for the diff and the files it touches in the reviewer's prompt (the repository
+    context is the run's shared prefix)."""
     budget_usd: float | None = Field(None, gt=0)
     """Cap on this stage's model spend in USD (the reviewer and the implementer's fix rounds);
     the run pauses (exit 5) before a call that could cross it."""

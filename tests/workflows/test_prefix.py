@@ -31,13 +31,14 @@ def test_every_call_of_a_run_starts_with_the_shared_prefix(tmp_path):
 
     # Each stage's prefix holds the documents approved before it, in stage order, so a later
     # stage's prefix extends an earlier one's.
-    expected = {"triage": 0, "lld": 1, "spec": 2, "impl": 3}
+    expected = {"triage": 0, "lld": 1, "spec": 2, "impl": 3, "review": 3}
     by_stage = {}
     for call in calls:
         stage = call["purpose"].split(".")[0]
         prefix = _prefix(call)
         assert len(prefix) == 1 + expected[stage], call["purpose"]
         assert by_stage.setdefault(stage, prefix) == prefix, f"{call['purpose']} differs from its stage's prefix"
+    assert by_stage["review"] == by_stage["impl"]  # the code review reads what the implementer read
     titles = list(DOC_TITLES.values())
     for later, earlier in (("lld", "triage"), ("spec", "lld"), ("impl", "spec")):
         assert by_stage[later][:len(by_stage[earlier])] == by_stage[earlier]
