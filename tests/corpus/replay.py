@@ -118,7 +118,8 @@ def role_of(messages: list[dict]) -> str:
     """The role a request gives the model: the system prompt or, after the run's shared prefix,
     the message that says who the model is."""
     said = [_content(m) for m in messages if m.get("role") in ("system", "user")]
-    return next((text for text in reversed(said) if text.startswith("You are a") and _KIND.search(text)), "")
+    return next((text for text in reversed(said)
+                 if text.startswith("You are a") and (_KIND.search(text) or CODE_REVIEWER in text)), "")
 
 
 def _phase(messages: list[dict]) -> str:
