@@ -100,7 +100,8 @@ class GatePrompt:
         detail = readmodel.run_detail(self.layout, self.issue)
         gate = readmodel.gate_label(self.payload.get("gate"))
         if self.code_gate:
-            return [f"Gate {gate}: open this pull request?", *self.pr_lines(detail),
+            ask = "approve the reviewed code?" if self.stage == "review" else "open this pull request?"
+            return [f"Gate {gate}: {ask}", *self.pr_lines(detail), *self.review_lines(detail),
                     f"  cost so far  ${detail.summary.cost_usd:.4f}"]
         doc = next((d for d in detail.documents if d.kind == self.stage), None)
         lines = [f"Gate {gate}: approve the {doc.label if doc else readmodel.stage_label(self.stage)}?"]
@@ -129,6 +130,18 @@ class GatePrompt:
             if tests.red_tests and tests.passed:
                 lines.append(f"               {plural(len(tests.red_tests), 'new test')} seen red, then green")
         return lines
+
+    @staticmethod
+    def review_lines(detail: readmodel.RunDetail) -> list[str]:
+        """The code review's verdict, the reviewer's tests kept, and what it left open."""
+        c = detail.code_review
+        if c is None:
+            return []
+        lines = [f"  code review  {c.headline()}"]
+        if c.kept_tests:
+            lines.append(f"               kept {plural(len(c.kept_tests), 'adversarial test')}: {', '.join(c.kept_tests)}")
+        lines += [f"               open: {f}" for f in c.unresolved[:3]]
+        return lines + [f"               {c.report}"]
 
     def view(self, what: str) -> None:
         """The whole document, diff or test report, through the pager."""

@@ -11,7 +11,7 @@ from agentos.progress.view import plural
 from agentos.readmodel import (
     RunDetail, RunSummary, gate_label, list_runs, render_blocker, render_steps, run_detail, stage_label,
 )
-from agentos.readmodel.model import Step
+from agentos.readmodel.model import CodeReview, Step
 
 
 def run_status(repo: Path | None, issue: int) -> RunDetail:
@@ -72,6 +72,7 @@ def render_status(d: RunDetail) -> str:
     if d.tests:
         lines += ["", f"Tests: {d.tests.base or '?'} at the base → {d.tests.final or '?'}"
                   + (f"; {plural(len(d.tests.red_tests), 'test')} seen red first" if d.tests.red_tests else "")]
+    lines += _code_review(d.code_review)
     lines += _steps(d.next_steps)
     lines += ["", f"run {s.run_id} · branch {d.branch} · folder {d.run_dir}"]
     return "\n".join(lines)
@@ -98,6 +99,14 @@ def _gate(d: RunDetail) -> list[str]:
         what = f"the {doc.label}: {doc.location}" + (f" ({doc.review.removeprefix('Status: ')})" if doc.review else "")
     waiting = f", waiting {duration(d.gate.waiting_s)}" if d.gate.waiting_s is not None else ""
     return ["", f"Waiting at gate {d.gate.label}{waiting}: approve {what}"]
+
+
+def _code_review(c: CodeReview | None) -> list[str]:
+    """The code review's end: verdict, why the loop ended, the reviewer's tests kept on the branch."""
+    if c is None:
+        return []
+    kept = f"; kept adversarial tests: {', '.join(c.kept_tests)}" if c.kept_tests else ""
+    return ["", f"Code review: {c.headline()}{kept}"]
 
 
 def _blocker(d: RunDetail) -> list[str]:

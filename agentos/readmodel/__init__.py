@@ -13,18 +13,18 @@ from __future__ import annotations
 
 from agentos.readmodel.advice import next_steps, render_blocker, render_steps
 from agentos.readmodel.artifacts import (
-    Where, branch_diff, document, document_text, documents, pr_body, review_outcome, shown_path, test_report,
+    Where, branch_diff, code_review, document, document_text, documents, pr_body, review_outcome, shown_path, test_report,
     test_summary,
 )
 from agentos.readmodel.model import (
-    Blocker, Decision, Document, GateInfo, Liveness, RunDetail, RunSummary, StageRow, Step, TestSummary, as_json,
+    Blocker, CodeReview, Decision, Document, GateInfo, Liveness, RunDetail, RunSummary, StageRow, Step, TestSummary, as_json,
     gate_label, stage_label,
 )
 from agentos.readmodel.overview import blocker, latest_record, list_runs, run_detail, where
 
 __all__ = [
-    "Blocker", "Decision", "Document", "GateInfo", "Liveness", "RunDetail", "RunSummary", "StageRow", "Step",
-    "TestSummary", "Where", "as_json", "blocker", "branch_diff", "document", "document_text", "documents",
+    "Blocker", "CodeReview", "Decision", "Document", "GateInfo", "Liveness", "RunDetail", "RunSummary", "StageRow", "Step",
+    "TestSummary", "Where", "as_json", "blocker", "branch_diff", "code_review", "document", "document_text", "documents",
     "gate_label", "latest_record", "list_runs", "next_steps", "pr_body", "render_blocker", "render_steps",
     "review_outcome", "run_detail", "shown_path", "stage_label", "test_report", "test_summary", "where",
 ]

@@ -6,10 +6,12 @@ from __future__ import annotations
 from agentos.readmodel.model import Blocker, Step, stage_label
 
 LIMITS = {"triage": "stages.triage.max_revisions", "lld": "stages.lld.max_revisions",
-          "spec": "stages.spec.max_revisions", "impl": "stages.implementation.max_test_retries"}
+          "spec": "stages.spec.max_revisions", "impl": "stages.implementation.max_test_retries",
+          "review": "stages.review.max_rounds"}
 """The `--set` key that bounds each stage's rounds."""
-RESUMABLE = ("triage", "lld", "spec", "impl", "pr")
-"""What `--resume-from` accepts."""
+RESUMABLE = ("triage", "lld", "spec", "impl", "review", "pr")
+"""What `--resume-from` accepts: the orchestrator's stages (a test keeps the two equal; this
+layer may not import the orchestrator)."""
 
 
 def next_steps(issue: int, status: str, gate: dict | None = None, blocker: Blocker | None = None,
@@ -34,7 +36,7 @@ def next_steps(issue: int, status: str, gate: dict | None = None, blocker: Block
 def paused_steps(issue: int, gate: dict, repo: str = "") -> list[Step]:
     """Decide the gate (and look first), then continue."""
     stage = gate.get("stage") or ""
-    look = f"agentos show {issue} {'diff' if stage in ('impl', 'review') else stage_doc(stage)}{repo}"
+    look = f"agentos show {issue} {stage_doc(stage)}{repo}"
     return [Step(f"read what is to be approved ({stage_label(stage)})", look),
             Step("approve", f"agentos approve {issue}{repo}"),
             Step("reject with what to change", f'agentos reject {issue}{repo} --feedback "what to change"'),
@@ -55,7 +57,8 @@ def blocked_steps(issue: int, blocker: Blocker | None, repo: str = "") -> list[S
 
 def stage_doc(stage: str) -> str:
     """The `agentos show` view for a stage's result."""
-    return {"triage": "brief", "lld": "lld", "spec": "spec", "impl": "diff", "pr": "pr"}.get(stage, "brief")
+    return {"triage": "brief", "lld": "lld", "spec": "spec", "impl": "diff", "review": "diff",
+            "pr": "pr"}.get(stage, "brief")
 
 
 def render_steps(steps: list[Step], indent: str = "  ") -> list[str]:

@@ -12,7 +12,7 @@ from agentos.errors import UsageError
 from agentos.files import read_json
 from agentos.markdown.parse import headings, lines_of
 from agentos.paths import RepoLayout
-from agentos.readmodel.model import DOC_LABELS, Document, TestSummary
+from agentos.readmodel.model import DOC_LABELS, CodeReview, Document, TestSummary
 from agentos.repo.git import Git
 
 DOC_FILES = {"triage": "brief.md", "lld": "lld.md", "spec": "spec.md"}
@@ -133,6 +133,25 @@ def pr_body(where: Where) -> str:
     if path is None or not path.is_file():
         raise UsageError(f"issue #{where.issue} has no pull request yet", f"see `agentos status {where.issue}`")
     return path.read_text(encoding="utf-8", errors="replace")
+
+
+def code_review(run_dir: Path | None) -> CodeReview | None:
+    """How the run's code review ended, when it has ended (None before)."""
+    path = run_dir / "review" / "report.json" if run_dir else None
+    record = _json(path) if path else None
+    if record is None:
+        return None
+    return CodeReview(str(record.get("verdict") or ""), str(record.get("exit_reason") or ""),
+                      int(record.get("rounds") or 0), str(record.get("reviewer") or ""), str(record.get("message") or ""),
+                      [str(t.get("path")) for t in record.get("kept_tests") or [] if isinstance(t, dict)],
+                      [code_finding(f) for f in record.get("unresolved") or [] if isinstance(f, dict)],
+                      str(path.with_name("report.md")))
+
+
+def code_finding(f: dict[str, Any]) -> str:
+    """A code review finding in a line: "F1 (major, calc.py:3-5): text"."""
+    where = str(f.get("file") or "") + (f":{f['lines']}" if f.get("lines") else "")
+    return f"{f.get('id', '')} ({', '.join(x for x in (str(f.get('severity') or ''), where) if x)}): {f.get('text', '')}"
 
 
 def latest_review(run_dir: Path | None, stage: str) -> dict[str, Any]:

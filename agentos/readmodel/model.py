@@ -7,6 +7,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentos.progress.view import plural
+
 STAGE_LABELS = {"triage": "triage", "lld": "LLD", "spec": "spec", "impl": "implementation",
                 "review": "code review", "pr": "pull request"}
 DOC_LABELS = {"triage": "issue brief", "lld": "LLD", "spec": "spec"}
@@ -129,6 +131,30 @@ class TestSummary:
 
 
 @dataclass
+class CodeReview:
+    """The code review stage's end (runs/<id>/review/report.json)."""
+
+    verdict: str
+    """The reviewer's last verdict: APPROVED | REVISE | BLOCKED (UNREVIEWED before any round)."""
+    exit_reason: str
+    """approved | blocked | max_rounds | stagnation | ..."""
+    rounds: int
+    reviewer: str
+    message: str
+    kept_tests: list[str]
+    """Adversarial tests the reviewer wrote that pass, committed on the branch."""
+    unresolved: list[str]
+    """Findings left open, "id (severity, file:lines): text"."""
+    report: str
+    """The Markdown record of the rounds."""
+
+    def headline(self) -> str:
+        """"APPROVED after 2 rounds by m (approved)"."""
+        by = f" by {self.reviewer}" if self.reviewer else ""
+        return f"{self.verdict} after {plural(self.rounds, 'round')}{by} ({self.exit_reason})"
+
+
+@dataclass
 class Step:
     """A thing the user can do next, and the command that does it."""
 
@@ -177,6 +203,7 @@ class RunDetail:
     base: str
     worktree: str
     run_dir: str
+    code_review: CodeReview | None = None
     notes: list[str] = field(default_factory=list)
     """The run's last few notable messages (warnings, errors, resumes)."""
 

@@ -15,7 +15,7 @@ from agentos.files import read_jsonl
 from agentos.paths import RepoLayout
 from agentos.progress.view import RunView, StageView, parse_ts
 from agentos.readmodel import advice
-from agentos.readmodel.artifacts import Where, documents, latest_review, test_summary
+from agentos.readmodel.artifacts import Where, code_review, documents, latest_review, test_summary
 from agentos.readmodel.model import (
     Blocker, Decision, GateInfo, Liveness, RunDetail, RunSummary, StageRow, TestSummary, gate_label,
     stage_label,
@@ -165,7 +165,7 @@ def run_detail(layout: RepoLayout, issue: int, cwd: Path | None = None, now: dat
         decisions=decisions(run.events), documents=docs, tests=tests,
         calls=totals.calls, input_tokens=totals.input_tokens, output_tokens=totals.output_tokens,
         branch=where.branch, base=where.base, worktree=str(where.worktree), run_dir=str(run.run_dir),
-        notes=[n.text for n in run.view.notes])
+        code_review=code_review(run.run_dir), notes=[n.text for n in run.view.notes])
 
 
 def stage_rows(run: _Run) -> list[StageRow]:
@@ -237,6 +237,9 @@ def _blocker(run: _Run, rows: list[StageRow], tests: TestSummary | None) -> Bloc
 def blocker(run_dir: Path, stage: str, reason: str, tests: TestSummary | None) -> Blocker:
     """Why `stage` stopped the run: `reason`, the last review's open findings (blocking first),
     and for the implementation the failing tests."""
+    if stage == "review":
+        ended = code_review(run_dir)
+        return Blocker(stage, reason, ended.unresolved if ended else [])
     review = latest_review(run_dir, stage) if stage else {}
     findings = [] if review.get("verdict") == "APPROVED" else \
         sorted(review.get("findings") or [], key=lambda f: f.get("severity") != "blocking")

@@ -45,9 +45,9 @@ def test_version(app):
 
 def test_resume_from_lists_its_choices_and_takes_implementation():
     shown = CliRunner().invoke(orchestrate_app, ["-h"]).output
-    assert "--resume-from [triage|lld|spec|impl|pr]" in shown
+    assert "--resume-from [triage|lld|spec|impl|review|pr]" in shown
     bad = CliRunner().invoke(orchestrate_app, ["--issue", "1", "--resume-from", "nope"])
-    assert bad.exit_code == 2 and "choose one of: triage|lld|spec|impl|pr" in bad.output
+    assert bad.exit_code == 2 and "choose one of: triage|lld|spec|impl|review|pr" in bad.output
     from agentos.cli.orchestrate import _stage_choice
 
     assert _stage_choice("implementation") == "impl" and _stage_choice("LLD") == "lld"

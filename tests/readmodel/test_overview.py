@@ -29,7 +29,8 @@ def test_a_run_paused_at_a_gate_lists_every_stage_and_the_gate(sample_repo):
     assert detail.summary.status == "paused" and detail.summary.gate == "after_lld"
     assert detail.summary.title and detail.summary.stage == "lld"
     assert [(r.name, r.status) for r in detail.stages] == [
-        ("triage", "PASS"), ("lld", "PASS"), ("spec", "pending"), ("impl", "pending"), ("pr", "pending")]
+        ("triage", "PASS"), ("lld", "PASS"), ("spec", "pending"), ("impl", "pending"), ("review", "pending"),
+        ("pr", "pending")]
     assert detail.stages[1].label == "LLD" and detail.stages[1].exit_reason == "approved"
     assert detail.stages[1].input_tokens > 0 and detail.stages[1].elapsed_s is not None
     assert detail.gate.label == "after LLD" and detail.gate.document.exists
@@ -109,6 +110,6 @@ def test_docs_cli_names_every_json_field():
 
     text = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
     classes = [model.RunSummary, model.RunDetail, model.StageRow, model.GateInfo, model.Blocker, model.Step,
-               model.Decision, model.Document, model.TestSummary, model.Liveness]
+               model.Decision, model.Document, model.TestSummary, model.Liveness, model.CodeReview]
     missing = [f"{c.__name__}.{f.name}" for c in classes for f in dataclasses.fields(c) if f"`{f.name}`" not in text]
     assert missing == []

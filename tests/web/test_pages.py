@@ -45,7 +45,7 @@ def test_the_run_page_shows_the_stages_the_gate_form_and_what_to_do(shown_repo: 
 
     page = client.get("/issues/1").text
     stages = re.findall(r'<tr data-stage="(\w+)">', page)
-    assert stages == ["triage", "lld", "spec", "impl", "pr"]
+    assert stages == ["triage", "lld", "spec", "impl", "review", "pr"]
     assert re.search(r'data-stage="lld">.*?PASS.*?approved after 2 review round', page, re.S)
     assert 'name="gate" value="after_lld"' in page and f'name="csrf" value="{dash.guard.csrf}"' in page
     assert "agentos approve 1" in page

@@ -48,7 +48,7 @@ def test_approved_on_the_first_round(tmp_path):
     assert '<data name="approved implementation spec">' in prompt and '<data name="test report">' in prompt
     assert "tests/test_ops.py::test_clamp_high: passed" in prompt  # base → red → green, test by test
     body = pr_body(repo)
-    assert "**Code review**: APPROVED by `scripted:.agentos/scripted/reviewer.yaml` after 1 round(s)" in body
+    assert "**Code review**: APPROVED by `scripted:.agentos/scripted/reviewer.yaml` after 1 round" in body
     assert "unresolved minor finding C1 (`calc/ops.py:5-9`): Name lo/hi in the error." in body
     round_1 = review_folder(repo) / "round-1"
     assert {p.name for p in round_1.iterdir()} >= {"prompt.md", "response.md", "verdict.json"}
@@ -57,7 +57,8 @@ def test_approved_on_the_first_round(tmp_path):
     assert list(view.stages)[-3:] == ["impl", "review", "pr"]
     assert view.stages["review"].status == "PASS" and view.stages["review"].calls == 1
     status = json.loads(CliRunner().invoke(agentos_app, ["status", "1", "--repo", str(repo), "--json"]).output)
-    assert status["stages"]["review"]["exit_reason"] == "approved"
+    assert next(s for s in status["stages"] if s["name"] == "review")["exit_reason"] == "approved"
+    assert status["code_review"]["verdict"] == "APPROVED" and status["code_review"]["rounds"] == 1
 
 
 def test_revise_then_fix_then_approve(tmp_path):
@@ -163,7 +164,7 @@ def test_a_reviewer_that_never_approves_blocks_at_the_cap_with_the_best_state_ke
     assert result.exit_code == 4
     review = result.state["stage_results"]["review"]
     assert review["exit_reason"] == "max_rounds" and review["verdict"] == "BLOCK"
-    assert "not approved after 2 review round(s): F2: Rename lo and hi" in review["message"]
+    assert "not approved after 2 review rounds: F2: Rename lo and hi" in review["message"]
     assert [f["id"] for f in review["unresolved"]] == ["F2"]
     ops = (worktree(repo) / "calc/ops.py").read_text()
     assert "return a + b" in ops and "Raises ValueError when lo > hi." in ops  # best state: regression rolled back
@@ -191,7 +192,7 @@ def test_rejected_after_review_the_feedback_reaches_the_implementer(tmp_path):
     reviewer(repo, verdict("APPROVED", "Does what the spec asks."))
     fixes(repo, docstring_fix("Raises ValueError."), FINISH)
     paused = run(repo)
-    assert paused.exit_code == 3 and "gate after_review" in paused.message
+    assert paused.exit_code == 3 and "gate after code review" in paused.message
     rejected = CliRunner().invoke(agentos_app, ["reject", "1", "--repo", str(repo), "--feedback", "Document the error"])
     assert rejected.exit_code == 0, rejected.output
     again = run(repo)

@@ -80,7 +80,8 @@ def test_demo_end_to_end(tmp_path):
     assert len(revise) == 1 and "Nothing removes a leading or trailing dash" in _prompt(revise[0])
 
     # One code review round, whose adversarial test passes: kept in its own commit, named in the PR.
-    assert status["stages"]["review"]["exit_reason"] == "approved"
+    assert next(s for s in status["stages"] if s["name"] == "review")["exit_reason"] == "approved"
+    assert status["code_review"]["kept_tests"] == ["tests/test_slug_edges.py"]
     assert git(repo, "log", "-1", "--format=%s", "agentos/issue-1").startswith("test: adversarial tests from the code review")
     assert "kept because they pass: `tests/test_slug_edges.py`" in pr["body"]
     assert "Tests after the code review: **7 passed, 0 failed, 0 errors**" in pr["body"]

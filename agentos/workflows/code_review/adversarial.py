@@ -11,6 +11,7 @@ import posixpath
 from pathlib import Path
 from typing import Any
 
+from agentos.progress.view import plural
 from agentos.repo.testreport import TestRun
 from agentos.workflows.implementation.tools import is_test_path, write_refusal
 from agentos.workflows.implementation.verdict import contains, same_test, segments
@@ -54,7 +55,7 @@ def accept(tests: list[AdversarialTest], root: Path, limit: int) -> tuple[list[d
         rel = posixpath.normpath(test.path.strip().removeprefix("./"))
         reason = refusal(test, root, {t["path"] for t in accepted})
         if reason is None and len(accepted) >= limit:
-            reason = f"{test.path}: over the limit of {limit} adversarial test(s) per round"
+            reason = f"{test.path}: over the limit of {plural(limit, 'adversarial test')} per round"
         if reason:
             refused.append({"path": test.path, "expects": test.expects, "status": "refused", "reason": reason})
         else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from agentos.progress.view import plural
 from agentos.redact import redact
 from agentos.workflows.code_review.prompts import render_findings
 from agentos.workflows.code_review.state import ReviewState
@@ -44,7 +45,7 @@ def close(wt: StageWorktree, state: ReviewState, outcome: str, reason: str, mess
 
 def markdown(record: dict[str, Any]) -> str:
     lines = [f"# Code review: issue #{record['issue']}", "",
-             f"Verdict: **{record['verdict']}** after {record['rounds']} round(s) by {record['reviewer']} "
+             f"Verdict: **{record['verdict']}** after {plural(record['rounds'], 'round')} by {record['reviewer']} "
              f"({record['exit_reason']}): {record['message']}", ""]
     for h in record["history"]:
         lines.append(f"- Round {h['round']}: {h['verdict']}: {h['summary']}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentos.progress.view import plural
 from agentos.workflows.code_review import adversarial, prompts
 from agentos.workflows.code_review.schema import CodeReview
 from agentos.workflows.code_review.state import ReviewState
@@ -52,8 +53,11 @@ class Reviewer:
         entry = {"round": n, "verdict": verdict.verdict, "summary": verdict.summary,
                  "findings": [f.model_dump() for f in verdict.findings], "reviewer": self.cfg.reviewer,
                  "implementer": self.wt.cfg.implementer}
-        self.wt.note(f"review round {n}: {verdict.verdict} ({len(verdict.findings)} finding(s), "
-                     f"{len(accepted)} adversarial test(s)" + (f", {len(refused)} refused)" if refused else ")"))
+        refusals = f" ({len(refused)} refused)" if refused else ""
+        self.wt.services.progress.emit(
+            "step", stage="review", verdict=verdict.verdict,
+            message=f"review round {n} · {verdict.verdict}, {plural(len(verdict.findings), 'finding')}, "
+                    f"{plural(len(accepted), 'adversarial test')}{refusals}")
         update: ReviewState = {"review_round": n, "review": verdict.model_dump(), "history": [entry],
                                "claimed": state.get("open_findings") or [], "open_findings": [],
                                "adversarial": [*accepted, *refused],
@@ -126,7 +130,7 @@ def decide(state: ReviewState, results: list[dict[str, Any]], max_rounds: int) -
     if n >= max_rounds:
         shown = "; ".join(f"{f['id']}: {f['text']}" for f in open_items[:3]) or review["summary"]
         return {"next_step": "end", "exit_reason": "max_rounds", "open_findings": open_items,
-                "message": f"not approved after {n} review round(s): {shown}"}
+                "message": f"not approved after {plural(n, 'review round')}: {shown}"}
     if open_items:
         return {"next_step": "fix", "open_findings": open_items}
     return {"next_step": "review", "broken_returned": True}

@@ -13,6 +13,7 @@ import dataclasses
 import json
 
 from agentos.llm.base import Message
+from agentos.progress.view import plural
 from agentos.repo.testreport import TestRun
 from agentos.workflows.code_review import adversarial, prompts
 from agentos.workflows.code_review.report import close
@@ -140,9 +141,9 @@ def approve(wt: StageWorktree, state: ReviewState) -> ReviewState:
         if sha := git.commit_all(f"fix: address the code review of {title} (#{issue})\n\nRefs: #{issue}"):
             commits["fixes"] = sha
     rounds = state.get("review_round", 0)
-    message = f"approved after {rounds} review round(s)"
+    message = f"approved after {plural(rounds, 'review round')}"
     if kept:
-        message += f"; {len(kept)} adversarial test(s) kept"
+        message += f"; {plural(len(kept), 'adversarial test')} kept"
     closed = close(wt, {**state, "kept_tests": kept}, "PASS", "approved", message, commits)
     return {**closed, "kept_tests": kept, "commit": git.head()}
 

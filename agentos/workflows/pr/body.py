@@ -204,7 +204,7 @@ def _code_review(result: dict[str, Any] | None) -> list[str]:
     history = result.get("history") or []
     who = f" by {code(history[-1]['reviewer'])}" if history and history[-1].get("reviewer") else ""
     verdict = "APPROVED" if result.get("verdict") == "PASS" else (result.get("verdict_by_reviewer") or "not approved")
-    lines = ["", f"**Code review**: {inline(verdict)}{who} after {result.get('rounds') or len(history)} round(s) "
+    lines = ["", f"**Code review**: {inline(verdict)}{who} after {plural(result.get('rounds') or len(history), 'round')} "
              f"({inline(result.get('exit_reason') or '')}): {inline(result.get('message') or '', 400)}"]
     if (tests := result.get("tests")) and result.get("verdict") == "PASS":
         lines.append(f"- Tests after the code review: **{inline(_counts(tests))}**")
