@@ -51,3 +51,10 @@ def test_resume_from_lists_its_choices_and_takes_implementation():
     from agentos.cli.orchestrate import _stage_choice
 
     assert _stage_choice("implementation") == "impl" and _stage_choice("LLD") == "lld"
+
+
+def test_resume_from_offers_the_orchestrators_stages():
+    from agentos.cli.orchestrate import STAGE_CHOICES
+    from agentos.workflows.orchestrator.state import STAGES
+
+    assert STAGE_CHOICES == STAGES  # kept as a literal so `orchestrate -h` loads no graph engine
