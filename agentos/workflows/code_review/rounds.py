@@ -94,11 +94,12 @@ def _run_tests(wt: StageWorktree, state: ReviewState, tests: list[dict]) -> tupl
     if broken and len(broken) < len(results):
         for r in broken:
             (wt.root / r["path"]).unlink(missing_ok=True)
-        wt.record_run(run, f"review {n} adversarial tests with the ones that do not load", "FAIL")
+        wt.record_run(run, f"review round {n} adversarial tests with the ones that do not load", "FAIL")
         rest = [t for t in tests if t["path"] not in {r["path"] for r in broken}]
         run = wt.run_tests(state)
         results = broken + adversarial.judge(run, before, rest)
-    wt.record_run(run, f"review {n} adversarial tests", "FAIL" if any(r["status"] == "failing" for r in results) else "PASS")
+    wt.record_run(run, f"review round {n} adversarial tests",
+                  "FAIL" if any(r["status"] == "failing" for r in results) else "PASS")
     return run, results
 
 
