@@ -138,7 +138,7 @@ def pr_body(where: Where) -> str:
 def code_review(run_dir: Path | None) -> CodeReview | None:
     """How the run's code review ended, when it has ended (None before)."""
     path = run_dir / "review" / "report.json" if run_dir else None
-    record = _json(path) if path else None
+    record = read_json(path) if path else None
     if record is None:
         return None
     return CodeReview(str(record.get("verdict") or ""), str(record.get("exit_reason") or ""),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from agentos.files import write_atomic
 from agentos.progress.view import plural
 from agentos.redact import redact
 from agentos.workflows.code_review.prompts import render_findings
@@ -37,8 +38,9 @@ def close(wt: StageWorktree, state: ReviewState, outcome: str, reason: str, mess
               "history": state.get("history") or [], "commits": commits or {}, "head": wt.git.head(),
               "test_run": {k: v for k, v in (state.get("test_run") or {}).items() if k != "output"}}
     wt.folder.mkdir(parents=True, exist_ok=True)
-    (wt.folder / "report.json").write_text(redact(json.dumps(record, indent=2, default=str)) + "\n")
-    (wt.folder / "report.md").write_text(redact(markdown(record)))
+    # Whole files at once: `status` and the dashboard read them while the run goes on.
+    write_atomic(wt.folder / "report.json", redact(json.dumps(record, indent=2, default=str)) + "\n")
+    write_atomic(wt.folder / "report.md", redact(markdown(record)))
     wt.services.progress.emit("artifact_written", stage="review", data={"path": str(wt.folder / "report.md")})
     return {"outcome": outcome, "exit_reason": reason, "message": message}
 
