@@ -16,7 +16,7 @@ from agentos import runs
 from agentos.batch.record import BatchRecord, IssueEntry
 from agentos.paths import RepoLayout
 from agentos.progress.log import read_events
-from agentos.progress.view import RunView, fmt_cost, fmt_duration
+from agentos.progress.view import RunView, fmt_cost, fmt_duration, plural
 
 STYLES = {"done": "green", "running": "cyan", "paused": "yellow", "blocked": "red", "budget": "magenta",
           "failed": "red", "queued": "dim"}
@@ -48,7 +48,7 @@ def batch_info(layout: RepoLayout, record: BatchRecord) -> dict[str, Any]:
 
 def render(info: dict[str, Any]) -> str:
     """The batch as plain text."""
-    lines = [f"{info['batch_id']} ({info['key']}, engine {info['engine']}, {info['workers']} worker(s)): "
+    lines = [f"{info['batch_id']} ({info['key']}, engine {info['engine']}, {plural(info['workers'], 'worker')}): "
              f"{info['status']}"]
     for r in info["issues"]:
         lines.append(f"  #{r['issue']:<5} {r['status']:<8} {r['stage'] or '-':<7} {fmt_cost(r['cost_usd']):>8}  "

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from agentos import runs
 from agentos.batch.run import BatchOptions, batch_status, run_batch
 from agentos.batch.select import parse_numbers, prioritize
 from agentos.config import BatchConfig
 from agentos.errors import ExitCode, UsageError
 from agentos.forge.base import Issue
 from agentos.forge.local import LocalForge
+from agentos.paths import RepoLayout
 from tests.helpers.batch import add_issues, demo_titles
 from tests.helpers.sample import edit_config
 
@@ -80,6 +82,17 @@ def test_dry_run_prints_each_plan_with_an_estimate_and_writes_nothing(sample_rep
     assert "total estimate: $" in result.message
     assert not (sample_repo / ".agentos" / "batches").exists()
     assert not (sample_repo / ".agentos" / "runs").exists()
+
+
+def test_dry_run_says_an_issue_already_done_has_nothing_to_run(sample_repo):
+    layout = RepoLayout(sample_repo)
+    record = runs.new_run(layout, 1, "orchestrate")
+    record.status = "done"
+    runs.save(layout, record)
+    result = run_batch(BatchOptions(repo=sample_repo, dry_run=True))
+    row = next(line for line in result.message.splitlines() if line.strip().startswith("#1"))
+    assert "done already: nothing to run" in row and "$" not in row
+    assert result.message.startswith("Batch of 1 issue (")
 
 
 def test_status_without_a_batch(sample_repo):
