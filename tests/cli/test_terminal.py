@@ -17,6 +17,8 @@ import pytest
 
 from tests.helpers.sample import edit_config, edit_script, script_replies
 
+pytestmark = pytest.mark.slow  # real processes end to end: make test, not make test-fast
+
 PROMPT = r"\(pause\): "
 
 

@@ -40,6 +40,7 @@ def _empty(db):
     db.write_bytes(b"")  # an empty file is a valid, empty SQLite database: the checkpoints are simply gone
 
 
+@pytest.mark.slow  # seconds of whole-pipeline work
 @pytest.mark.parametrize("damage", [_overwrite_header, _truncate, _empty])
 def test_a_damaged_state_db_is_named_and_repair_lets_the_run_continue(sample_repo, damage):
     _paused_at_spec(sample_repo)

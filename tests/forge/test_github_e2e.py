@@ -27,6 +27,8 @@ from tests.forge.fake_github import FakeGitHub
 from tests.helpers.repos import git, push_from_another_clone
 from tests.helpers.sample import edit_config
 
+pytestmark = pytest.mark.slow  # real processes end to end: make test, not make test-fast
+
 TOKEN = "ghp_e2e-test-token"
 
 

@@ -95,6 +95,7 @@ def test_codex_reads_the_jsonl_events_and_gets_a_strict_schema_file(tmp_path, en
     assert "--output-schema" in argv
 
 
+@pytest.mark.slow  # waits out a timeout
 def test_a_hanging_cli_is_killed_with_its_whole_process_group(tmp_path, env, waits):
     cli = FakeCli(tmp_path, "codex").plan([{"hang": True}])
     with pytest.raises(ModelCallFailed, match="process group was killed") as info:

@@ -122,6 +122,7 @@ def test_context_too_long_names_the_stage(server, waits):
     assert len(server.requests) == 1
 
 
+@pytest.mark.slow  # waits out a timeout
 def test_an_idle_stream_is_cut_and_retried_until_attempts_run_out(server, waits):
     server.push(*[fake.stream("never", hang_after=2)] * 2)
     with pytest.raises(ModelCallFailed, match=r"after 2 attempts") as info:

@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from agentos import runs
 from agentos.commands.gates import poll, record_decision
 from agentos.paths import RepoLayout
@@ -66,6 +68,7 @@ def test_a_rejection_without_feedback_is_refused(paused_repo: Path):
     assert _decide(client, dash, "after_lld", "shrug").status_code == 409
 
 
+@pytest.mark.slow  # seconds of whole-pipeline work
 def test_the_server_continues_the_run_itself_when_configured(paused_repo: Path):
     edit_config(paused_repo, dashboard={"continue_runs": "server"})
     client, dash = client_for(paused_repo)

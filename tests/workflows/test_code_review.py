@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from agentos.cli.main import app as agentos_app
@@ -78,6 +79,7 @@ def test_revise_then_fix_then_approve(tmp_path):
     assert "F1 [major]" in second.split('<data name="your last round">')[1]
 
 
+@pytest.mark.slow  # seconds of whole-pipeline work
 def test_a_failing_adversarial_test_is_fixed_then_kept_in_its_own_commit(tmp_path):
     repo = target(tmp_path / "repo")
     nan = {"path": "tests/test_clamp_nan.py", "content": NAN_TEST, "expects": "NaN is rejected"}
@@ -103,6 +105,7 @@ def test_a_failing_adversarial_test_is_fixed_then_kept_in_its_own_commit(tmp_pat
     assert recorded[0]["status"] == "failing" and recorded[0]["content"] == NAN_TEST
 
 
+@pytest.mark.slow  # seconds of whole-pipeline work
 def test_a_test_that_does_not_load_does_not_hide_one_that_fails(tmp_path):
     repo = target(tmp_path / "repo")
     broken = {"path": "tests/test_clamp_broken.py", "content": "import no_such_module\n\ndef test_x():\n    pass\n"}
@@ -117,6 +120,7 @@ def test_a_test_that_does_not_load_does_not_hide_one_that_fails(tmp_path):
     assert [t["path"] for t in result.state["stage_results"]["review"]["kept_tests"]] == ["tests/test_clamp_nan.py"]
 
 
+@pytest.mark.slow  # seconds of whole-pipeline work
 def test_the_implementer_may_not_edit_the_reviewers_test(tmp_path):
     repo = target(tmp_path / "repo", implementation={"max_test_retries": 1})
     nan = {"path": "tests/test_clamp_nan.py", "content": NAN_TEST}
@@ -131,6 +135,7 @@ def test_the_implementer_may_not_edit_the_reviewers_test(tmp_path):
     assert git(repo, "show", f"{BRANCH}:tests/test_clamp_nan.py") == NAN_TEST
 
 
+@pytest.mark.slow  # seconds of whole-pipeline work
 def test_a_test_that_does_not_run_goes_back_to_the_reviewer_once(tmp_path):
     repo = target(tmp_path / "repo")
     broken = {"path": "tests/test_clamp_broken.py", "content": "def test_x(:\n    pass\n"}
@@ -154,6 +159,7 @@ def test_a_test_that_does_not_run_goes_back_to_the_reviewer_once(tmp_path):
     assert "test_clamp_broken" not in git(repo, "log", "--stat", f"main..{BRANCH}")
 
 
+@pytest.mark.slow  # seconds of whole-pipeline work
 def test_a_reviewer_that_never_approves_blocks_at_the_cap_with_the_best_state_kept(tmp_path):
     repo = target(tmp_path / "repo", review={"max_rounds": 2})
     reviewer(repo, verdict("REVISE", "Undocumented.", [finding("F1", "Document the ValueError.")]),
@@ -174,6 +180,7 @@ def test_a_reviewer_that_never_approves_blocks_at_the_cap_with_the_best_state_ke
     assert "(max_rounds)" in report and "F2 [major]" in report
 
 
+@pytest.mark.slow  # seconds of whole-pipeline work
 def test_the_same_finding_after_a_claimed_fix_is_stagnation(tmp_path):
     repo = target(tmp_path / "repo", review={"max_rounds": 5})
     same = finding("F1", "Document the ValueError.")
@@ -187,6 +194,7 @@ def test_the_same_finding_after_a_claimed_fix_is_stagnation(tmp_path):
     assert len(sent(repo, "review.review")) == 2
 
 
+@pytest.mark.slow  # seconds of whole-pipeline work
 def test_rejected_after_review_the_feedback_reaches_the_implementer(tmp_path):
     repo = target(tmp_path / "repo", gates={"after_review": True})
     reviewer(repo, verdict("APPROVED", "Does what the spec asks."))
@@ -206,6 +214,7 @@ def test_rejected_after_review_the_feedback_reaches_the_implementer(tmp_path):
     assert "Raises ValueError." in git(repo, "show", f"{BRANCH}:calc/ops.py")
 
 
+@pytest.mark.slow  # seconds of whole-pipeline work
 def test_resume_from_review_reviews_the_branch_again_and_updates_the_pr(tmp_path):
     repo = target(tmp_path / "repo")
     reviewer(repo, verdict("APPROVED", "Fine."), verdict("APPROVED", "Still fine."))

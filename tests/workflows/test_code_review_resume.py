@@ -13,9 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers.repos import git
 from tests.workflows.review_repo import calls, docstring_fix, finding, fixes, reviewer, target, verdict
 from tests.workflows.impl_repo import FINISH
+
+pytestmark = pytest.mark.slow  # real processes end to end: make test, not make test-fast
 
 KILLER = '''
 import os

@@ -117,6 +117,7 @@ def test_an_escape_attempt_is_refused_and_the_loop_goes_on(sample_repo):
     assert not (sample_repo / ".agentos" / "pwned.txt").exists()
 
 
+@pytest.mark.slow  # seconds of whole-pipeline work
 def test_a_test_command_that_cannot_start_exits_2_naming_the_key(sample_repo):
     edit_config(sample_repo, stages={"implementation": {"test_command": "no-such-test-runner --all"}})
     result = CliRunner().invoke(orchestrate_app, ["--issue", "1", "--repo", str(sample_repo), "--plain"])
@@ -129,6 +130,7 @@ def test_a_test_command_that_cannot_start_exits_2_naming_the_key(sample_repo):
     assert git(sample_repo, "log", "--format=%s", "agentos/issue-1").count("docs(lld)") == 1
 
 
+@pytest.mark.slow  # waits out a timeout
 def test_a_hanging_test_command_is_killed_and_blocks(sample_repo):
     edit_config(sample_repo, stages={"implementation": {"test_command": "sleep 60", "test_timeout_s": 1,
                                                          "max_test_retries": 0}})
@@ -187,6 +189,7 @@ def test_a_protected_file_the_lld_lists_may_be_changed(tmp_path):
     assert ".github/workflows/ci.yml" in on_branch and ".github/workflows/deploy.yml" not in on_branch
 
 
+@pytest.mark.slow  # waits out a timeout
 def test_a_hanging_test_command_is_killed_and_the_run_goes_on_to_a_fix_round_then_blocks(tmp_path):
     repo = make_target(tmp_path / "repo", implementation={
         "test_command": "sleep 60", "test_timeout_s": 1, "max_test_retries": 1})

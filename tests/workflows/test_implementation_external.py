@@ -116,6 +116,7 @@ def test_an_agent_saying_it_is_done_is_not_the_verdict(tmp_path, monkeypatch):
     assert "The tests do not pass yet" in fix_round["task"] and "regression" in fix_round["task"]
 
 
+@pytest.mark.slow  # waits out a timeout
 def test_a_hanging_agent_cli_is_killed_at_its_timeout(tmp_path, monkeypatch):
     repo = make_target(tmp_path / "repo", sandbox=UNSANDBOXED, implementation={
         "implementer": "gemini-cli:pro", "external_timeout_s": 2, "max_test_retries": 0})

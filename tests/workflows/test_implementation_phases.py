@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.helpers.repos import git
 from tests.workflows.impl_repo import (
     BUGGY_LINE, FINISH, NEW_TESTS, RED_TESTS, TESTS, WRITE_RED_TESTS, call, implement, make_target,
@@ -137,6 +139,7 @@ def test_a_regression_blocks_even_when_the_required_tests_pass(tmp_path):
     assert BUGGY_LINE in (worktree(repo) / "calc" / "ops.py").read_text()
 
 
+@pytest.mark.slow  # seconds of whole-pipeline work
 def test_a_rejected_pr_gate_reruns_green_on_the_branch_keeping_the_tests_first_commit(tmp_path):
     from agentos.commands.gates import record_decision
     from agentos.workflows.orchestrator.run import orchestrate

@@ -10,12 +10,16 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from agentos.workflows.orchestrator.run import orchestrate
 from agentos.workflows.orchestrator.session import RunOptions
 from tests.helpers.repos import git
 from tests.workflows.impl_repo import (
     BUGGY_LINE, FINISH, RED_TESTS, WRITE_RED_TESTS, make_target, replace, report, script, worktree,
 )
+
+pytestmark = pytest.mark.slow  # real processes end to end: make test, not make test-fast
 
 FIXED = "    if lo > hi:\n        raise ValueError('lo > hi')\n    return max(lo, min(x, hi))"
 

@@ -25,6 +25,8 @@ from tests.helpers.sample import edit_config, script_replies
 from tests.llm.fakes import openai
 from tests.llm.fakes.server import FakeServer, Recorded, Reply
 
+pytestmark = pytest.mark.slow  # real processes end to end: make test, not make test-fast
+
 
 class HeldModel(FakeServer):
     """An OpenAI-compatible model that tells the test each request has arrived (`arrived`) and
@@ -117,7 +119,6 @@ def test_a_lock_left_by_a_killed_run_is_taken_over(sample_repo, held):
     assert not record.exists()
 
 
-@pytest.mark.slow
 def test_runs_of_different_issues_stay_parallel(sample_repo, held):
     forge = LocalForge(sample_repo)
     issues = [1] + [forge.create_issue(f"{ISSUE_TITLE} ({i})", ISSUE_BODY, ["bug"]).number for i in range(3)]

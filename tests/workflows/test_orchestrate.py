@@ -88,6 +88,7 @@ def test_demo_end_to_end(tmp_path):
     assert "unresolved minor finding C1" in pr["body"] and "kept adversarial tests: tests/test_slug_edges.py" in report
 
 
+@pytest.mark.slow  # seconds of whole-pipeline work
 def test_rerun_after_done_is_a_no_op_and_resume_from_reruns_later_stages(sample_repo):
     assert _run(sample_repo).exit_code == 0
     again = _run(sample_repo)
@@ -100,6 +101,7 @@ def test_rerun_after_done_is_a_no_op_and_resume_from_reruns_later_stages(sample_
     assert len(_pr_records(sample_repo)) == 1  # find-or-create: the same PR
 
 
+@pytest.mark.slow  # seconds of whole-pipeline work
 def test_gate_pauses_then_approve_continues(sample_repo):
     edit_config(sample_repo, gates={"after_lld": True})
     paused = _run(sample_repo)
@@ -116,6 +118,7 @@ def test_gate_pauses_then_approve_continues(sample_repo):
     assert [c["purpose"] for c in _calls(sample_repo)].count("lld.draft") == 1
 
 
+@pytest.mark.slow  # seconds of whole-pipeline work
 def test_reject_feedback_reaches_the_drafters_next_revision(sample_repo):
     edit_config(sample_repo, gates={"after_lld": True})
     risk = "Callers relying on the old dashes: none found in the repository."
@@ -247,6 +250,7 @@ def test_a_run_recorded_but_never_checkpointed_starts_on_the_next_command(sample
     assert result.exit_code == 0 and result.run_id == orphan.run_id and result.status == "done"
 
 
+@pytest.mark.slow  # seconds of whole-pipeline work
 def test_people_s_decisions_are_in_the_review_log_the_pr_body_and_the_events(sample_repo, monkeypatch):
     from agentos import readmodel
     from agentos.paths import RepoLayout

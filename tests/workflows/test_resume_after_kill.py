@@ -11,7 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.helpers.sample import edit_script, script_replies
+
+pytestmark = pytest.mark.slow  # real processes end to end: make test, not make test-fast
 
 
 def _scripted_calls(repo: Path) -> list[dict]:

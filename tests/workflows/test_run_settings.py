@@ -105,6 +105,7 @@ def test_an_approval_survives_a_death_right_after_it_was_read(sample_repo, monke
     assert not runs.decision_path(RepoLayout(sample_repo), record).exists()
 
 
+@pytest.mark.slow  # seconds of whole-pipeline work
 def test_a_damaged_decision_file_is_named_and_the_run_waits(sample_repo):
     edit_config(sample_repo, gates={"after_lld": True})
     assert orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), stream=io.StringIO()).exit_code == 3
@@ -130,6 +131,7 @@ def test_a_config_file_gone_since_the_run_started_is_named(sample_repo, tmp_path
         orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), stream=io.StringIO())
 
 
+@pytest.mark.slow  # seconds of whole-pipeline work
 def test_the_reported_case_resume_from_lld_with_gates_then_approve_then_continue(sample_repo):
     assert orchestrate(RunOptions(issue=1, repo=sample_repo, plain=True), stream=io.StringIO()).exit_code == 0
     again = RunOptions(issue=1, repo=sample_repo, flags=GATE_FLAGS, resume_from="lld", plain=True)

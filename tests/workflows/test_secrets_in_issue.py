@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from agentos.forge.local import LocalForge
 from tests.helpers.repos import git
 
@@ -23,6 +25,7 @@ def _leaks(data: bytes) -> list[str]:
     return [s for s in (OURS, PASTED) if s.encode() in data]
 
 
+@pytest.mark.slow  # seconds of whole-pipeline work
 def test_a_secret_in_the_issue_title_and_body_reaches_no_artefact(sample_repo: Path):
     issue = LocalForge(sample_repo).create_issue(
         f"slugify leaks {OURS} and {PASTED} into slugs",
