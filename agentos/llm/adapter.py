@@ -32,6 +32,11 @@ class ProviderBase:
     """Variables that may hold the API key, in order of preference; () when none is needed."""
     sdk_module: ClassVar[str | None] = None
     sdk_package: ClassVar[str] = ""
+    native_schema: ClassVar[bool] = False
+    """Whether a structured answer's schema is also sent as the API's structured-output parameter.
+    Off where that parameter is part of the prompt-cache key (OpenAI, Anthropic, Gemini: a run's
+    reviews would then share no cached prefix with its drafts); the schema is always in the prompt
+    (ModelClient.structured), and answers are validated here either way."""
 
     def __init__(self, model_id: str, info: ModelInfo, settings: ProviderConfig | None = None,
                  env: Mapping[str, str] | None = None, policy: RetryPolicy | None = None):

@@ -31,7 +31,7 @@ from agentos.files import json_lines
 from agentos.llm import answers
 from agentos.llm.adapter import ProviderBase
 from agentos.llm.answers import json_object
-from agentos.llm.base import Request, Response, ToolCall, Usage
+from agentos.llm.base import Request, Response, ToolCall, Usage, callable_tools
 from agentos.llm.clis import CLIS, Cli, TextCall
 from agentos.llm.openai_api import strict
 from agentos.llm.retry import CONTEXT_TOO_LONG, Attempt, CallInfo, DeadlineExceeded, Kind
@@ -207,7 +207,7 @@ class CodexCli(AgentCli):
 
 def answer_schema(request: Request, strict_form: bool) -> dict[str, Any] | None:
     """What the CLI must answer with: tool calls (when tools are offered), the output schema, or text."""
-    if request.tools:
+    if callable_tools(request):
         call = {"type": "object", "additionalProperties": False, "required": ["name", "arguments"], "properties": {
             "name": {"type": "string", "enum": [t.name for t in request.tools]},
             "arguments": {"type": "string", "description": "the tool's arguments as a JSON object"}}}
@@ -234,8 +234,8 @@ def render(request: Request, schema: dict | None, with_system: bool, schema_flag
 
 
 def _how_to_answer(request: Request, schema: dict | None, schema_flag: bool) -> str:
-    if request.tools:
-        tools = "\n".join(f"- {t.name}: {t.description} Arguments: {json.dumps(t.parameters)}" for t in request.tools)
+    if offered := callable_tools(request):
+        tools = "\n".join(f"- {t.name}: {t.description} Arguments: {json.dumps(t.parameters)}" for t in offered)
         ask = ("# Your answer\n\nAnswer as the assistant. You may call these tools (they are run for you, "
                f"and their results come back in the next message):\n{tools}\n\nAnswer with a JSON object: "
                '{"text": "...", "tool_calls": [{"name": "...", "arguments": "<the arguments as a JSON object>"}]}')
@@ -258,7 +258,7 @@ def finish(response: Response, request: Request, schema: dict | None) -> Respons
     if schema is None:
         return response
     obj = response.data or json_object(response.text)
-    if not request.tools:
+    if not callable_tools(request):
         return response.model_copy(update={"data": obj, "text": response.text or json.dumps(obj or {})})
     try:
         answer = answers.parse(ToolAnswer, response.model_copy(update={"data": obj}))

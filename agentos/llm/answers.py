@@ -94,6 +94,18 @@ def refusal(request: Request, response: Response, model_id: str) -> ModelRefusal
         "run the same command again to ask once more", response.cost_usd)
 
 
+def without_tool_calls(request: Request, response: Response, model_id: str) -> tuple[Response, AnswerRefused | None]:
+    """The answer without tool calls it was not allowed to make (a server that ignores tool_choice
+    none), and the error when nothing else is left of it."""
+    response = response.model_copy(update={"tool_calls": [], "finish": "stop"})
+    if response.text.strip():
+        return response, None
+    return response, AnswerRefused(
+        f"{model_id} answered {request.purpose} with a tool call, not the text it was asked for",
+        "its server ignores tool_choice \"none\": run the same command again, or use a server that honours it",
+        response.cost_usd)
+
+
 def truncated(request: Request, response: Response, model_id: str, cap: int, retried: bool) -> AnswerTruncated:
     """The error for an answer cut off at its token limit, naming what raises the limit."""
     sent = min(request.max_tokens, cap)
@@ -112,6 +124,12 @@ def with_more_room(request: Request, cap: int) -> Request | None:
         return None
     return request.model_copy(update={"max_tokens": min(cap, request.max_tokens * 2),
                                       "purpose": f"{request.purpose}.longer"})
+
+
+def schema_prompt(schema: dict[str, Any]) -> str:
+    """How a structured answer is asked for in the prompt (the last message of the call)."""
+    return ("Answer with one JSON object that matches this JSON Schema (alone, or in a ```json block):\n"
+            f"```json\n{json.dumps(schema, sort_keys=True)}\n```")
 
 
 def parse(schema: type[T], response: Response) -> T:

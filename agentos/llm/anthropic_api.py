@@ -63,7 +63,9 @@ class AnthropicProvider(ProviderBase):
         if request.tools:
             params["tools"] = [{"name": t.name, "description": t.description, "input_schema": t.parameters}
                                for t in request.tools]
-        if request.output_schema is not None:
+            if not request.use_tools:
+                params["tool_choice"] = {"type": "none"}
+        if request.output_schema is not None and self.native_schema:
             schema = self.sdk().transform_schema(request.output_schema)
             params["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
         return params

@@ -46,6 +46,10 @@ class Request(BaseModel):
     output_schema: dict[str, Any] | None = None
     """JSON Schema the answer must satisfy (structured output)."""
     tools: list[ToolSpec] = Field(default_factory=list)
+    use_tools: bool = True
+    """Whether the model may call `tools` in this call. Every call of a run carries the same tools,
+    since they open a provider's prompt-cache key; a call that may not use them (a draft, a
+    review) sends them with tool_choice none."""
     max_tokens: int = 8192
     purpose: str
     """What the call is for, e.g. "lld.review": used for logs, progress and scripted replies."""
@@ -55,6 +59,11 @@ class Request(BaseModel):
     """Indexes of the messages that end a part later calls repeat byte for byte (the run's shared
     prefix, a role's instructions, a tool loop's conversation so far). Providers that cache at
     explicit breakpoints put them there; without any, after the first message."""
+
+
+def callable_tools(request: Request) -> list[ToolSpec]:
+    """The tools the model may call in `request` (none when it carries them only for the cache)."""
+    return request.tools if request.use_tools else []
 
 
 Finish = Literal["stop", "length", "refusal", "tool_calls", "other"]

@@ -93,6 +93,8 @@ class ModelClient:
         if unusable is None:
             response = scrub(response)
             unusable = answers.refusal(request, response, self.model_id)
+            if unusable is None and response.tool_calls and not request.use_tools:
+                response, unusable = answers.without_tool_calls(request, response, self.model_id)
         else:  # never kept, shown or redacted at length
             response = response.model_copy(update={"text": "", "data": None, "tool_calls": []})
         self.budget.charge(self.stage, self.model_id, request.purpose, response.cost_usd,
@@ -100,8 +102,16 @@ class ModelClient:
         return response, unusable
 
     def structured(self, request: Request, schema: type[T]) -> tuple[T, Response]:
-        """A validated object of `schema`; one retry quoting the validation error, then fail."""
-        request = request.model_copy(update={"output_schema": schema.model_json_schema()})
+        """A validated object of `schema`; one retry quoting the validation error, then fail.
+
+        The schema is asked for in the prompt, after everything the call shares with the run's other
+        calls: providers whose structured-output parameter is part of their prompt-cache key (OpenAI,
+        Anthropic, Gemini) would otherwise share no cached prefix between kinds of answer. A provider
+        that applies the parameter outside the prompt (constrained decoding on a local server) gets
+        it as well (`Request.output_schema`)."""
+        wanted = schema.model_json_schema()
+        request = request.model_copy(update={"output_schema": wanted, "messages": [
+            *request.messages, Message(role="user", content=answers.schema_prompt(wanted))]})
         response = self.complete(request)
         try:
             return answers.parse(schema, response), response

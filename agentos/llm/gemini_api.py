@@ -68,7 +68,9 @@ class GeminiProvider(ProviderBase):
             config["tools"] = [{"function_declarations": [
                 {"name": t.name, "description": t.description, "parameters_json_schema": t.parameters}
                 for t in request.tools]}]
-        if request.output_schema is not None:
+            if not request.use_tools:
+                config["tool_config"] = {"function_calling_config": {"mode": "NONE"}}
+        if request.output_schema is not None and self.native_schema:
             config["response_mime_type"] = "application/json"
             config["response_json_schema"] = request.output_schema
         return config

@@ -69,7 +69,9 @@ class OpenAIProvider(ProviderBase):
         if request.tools:
             params["tools"] = [{"type": "function", "function": {"name": t.name, "description": t.description,
                                                                  "parameters": t.parameters}} for t in request.tools]
-        if request.output_schema is not None:
+            if not request.use_tools:
+                params["tool_choice"] = "none"
+        if request.output_schema is not None and self.native_schema:
             schema = strict(request.output_schema) if self.strict_schema else request.output_schema
             params["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": "answer", "schema": schema, "strict": self.strict_schema}}
@@ -84,6 +86,9 @@ class OpenAICompatibleProvider(OpenAIProvider):
     names = ("openai-compatible",)
     key_envs = ()
     strict_schema = False
+    native_schema = True
+    """Local servers (llama.cpp, vLLM, Ollama) apply response_format as constrained decoding,
+    outside the prompt tokens their prefix caches key on, so it costs no cache and keeps JSON whole."""
     max_tokens_field = "max_tokens"
     cache_key = False
     no_key = "none"

@@ -169,6 +169,8 @@ class ScriptedProvider:
             "system": request.system,
             "messages": [m.model_dump(exclude_defaults=True) for m in request.messages],
             "cache_after": request.cache_after,
+            "tools": [t.name for t in request.tools],
+            "use_tools": request.use_tools,
         }
         append_line(self.log_path, json.dumps(record))
 

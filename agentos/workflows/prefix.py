@@ -5,20 +5,31 @@ themselves), and a cache serves a call only up to its first differing byte. So e
 run (drafters, reviewers, the implementer) opens with the same system prompt and the same
 first messages: the repository (its map and the files most relevant to the issue), the issue,
 then the documents approved so far in stage order, one message each, so a later stage's
-prefix extends an earlier one's. The role, the stage's task, the round, drafts and findings
+prefix extends an earlier one's. Every call carries the implementer's tools (TOOLS), which
+providers put before everything else in their cache keys; only the implementer may call them. The role, the stage's task, the round, drafts and findings
 come after it.
 
-The repository part is chosen once per run (from the issue alone) and kept in the run folder,
-so every stage, and a resumed run, sends the same files.
+Once the LLD is approved, the files its "Files changed" table lists follow it whole, as they are
+on the work branch before any change (those not already whole in the repository part), so the
+spec writer, the implementer and the code reviewer read them from the same cached prefix rather
+than each in its own part of the prompt.
+
+The repository part is chosen once per run (from the issue alone), and the design's files once
+per approved LLD, and both are kept in the run folder, so every stage, and a resumed run, sends
+the same bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 from functools import cached_property
 
 from agentos.files import write_atomic
 from agentos.llm.base import Message
+from agentos.markdown.escape import fenced
 from agentos.repo.context import RepoIndex, repo_context
+from agentos.workflows.implementation import docs, prompts
+from agentos.workflows.implementation.tools import TOOL_SPECS
 from agentos.workflows.prompts import UNTRUSTED_NOTE, data_block
 from agentos.workflows.services import Services
 
@@ -30,11 +41,17 @@ SYSTEM = (
     "issue), the issue, and the documents approved so far. Your role and your task follow that "
     "context, at the end of the conversation: do what they ask.\n\n" + UNTRUSTED_NOTE
 )
+TOOLS = TOOL_SPECS
+"""The tools every call of a run carries: the implementer's. Tool definitions open a provider's
+prompt-cache key (before the system prompt), so a draft or review that carried none would share
+no cached prefix with the implementer's calls; they carry the same ones, not to be called
+(Request.use_tools)."""
 STAGES = ("triage", "lld", "spec")
 """The documents in the order they are approved; each stage's prefix holds those before it."""
 DOC_TITLES = {"triage": "approved issue brief", "lld": "approved low-level design",
               "spec": "approved implementation spec"}
 CONTEXT_FILE = "repository-context.md"
+DESIGN_FILES = "files the approved design lists, as they are before the change"
 
 
 class RunPrefix:
@@ -71,13 +88,37 @@ class RunPrefix:
         found = {name: self.s.workspace.read_doc(name) for name in names}
         return {name: doc[0] for name, doc in found.items() if doc}
 
+    def design_files(self, lld: str) -> str:
+        """The files the LLD lists that are not already whole in the repository part, whole as they
+        are on the work branch before the change, within implementation.context_tokens ("" when
+        there are none): read when the LLD is first used and kept in the run folder, so every later
+        call (and a resumed run, whatever the worktree holds by then) sends the same bytes."""
+        saved = self.s.run_dir / f"design-files-{hashlib.sha256(lld.encode()).hexdigest()[:12]}.md"
+        if saved.is_file():
+            return saved.read_text(encoding="utf-8")
+        ws = self.s.workspace
+        files = docs.named_files(lambda path: _text(ws.repo.show_file(ws.branch, path)), lld,
+                                 self.s.config.stages.implementation.context_tokens)
+        sent = [(path, text) for path, text in files if text and fenced(text) not in self.repository]
+        text = prompts.named_files(sent, title=DESIGN_FILES)
+        write_atomic(saved, text)
+        return text
+
     def messages(self, stage: str) -> list[Message]:
         """The prefix's messages for a call of `stage`: the repository and the issue, then one
-        message per approved earlier document."""
+        message per approved earlier document (the LLD followed by the files it lists)."""
         issue = data_block(f"issue #{self.issue.number}", f"# {self.issue.title}\n\n{self.issue.body}")
-        first = f"{data_block('repository', self.repository)}\n\n{issue}"
-        docs = [data_block(DOC_TITLES[name], text) for name, text in self.documents(stage).items()]
-        return [Message(role="user", content=text) for text in (first, *docs)]
+        parts = [f"{data_block('repository', self.repository)}\n\n{issue}"]
+        for name, text in self.documents(stage).items():
+            parts.append(data_block(DOC_TITLES[name], text))
+            if name == "lld" and (files := self.design_files(text)):
+                parts.append(files)
+        return [Message(role="user", content=text) for text in parts]
+
+
+def _text(content: str | None) -> str | None:
+    """A file's content as git gave it, or None when it is not text (git replaced bytes, or NUL)."""
+    return None if content is None or "\ufffd" in content or "\0" in content else content
 
 
 def context_budget(services: Services) -> int:

@@ -91,7 +91,7 @@ def classify(body: dict) -> str:
     """The step a request asks for: triage.draft, lld.review, spec.revise, impl.red, impl.green,
     review.review (the code review)…"""
     messages = body.get("messages", [])
-    if body.get("tools"):
+    if body.get("tools") and body.get("tool_choice") != "none":
         return f"impl.{_phase(messages)}"
     role = role_of(messages)
     if CODE_REVIEWER in role:
@@ -163,8 +163,10 @@ def tokens(text: str) -> int:
 
 def prompt_text(body: dict) -> str:
     """A request's input as one string, in the order a provider's prefix cache sees it: the tools,
-    the answer's schema (OpenAI: "a prefix to the system message"), then the messages."""
-    parts = [json.dumps(body.get("tools", []), sort_keys=True), json.dumps(body.get("response_format") or "")]
+    then the messages. The answer's schema is in the messages (agentos asks for it in the prompt,
+    for every provider); `response_format` goes only to OpenAI-compatible servers, which apply it
+    as constrained decoding outside the prompt tokens their caches key on, so it is left out."""
+    parts = [json.dumps(body.get("tools", []), sort_keys=True)]
     for m in body.get("messages", []):
         parts.append(f"<{m.get('role')}>{_content(m)}{json.dumps(m.get('tool_calls') or '')}")
     return "".join(parts)

@@ -232,3 +232,27 @@ def test_structured_data_from_the_provider_wins_over_objects_in_its_prose():
     assert parse(Verdict, response).verdict == "REVISE"
     with pytest.raises(ValueError, match="no JSON object"):
         parse(Verdict, Response(text="[1, 2] and {not json}"))
+
+
+# -- tools carried for the cache only ------------------------------------------------------------------
+
+def test_a_tool_call_where_none_was_allowed_is_dropped_and_the_text_kept(waits, tmp_path):
+    # Ollama ignores tool_choice "none": a draft that carries the run's tools may still come back
+    # with a call. Its text is the answer; with no text, the answer is named and not journalled.
+    call = [{"id": "c1", "name": "read_file", "arguments": '{"path": "a.py"}'}]
+    with openai.server() as srv:
+        srv.push(openai.stream("The draft.", call), openai.stream("", call))
+        client = ModelClient(_compatible(srv, waits), CallJournal(tmp_path / "calls.jsonl"))
+        answer = client.complete(ask(tools=[READ_FILE], use_tools=False))
+        assert answer.text == "The draft." and answer.tool_calls == [] and answer.finish == "stop"
+        with pytest.raises(ModelOutputError, match="with a tool call, not the text") as info:
+            client.complete(ask("again", tools=[READ_FILE], use_tools=False))
+        assert "tool_choice" in info.value.hint and _journalled(tmp_path) == ["lld.draft"]
+
+
+def test_a_structured_answer_asks_for_its_schema_after_everything_else(waits):
+    with openai.server() as srv:
+        srv.push(openai.stream('{"verdict": "APPROVED", "findings": []}'))
+        ModelClient(_openai(srv, waits)).structured(ask(), Verdict)
+        last = srv.requests[0].body["messages"][-1]["content"]
+        assert last.startswith("Answer with one JSON object") and '"verdict"' in last

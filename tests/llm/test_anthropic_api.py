@@ -47,13 +47,18 @@ def test_streamed_text_with_cache_usage_cost_and_request_id(server, waits):
     assert body["messages"][0]["content"][-1]["cache_control"] == {"type": "ephemeral"}
 
 
-def test_structured_output_uses_the_json_schema_output_format(server, waits):
+def test_structured_output_rides_in_the_prompt_not_in_the_cache_key(server, waits):
     server.push(fake.stream('{"verdict": "APPROVED", "notes": ["fine"]}'))
     r = provider(server, waits).complete(ask(output_schema=Verdict.model_json_schema()))
     assert r.data == {"verdict": "APPROVED", "notes": ["fine"]}
-    fmt = server.requests[0].body["output_config"]["format"]
-    assert fmt["type"] == "json_schema" and fmt["schema"]["additionalProperties"] is False
-    assert set(fmt["schema"]["properties"]) == {"verdict", "notes"}
+    assert "output_config" not in server.requests[0].body  # changing it would invalidate the cache
+
+
+def test_a_call_that_carries_tools_only_for_the_cache_sends_tool_choice_none(server, waits):
+    server.push(fake.stream("A draft."))
+    provider(server, waits).complete(ask(tools=[READ_FILE], use_tools=False))
+    body = server.requests[0].body
+    assert body["tool_choice"] == {"type": "none"} and body["tools"][0]["name"] == "read_file"
 
 
 def test_tool_calls_both_ways(server, waits):

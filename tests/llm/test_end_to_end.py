@@ -96,7 +96,7 @@ def test_budget_pauses_before_the_call_that_could_cross_it_and_resumes_when_rais
     assert resumed.exit_code == 0, resumed.message
     assert resumed.run_id == record.run_id  # the same run continued
     assert len(claude.requests) == 3  # lld.revise, and nothing paid twice
-    assert "output_config" in claude.requests[2].body  # the revision is structured output
+    assert "matches this JSON Schema" in json.dumps(claude.requests[2].body["messages"][-1])  # structured output
     assert run_status(sample_repo, 1).summary.cost_usd == pytest.approx(0.279)
 
 

@@ -53,13 +53,19 @@ def test_long_prompts_are_billed_at_the_long_context_price(server, waits):
     assert r.cost_usd == pytest.approx((300_000 * 4 + 1000 * 18) / 1e6)
 
 
-def test_structured_output_uses_response_json_schema(server, waits):
+def test_structured_output_rides_in_the_prompt_not_in_the_request_config(server, waits):
     server.push(fake.stream('{"verdict": "APPROVED"}'))
     r = provider(server, waits).complete(ask(output_schema=Verdict.model_json_schema()))
     assert r.data == {"verdict": "APPROVED"}
-    config = server.requests[0].body["generationConfig"]
-    assert config["responseMimeType"] == "application/json"
-    assert config["responseJsonSchema"]["properties"] == {"verdict": {"title": "Verdict", "type": "string"}}
+    assert "responseJsonSchema" not in server.requests[0].body.get("generationConfig", {})
+
+
+def test_a_call_that_carries_tools_only_for_the_cache_sends_function_calling_none(server, waits):
+    server.push(fake.stream("A draft."))
+    provider(server, waits).complete(ask(tools=[READ_FILE], use_tools=False))
+    body = server.requests[0].body
+    assert body["toolConfig"] == {"functionCallingConfig": {"mode": "NONE"}}
+    assert body["tools"][0]["functionDeclarations"][0]["name"] == "read_file"
 
 
 def test_function_calls_keep_their_thought_signature_across_turns(server, waits):

@@ -54,15 +54,24 @@ def test_streamed_text_with_cached_tokens_cost_and_request_id(server, waits):
     assert body["max_completion_tokens"] == 8192 and len(body["prompt_cache_key"]) == 32
 
 
-def test_structured_output_is_strict_json_schema(server, waits):
+def test_structured_output_rides_in_the_prompt_not_in_the_cache_key(server, waits):
+    # OpenAI puts response_format's schema before the system message in its cache key: a review
+    # would share no cached prefix with a draft. The schema is in the prompt (ModelClient.structured).
     server.push(fake.stream('{"verdict": "REVISE", "findings": [{"id": "F1", "note": ""}]}'))
     r = provider(server, waits).complete(ask(output_schema=Verdict.model_json_schema()))
     assert r.data == {"verdict": "REVISE", "findings": [{"id": "F1", "note": ""}]}
-    fmt = server.requests[0].body["response_format"]
-    assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
-    schema = fmt["json_schema"]["schema"]
-    assert schema["required"] == ["verdict", "findings"] and schema["additionalProperties"] is False
-    assert schema["$defs"]["Finding"]["required"] == ["id", "note"]
+    assert "response_format" not in server.requests[0].body
+
+
+def test_a_call_that_carries_tools_only_for_the_cache_sends_tool_choice_none(server, waits):
+    server.push(fake.stream("A draft."))
+    provider(server, waits).complete(ask(tools=[READ_FILE], use_tools=False))
+    body = server.requests[0].body
+    assert body["tool_choice"] == "none" and body["tools"][0]["function"]["name"] == "read_file"
+    server.push(fake.stream("Step."))
+    provider(server, waits).complete(ask(tools=[READ_FILE]))
+    assert "tool_choice" not in server.requests[1].body
+    assert server.requests[0].body["tools"] == server.requests[1].body["tools"]
 
 
 def test_strict_form_closes_objects_by_keyword_not_by_property_name():
@@ -163,6 +172,8 @@ def test_an_openai_compatible_server_needs_a_base_url_and_may_name_its_key_varia
                               settings={"openai-compatible": {"base_url": srv.url + "/v1", "api_key_env": "GATEWAY_KEY"}})
         srv.push(fake.stream("via gateway"))
         assert resolve("openai-compatible:some/model", ctx).complete(ask(output_schema=Verdict.model_json_schema())).text
+        # A local server applies response_format as constrained decoding, outside the prompt tokens
+        # its cache keys on: it still gets it (plain, as strict support varies).
         fmt = srv.requests[0].body["response_format"]["json_schema"]
         assert fmt["strict"] is False and "additionalProperties" not in fmt["schema"]
     assert "GATEWAY_KEY" in OpenAICompatibleProvider.readiness("m", ProviderContext(

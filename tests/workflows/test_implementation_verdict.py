@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agentos.repo.testreport import TestRun
-from agentos.workflows.implementation.docs import (commit_type, is_test_id, listed_files, named_by_phrase, named_files,
+from agentos.workflows.implementation.docs import (commit_type, in_tree, is_test_id, listed_files, named_by_phrase, named_files,
                                                    required_tests)
 from agentos.workflows.implementation.prompts import intro, named_files as files_block, with_feedback
 from agentos.workflows.implementation.tools import is_test_path
@@ -190,7 +190,7 @@ def test_the_files_the_lld_lists_go_whole_into_the_first_message_within_the_budg
     (tmp_path.parent / "secret.py").write_text("KEY = 1\n")
     lld = ("## Files changed\n| Path | Change |\n|---|---|\n| `src/a.py` | modify |\n| big.py | modify |\n"
            "| tests/test_a.py | add |\n| ../secret.py | modify |\n")
-    files = named_files(tmp_path, lld, 1000)
+    files = named_files(in_tree(tmp_path), lld, 1000)
     assert files == [("src/a.py", "def a():\n    return 1\n"), ("big.py", None), ("tests/test_a.py", None),
                      ("../secret.py", None)]
     text = intro("pytest", "Phase 1 of 2: …", [], files_block(files))

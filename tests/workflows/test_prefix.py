@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
-from agentos.demo import run_demo
-from agentos.workflows.prefix import DOC_TITLES, SYSTEM
+from agentos.demo import create_sample, run_demo
+
+from agentos.errors import ExitCode
+from agentos.markdown.escape import fenced
+from agentos.workflows.orchestrator.run import orchestrate
+from agentos.workflows.orchestrator.session import RunOptions
+from agentos.workflows.prefix import DESIGN_FILES, DOC_TITLES, SYSTEM, TOOLS
 
 
 def _calls(repo: Path) -> list[dict]:
@@ -56,3 +62,36 @@ def test_the_repository_context_is_chosen_once_per_run(tmp_path):
     [saved] = (tmp_path / "demo" / ".agentos" / "runs").glob("*/repository-context.md")
     first = _calls(tmp_path / "demo")[0]["messages"][0]["content"]
     assert saved.read_text(encoding="utf-8") in first
+
+
+def test_every_call_carries_the_implementers_tools_and_only_the_implementer_may_call_them(tmp_path):
+    run_demo(tmp_path / "demo", plain=True)
+    calls = _calls(tmp_path / "demo")
+    assert {tuple(c["tools"]) for c in calls} == {tuple(t.name for t in TOOLS)}  # the cache key's start
+    assert {c["purpose"] for c in calls if c["use_tools"]} == {"impl.red", "impl.green"}
+    structured = [c for c in calls if c["purpose"].endswith(".review")]
+    assert structured and all("matches this JSON Schema" in c["messages"][-1]["content"] for c in structured)
+
+
+def test_the_files_the_design_lists_follow_it_in_the_prefix_as_they_were_before_the_change(tmp_path):
+    root = create_sample(tmp_path / "demo")
+    slug = root / "textkit" / "slug.py"
+    slug.write_text(slug.read_text() + "".join(f"\n# note {i}: {'x' * 70}" for i in range(80)) + "\n")
+    subprocess.run(["git", "commit", "-qam", "a longer module"], cwd=root, check=True)
+    before = slug.read_text()
+    small = [f"stages.{stage}.context_tokens=1000" for stage in ("triage", "lld", "spec")]  # slug.py: not whole
+    assert orchestrate(RunOptions(issue=1, repo=root, plain=True, sets=small)).exit_code == ExitCode.DONE
+    calls = {c["purpose"]: c for c in reversed(_calls(root))}  # each purpose's first call
+
+    assert fenced(before) not in _prefix(calls["lld.draft"])[0]
+    spec, impl = _prefix(calls["spec.draft"]), _prefix(calls["impl.red"])
+    assert len(spec) == 4 and f'<data name="{DESIGN_FILES}">' in spec[-1] and fenced(before) in spec[-1]
+    assert impl[:4] == spec and len(impl) == 5  # then the approved spec
+    [saved] = root.glob(".agentos/runs/*/design-files-*.md")
+    assert saved.read_text(encoding="utf-8") in spec[-1]
+    # Later calls point at the prefix instead of sending the file again.
+    task = calls["impl.red"]["messages"][len(impl)]["content"]
+    assert "### textkit/slug.py\n(whole in the context above, as it is now)" in task and fenced(before) not in task
+    review = calls["review.review"]["messages"]
+    touched = next(m["content"] for m in review if 'name="files the diff touches"' in m["content"])
+    assert "### textkit/slug.py\n(whole in the context above as it was before the change" in touched

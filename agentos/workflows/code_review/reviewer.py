@@ -2,8 +2,9 @@
 
 The reviewer sees the spec and the LLD (with the issue and the repository, the stable part of
 the review loop's prompts), then this round's diff against the base, the test report (base →
-red → green), the files the diff touches within `context_tokens`, and what became of its last
-round. Its verdict says APPROVED | REVISE | BLOCKED; BLOCKED and a finding raised again after a
+red → green), the files the diff touches within `context_tokens` (a file whose text before the
+change is already whole in the shared prefix is not sent again: the diff shows what changed), and
+what became of its last round. Its verdict says APPROVED | REVISE | BLOCKED; BLOCKED and a finding raised again after a
 fix round claimed it end the loop at once.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentos.markdown.escape import fenced
 from agentos.progress.view import plural
 from agentos.workflows.code_review import adversarial, prompts
 from agentos.workflows.code_review.schema import CodeReview
@@ -44,7 +46,8 @@ class Reviewer:
         # Read afresh each round (fix rounds change the files it shows), so the request is a function
         # of the worktree as it is now, and a re-run node sends the same one (and replays it).
         context = DocumentContext(REVIEW, self.wt.services)
-        request = context.request(prompts.role(self.cfg.adversarial_tests), self.material(state),
+        shown = "\n".join(m.content for m in context.stable)
+        request = context.request(prompts.role(self.cfg.adversarial_tests), self.material(state, shown),
                                   "review.review", n - 1)
         client = self.wt.services.models.client("review", self.cfg.reviewer, state.get("attempt", 1))
         verdict, response = client.structured(request, CodeReview)
@@ -74,13 +77,14 @@ class Reviewer:
             return {**update, "next_step": "tests"}  # the tests run first; `adversarial` decides
         return {**update, **decide(state | update, [], self.cfg.max_rounds)}
 
-    def material(self, state: ReviewState) -> list[str]:
-        """This round's changing part: the diff, the test report, the touched files, the last round."""
+    def material(self, state: ReviewState, shown: str) -> list[str]:
+        """This round's changing part: the diff, the test report, the touched files (those not
+        already whole in `shown`, the prefix, as they were before), the last round."""
         budget = self.cfg.context_tokens * 4  # characters
         diff = self.wt.git.run("diff", f"{state['fork_sha']}..HEAD", "--", ".", *self._excluded())
         parts = [data_block("diff against the base", _bounded(diff, budget, "diff")),
                  data_block("test report", prompts.test_report(state)),
-                 data_block("files the diff touches", self._touched(state, max(budget - len(diff), 0)))]
+                 data_block("files the diff touches", self._touched(state, max(budget - len(diff), 0), shown))]
         if last := prompts.last_round(state):
             parts.append(data_block("your last round", last))
         return [*parts, prompts.ASK]
@@ -88,13 +92,18 @@ class Reviewer:
     def _excluded(self) -> list[str]:
         return [f":(exclude){self.wt.services.config.docs_dir}", ":(exclude).agentos"]
 
-    def _touched(self, state: ReviewState, budget: int) -> str:
+    def _touched(self, state: ReviewState, budget: int, shown: str) -> str:
         paths = self.wt.git.run("diff", "--name-only", f"{state['fork_sha']}..HEAD", "--", ".",
                                 *self._excluded()).split()
         blocks, used = [], 0
         for path in paths:
             file = self.wt.root / path
             if not file.is_file():
+                continue
+            before = self.wt.git.show_file(state["fork_sha"], path)
+            if before and fenced(before) in shown:
+                blocks.append(f"### {path}\n(whole in the context above as it was before the change; "
+                              "the diff shows what changed)")
                 continue
             text = file.read_text(encoding="utf-8", errors="replace")
             room = budget - used

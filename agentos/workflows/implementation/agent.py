@@ -15,9 +15,9 @@ from agentos.llm.base import Message, Request
 from agentos.workflows.implementation.conversation import prompt_messages
 from agentos.workflows.implementation.red import write_guard
 from agentos.workflows.implementation.state import ImplState
-from agentos.workflows.implementation.tools import TOOL_SPECS, WorktreeTools, describe
+from agentos.workflows.implementation.tools import WorktreeTools, describe
 from agentos.workflows.implementation.worktree import StageWorktree
-from agentos.workflows.prefix import SYSTEM
+from agentos.workflows.prefix import SYSTEM, TOOLS
 
 TOOL_REPORT_CHARS = 6000
 
@@ -27,7 +27,7 @@ def agent(wt: StageWorktree, state: ImplState) -> ImplState:
     turn = state.get("turns", {}).get(purpose, 0)
     shared = wt.shared_prefix
     conversation = prompt_messages(state["messages"])
-    request = Request(system=SYSTEM, messages=[*shared, *conversation], tools=TOOL_SPECS, purpose=purpose,
+    request = Request(system=SYSTEM, messages=[*shared, *conversation], tools=TOOLS, purpose=purpose,
                       turn=turn, cache_after=[len(shared) - 1, len(shared), len(shared) + len(conversation) - 1])
     client = wt.services.models.client(wt.stage, wt.cfg.implementer, state.get("attempt", 1))
     reply = client.complete(request)

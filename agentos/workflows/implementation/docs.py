@@ -5,6 +5,7 @@ the issue brief names (for the commit type); and the current text of the files t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from agentos.markdown.parse import column, sections, tables
@@ -69,21 +70,29 @@ def listed_files(lld: str) -> list[str]:
     return list(dict.fromkeys(row.path for row in rows if row.path and not row.path.startswith("/")))
 
 
-def named_files(root: Path, lld: str, budget_tokens: int) -> list[tuple[str, str | None]]:
-    """(path, current text or None) for each file the LLD lists, in its order: the text while
-    the files so far fit in `budget_tokens` (about four characters a token), None for a file
-    that does not exist yet, is not text, or does not fit."""
+def named_files(read: Callable[[str], str | None], lld: str, budget_tokens: int) -> list[tuple[str, str | None]]:
+    """(path, text or None) for each file the LLD lists, in its order, as `read` gives it: the text
+    while the files so far fit in `budget_tokens` (about four characters a token), None for a file
+    that does not exist, is not text, or does not fit."""
     room, out = budget_tokens * 4, []
     for path in listed_files(lld):
-        file = root / path
-        try:
-            text = file.read_text(encoding="utf-8") if file.is_file() and file.resolve().is_relative_to(root.resolve()) else None
-        except (OSError, UnicodeDecodeError):
-            text = None
+        text = read(path)
         fits = text is not None and len(text) <= room
         room -= len(text) if fits else 0
         out.append((path, text if fits else None))
     return out
+
+
+def in_tree(root: Path) -> Callable[[str], str | None]:
+    """A reader of files as they are now in the worktree at `root` (text files inside it only)."""
+    def read(path: str) -> str | None:
+        file = root / path
+        try:
+            inside = file.is_file() and file.resolve().is_relative_to(root.resolve())
+            return file.read_text(encoding="utf-8") if inside else None
+        except (OSError, UnicodeDecodeError):
+            return None
+    return read
 
 
 def commit_type(brief: str | None) -> str:

@@ -69,8 +69,8 @@ def _opening(wt: StageWorktree, state: ImplState, template: str, red_tests: list
     opening: ImplState = {"phase": phase, "required_tests": required, "allowed_paths": docs.listed_files(lld or "")}
     if not wt.uses_cli:
         task = prompts.red_task(required) if phase == "red" else prompts.green_task(required)
-        files = prompts.named_files(docs.named_files(wt.root, lld or "", wt.cfg.context_tokens),
-                                    wt.shared_prefix[0].content)
+        files = prompts.named_files(docs.named_files(docs.in_tree(wt.root), lld or "", wt.cfg.context_tokens),
+                                    "\n".join(m.content for m in wt.shared_prefix))
         intro = prompts.intro(wt.test_command(template), task, state.get("human_feedback") or [], files)
         opening["messages"] = [Message(role="user", content=intro).model_dump()]
     return opening

@@ -68,21 +68,24 @@ def with_feedback(feedback: list[str]) -> str:
             + "\nThe branch already holds an implementation; change it to address this feedback.")
 
 
-def named_files(files: list[tuple[str, str | None]], context: str = "") -> str:
-    """The files the LLD lists, as they are now: whole, or named when new, too large, or already
-    whole in the repository `context` the prompt opens with."""
+NOW = "files to change, as they are now"
+
+
+def named_files(files: list[tuple[str, str | None]], context: str = "", title: str = NOW) -> str:
+    """The files the LLD lists: whole, or named when new, too large, or already whole (the same
+    text) in the `context` the prompt opens with."""
     parts = []
     for path, text in files:
         if text is None:
             parts.append(f"### {path}\n(not included: new, or too large for the context budget; "
                          "read_file shows what exists)")
         elif fenced(text) in context:
-            parts.append(f"### {path}\n(whole in the repository context above)")
+            parts.append(f"### {path}\n(whole in the context above, as it is now)")
         else:
             parts.append(f"### {path}\n{fenced(text)}")
     if not parts:
         return ""
-    return data_block("files to change, as they are now", "\n\n".join(parts))
+    return data_block(title, "\n\n".join(parts))
 
 
 def red_confirmed(judgement: Judgement, summary: str, required: list[str]) -> str:

@@ -12,7 +12,7 @@ from functools import cached_property
 
 from agentos.llm.base import Message, Request
 from agentos.repo.context import RepoIndex
-from agentos.workflows.prefix import SYSTEM, RunPrefix
+from agentos.workflows.prefix import SYSTEM, TOOLS, RunPrefix
 from agentos.workflows.review_loop.documents import criteria_of
 from agentos.workflows.review_loop.kinds import DocKind
 from agentos.workflows.review_loop.validators import ValidationContext
@@ -84,4 +84,5 @@ class DocumentContext:
         messages = [*self.stable, Message(role="user", content=text)]
         messages += [Message(role="user", content=text) for text in changing]
         shared = len(self.stable)
-        return Request(system=SYSTEM, messages=messages, purpose=purpose, turn=turn, cache_after=[shared - 1, shared])
+        return Request(system=SYSTEM, messages=messages, tools=TOOLS, use_tools=False, purpose=purpose, turn=turn,
+                       cache_after=[shared - 1, shared])
