@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_impl_prompt.py [--corpus six]
 
 A scripted round of the built-in implementer, on the demo repository and on a real project
-of the corpus (tests/corpus: fetched once into its cache, then no network). The first message
-holds the files the LLD lists (the module and its tests) as prepare.py sends them, so the
+of the corpus (tests/corpus: fetched once into its cache, then no network). The shared prefix
+holds the files the LLD lists (the module and its tests) as prefix.py sends them, so the
 rounds read a file only after changing it: tests first (run the suite, write the tests, run,
 read them again, run, finish), then the fix (run, edit, run, read, run, finish). The tool calls
 run for real in a copy of the repository (file tools, the project's suite on this interpreter);
@@ -32,7 +32,7 @@ from agentos.workflows.implementation import prompts  # noqa: E402
 from agentos.workflows.implementation.agent import TOOL_REPORT_CHARS  # noqa: E402
 from agentos.workflows.implementation.conversation import prompt_messages  # noqa: E402
 from agentos.workflows.implementation.tools import TOOL_SPECS, WorktreeTools  # noqa: E402
-from agentos.workflows.prefix import SYSTEM  # noqa: E402
+from agentos.workflows.prefix import DESIGN_FILES, SYSTEM  # noqa: E402
 from agentos.workflows.prompts import data_block  # noqa: E402
 
 PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
@@ -61,8 +61,10 @@ def play(root: Path, command: str, spec: str, files: list[str],
     """Run the rounds; tokens of each call's request, sent whole and bounded, per round."""
     kit = WorktreeTools(root, lambda: suite(root, command))
     lld = "## Files changed\n| Path | Change |\n|---|---|\n" + "".join(f"| {f} | modify |\n" for f in files)
-    shared = [Message(role="user", content=data_block("approved implementation spec", spec))]
-    named = prompts.named_files(documents.named_files(root, lld, 24000))
+    files_now = documents.named_files(documents.in_tree(root), lld, 24000)
+    shared = [Message(role="user", content=prompts.named_files(files_now, title=DESIGN_FILES)),
+              Message(role="user", content=data_block("approved implementation spec", spec))]
+    named = prompts.named_files(files_now, "\n".join(m.content for m in shared))
     state = [Message(role="user", content=prompts.intro(command, prompts.red_task([]), [], named)).model_dump()]
     sizes: dict[str, list[list[int]]] = {"whole": [], "bounded": []}
     for n, steps in enumerate(plan):

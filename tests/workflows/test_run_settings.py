@@ -54,6 +54,8 @@ def test_a_value_given_again_on_continuing_applies_and_is_said(sample_repo):
     _approve(sample_repo)
     out = io.StringIO()
     flags = {**GATE_FLAGS, "gates.after_lld": None, "gates.before_pr": False}
+    planned = orchestrate(RunOptions(issue=1, repo=sample_repo, flags=flags, plain=True, dry_run=True))
+    assert "note: gates.before_pr=false given now applies (the run started with true)" in planned.message
     result = orchestrate(RunOptions(issue=1, repo=sample_repo, flags=flags, plain=True), stream=out)
     assert result.exit_code == 0, result.message
     assert "gates.before_pr=false given now applies (the run started with true)" in out.getvalue()

@@ -21,7 +21,8 @@ def test_a_base_branch_that_does_not_exist_is_refused_before_any_model_call(samp
                                                       "--base-branch", "nope", *extra])
         assert result.exit_code == 2, result.output
         assert "base branch 'nope' does not exist" in result.output
-        assert "existing branches: main, release" in result.output and "hint: pass --base-branch" in result.output
+        assert "existing branches: main, release" in result.output and "pass --base-branch" in result.output
+        assert ("Plan for issue #1" in result.output) == bool(extra)  # a dry run still shows the whole plan
     assert not list((sample_repo / ".agentos").glob("runs/*/scripted-calls.jsonl"))  # no model was called
 
 

@@ -1,5 +1,6 @@
 """`--dry-run`: the plan in words, and whether it can run (a pre-flight check for CI: exit 2 when
-it cannot). Calls no model and writes nothing."""
+it cannot, naming every reason: models not ready, a base branch that does not exist). Calls no
+model and writes nothing."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ def dry_run(session: Session, opts: RunOptions) -> RunResult:
                          f"orchestrate --issue {opts.issue} --resume-from STAGE")
     plan = make_plan(session.config, session.workspace, opts.skip, opts.resume_from)
     readiness = check_models(session, plan, strict=False)
-    text = render_plan(session, plan, readiness)
-    problems = [f"model {m}: {why}" for m, why in readiness.items() if why]
+    text = "\n".join([*(f"note: {n}" for n in session.notes), render_plan(session, plan, readiness)])
+    problems = [*session.problems, *(f"model {m}: {why}" for m, why in readiness.items() if why)]
     if not problems:
         return RunResult(ExitCode.DONE, "dry-run", text)
     return RunResult(ExitCode.USAGE, "dry-run", text + "\n\nerror: this plan cannot run:\n"

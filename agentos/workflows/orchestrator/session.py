@@ -65,6 +65,8 @@ class Session:
     """The batch's shared limits, when a batch runs this issue."""
     notes: list[str] = field(default_factory=list)
     """What the run should say before it starts (e.g. a setting changed since it began)."""
+    problems: list[str] = field(default_factory=list)
+    """What keeps the run from starting, found while opening a dry run (a real run stops at once)."""
 
     @property
     def config(self) -> OrchestratorConfig:
@@ -80,8 +82,14 @@ def open_session(opts: RunOptions) -> Session:
     if issue.state == "closed" and not opts.allow_closed:
         raise UsageError(f"issue #{issue.number} is closed", "reopen it, or pass --allow-closed to work on it anyway")
     workspace = Workspace.for_issue(layout, loaded.config, opts.issue)
-    start_point(workspace.repo, workspace.base)  # a base branch that does not exist: refused before any model call
-    return Session(layout, loaded, forge, issue, workspace, opts.limits)
+    problems = []
+    try:  # a base branch that does not exist: refused before any model call (a dry run lists it)
+        start_point(workspace.repo, workspace.base)
+    except UsageError as exc:
+        if not opts.dry_run:
+            raise
+        problems.append(f"{exc.message} ({exc.hint})")
+    return Session(layout, loaded, forge, issue, workspace, opts.limits, problems=problems)
 
 
 def check_models(session: Session, plan: dict[str, dict], strict: bool = True) -> dict[str, str | None]:
