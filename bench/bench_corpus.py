@@ -12,7 +12,8 @@ whether the new test reached the branch, model calls (and of them the code revie
 calls and prompt + completion tokens), prompt tokens (all, the first and the
 largest implementation call, and the worst round's largest call over its first), the share of
 input tokens that repeat an earlier call's prefix (each call's longest common prefix with any
-earlier call of the run, the tools first, as they open every provider's cache key; agentos asks
+earlier call of the run to the same model, since a provider's cache serves one model: the corpus
+pairs models as the defaults do, one drafting and implementing, another reviewing; the tools first, as they open every provider's cache key; agentos asks
 for an answer's schema in the prompt, and the `response_format` local servers also get is applied
 outside their prompt: what a prefix cache can serve at most), and the estimated cost per issue at Sonnet-class
 prices with that cache (repeated tokens at the cache-read price, writes as plain input) and

@@ -5,8 +5,8 @@ themselves), and a cache serves a call only up to its first differing byte. So e
 run (drafters, reviewers, the implementer) opens with the same system prompt and the same
 first messages: the repository (its map and the files most relevant to the issue), the issue,
 then the documents approved so far in stage order, one message each, so a later stage's
-prefix extends an earlier one's. Every call carries the implementer's tools (TOOLS), which
-providers put before everything else in their cache keys; only the implementer may call them. The role, the stage's task, the round, drafts and findings
+prefix extends an earlier one's. Every call by the implementing model carries its tools (TOOLS),
+which providers put before everything else in their cache keys; only the implementer calls them. The role, the stage's task, the round, drafts and findings
 come after it.
 
 Once the LLD is approved, the files its "Files changed" table lists follow it whole, as they are
@@ -25,7 +25,7 @@ import hashlib
 from functools import cached_property
 
 from agentos.files import write_atomic
-from agentos.llm.base import Message
+from agentos.llm.base import Message, ToolSpec
 from agentos.markdown.escape import fenced
 from agentos.repo.context import RepoIndex, repo_context
 from agentos.workflows.implementation import docs, prompts
@@ -42,10 +42,9 @@ SYSTEM = (
     "context, at the end of the conversation: do what they ask.\n\n" + UNTRUSTED_NOTE
 )
 TOOLS = TOOL_SPECS
-"""The tools every call of a run carries: the implementer's. Tool definitions open a provider's
-prompt-cache key (before the system prompt), so a draft or review that carried none would share
-no cached prefix with the implementer's calls; they carry the same ones, not to be called
-(Request.use_tools)."""
+"""The implementer's tools. Tool definitions open a provider's prompt-cache key (before the system
+prompt), and a cache serves one model: so every call by the model that implements carries them
+(its drafts, with tool_choice none: Request.use_tools), and the other models' calls carry none."""
 STAGES = ("triage", "lld", "spec")
 """The documents in the order they are approved; each stage's prefix holds those before it."""
 DOC_TITLES = {"triage": "approved issue brief", "lld": "approved low-level design",
@@ -87,6 +86,11 @@ class RunPrefix:
         names = STAGES[:STAGES.index(before)] if before in STAGES else STAGES
         found = {name: self.s.workspace.read_doc(name) for name in names}
         return {name: doc[0] for name, doc in found.items() if doc}
+
+    def tools(self, model_id: str) -> list[ToolSpec]:
+        """The tools a call by `model_id` carries: the implementer's when it is the run's implementing
+        model (so its drafts and its tool loop share one cache key), else none."""
+        return TOOLS if model_id == self.s.config.stages.implementation.implementer else []
 
     def design_files(self, lld: str) -> str:
         """The files the LLD lists that are not already whole in the repository part, whole as they

@@ -12,7 +12,8 @@ a ```markdown fence, tool arguments with ./ paths and pretty-printed JSON.
 A `Variant` picks the rough edges a test wants: documents in fences, one truncated answer (finish
 reason "length", then a good answer to the retry), a refusal (until `refuse` is cleared), one
 REVISE round, a kept-behaviour criterion mapped to an existing test. Requests, tokens and the
-tokens that repeat an earlier call's prefix are counted per step (`stats`, `calls`).
+tokens that repeat the prefix of an earlier call to the same model (a provider's cache serves one
+model) are counted per step (`stats`, `calls`).
 """
 
 from __future__ import annotations
@@ -372,7 +373,8 @@ class ReplayServer(FakeServer):
         self.calls: list[Call] = []
         self.truncated: dict[str, int] = {}
         """Step → the max_tokens of the request whose answer was cut off."""
-        self._prompts: list[str] = []
+        self._prompts: dict[str, list[str]] = {}
+        """Each model's prompts so far: a provider's prompt cache serves one model."""
         self._reviews: dict[str, int] = {}
 
     @property
@@ -425,8 +427,9 @@ class ReplayServer(FakeServer):
 
     def _streamed(self, step: str, body: dict, answer: Answer) -> Reply:
         prompt = prompt_text(body)
-        shared = max((common_prefix(prompt, p) for p in self._prompts), default=0)
-        self._prompts.append(prompt)
+        earlier = self._prompts.setdefault(str(body.get("model")), [])
+        shared = max((common_prefix(prompt, p) for p in earlier), default=0)
+        earlier.append(prompt)
         out = answer.refusal or answer.text + "".join(c["arguments"] for c in answer.tool_calls)
         use = openai.usage(tokens(prompt), tokens(out) if out else 1, shared // CHARS_PER_TOKEN)
         stats = self.stats.setdefault(step, StepStats())
@@ -442,7 +445,7 @@ class ReplayServer(FakeServer):
     # -- figures ----------------------------------------------------------------------------
 
     def cached_share(self) -> float:
-        """The share of all input tokens that repeat an earlier call's prefix."""
+        """The share of all input tokens that repeat the prefix of an earlier call to the same model."""
         total = sum(c.prompt_tokens for c in self.calls)
         return sum(c.cached_tokens for c in self.calls) / total if total else 0.0
 
@@ -452,9 +455,10 @@ class ReplayServer(FakeServer):
 
 def config(base_url: str, **stages: Any) -> dict:
     """The target's .agentos/config.yaml: every model behind the replay server, no gate before the PR."""
-    doc = {"drafter": "openai-compatible:replay-drafter", "reviewer": "openai-compatible:replay-reviewer"}
+    # As the defaults pair them: the model that drafts also implements; another one reviews.
+    doc = {"drafter": "openai-compatible:replay-writer", "reviewer": "openai-compatible:replay-reviewer"}
     cfg = {"stages": {"triage": dict(doc), "lld": dict(doc), "spec": dict(doc),
-                      "implementation": {"implementer": "openai-compatible:replay-implementer",
+                      "implementation": {"implementer": "openai-compatible:replay-writer",
                                          "max_test_retries": 1, "test_timeout_s": 300}},
            "gates": {"before_pr": False},
            "providers": {"openai-compatible": {"base_url": base_url, "max_output_tokens": 32000,

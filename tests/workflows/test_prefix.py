@@ -6,6 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import yaml
+
 from agentos.demo import create_sample, run_demo
 
 from agentos.errors import ExitCode
@@ -64,11 +66,24 @@ def test_the_repository_context_is_chosen_once_per_run(tmp_path):
     assert saved.read_text(encoding="utf-8") in first
 
 
-def test_every_call_carries_the_implementers_tools_and_only_the_implementer_may_call_them(tmp_path):
-    run_demo(tmp_path / "demo", plain=True)
-    calls = _calls(tmp_path / "demo")
-    assert {tuple(c["tools"]) for c in calls} == {tuple(t.name for t in TOOLS)}  # the cache key's start
-    assert {c["purpose"] for c in calls if c["use_tools"]} == {"impl.red", "impl.green"}
+def test_the_implementing_models_calls_all_carry_its_tools_and_only_the_implementer_calls_them(tmp_path):
+    # As the defaults pair them: one model drafts and implements (its calls share one cache key,
+    # tools first), another reviews (no tools at all).
+    root = create_sample(tmp_path / "demo")
+    scripted = root / ".agentos" / "scripted"
+    writer = {"replies": {**yaml.safe_load((scripted / "drafter.yaml").read_text())["replies"],
+                          **yaml.safe_load((scripted / "implementer.yaml").read_text())["replies"]}}
+    (scripted / "writer.yaml").write_text(yaml.safe_dump(writer))
+    model = "scripted:.agentos/scripted/writer.yaml"
+    sets = [f"stages.{stage}.drafter={model}" for stage in ("triage", "lld", "spec")]
+    sets.append(f"stages.implementation.implementer={model}")
+    assert orchestrate(RunOptions(issue=1, repo=root, plain=True, sets=sets)).exit_code == ExitCode.DONE
+    calls = _calls(root)
+    by_writer = [c for c in calls if c["model"] == model]
+    assert {c["purpose"].split(".")[0] for c in by_writer} >= {"triage", "lld", "spec", "impl"}
+    assert {tuple(c["tools"]) for c in by_writer} == {tuple(t.name for t in TOOLS)}  # the cache key's start
+    assert {c["purpose"] for c in calls if c["use_tools"] and c["tools"]} == {"impl.red", "impl.green"}
+    assert all(not c["tools"] for c in calls if c["model"] != model)  # the reviewer's calls
     structured = [c for c in calls if c["purpose"].endswith(".review")]
     assert structured and all("matches this JSON Schema" in c["messages"][-1]["content"] for c in structured)
 

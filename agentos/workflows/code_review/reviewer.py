@@ -48,7 +48,7 @@ class Reviewer:
         context = DocumentContext(REVIEW, self.wt.services)
         shown = "\n".join(m.content for m in context.stable)
         request = context.request(prompts.role(self.cfg.adversarial_tests), self.material(state, shown),
-                                  "review.review", n - 1)
+                                  "review.review", n - 1, self.cfg.reviewer)
         client = self.wt.services.models.client("review", self.cfg.reviewer, state.get("attempt", 1))
         verdict, response = client.structured(request, CodeReview)
         self.lineage.step(f"round-{n}", request, response, verdict=verdict.model_dump())

@@ -12,7 +12,7 @@ from functools import cached_property
 
 from agentos.llm.base import Message, Request
 from agentos.repo.context import RepoIndex
-from agentos.workflows.prefix import SYSTEM, TOOLS, RunPrefix
+from agentos.workflows.prefix import SYSTEM, RunPrefix
 from agentos.workflows.review_loop.documents import criteria_of
 from agentos.workflows.review_loop.kinds import DocKind
 from agentos.workflows.review_loop.validators import ValidationContext
@@ -78,11 +78,12 @@ class DocumentContext:
                                  criteria=criteria_of(self.inputs.get("triage", "")),
                                  lld=self.inputs.get("lld", ""))
 
-    def request(self, role: str, changing: list[str], purpose: str, turn: int) -> Request:
-        """The shared prefix, `role` (ROLE_DRAFTER or ROLE_REVIEWER) with the template, then `changing`."""
+    def request(self, role: str, changing: list[str], purpose: str, turn: int, model: str) -> Request:
+        """The shared prefix, `role` (ROLE_DRAFTER or ROLE_REVIEWER) with the template, then `changing`,
+        for `model` (which decides the tools it carries, not to be called)."""
         text = role.format(title=self.kind.title, purpose=self.kind.purpose, template=self.template)
         messages = [*self.stable, Message(role="user", content=text)]
         messages += [Message(role="user", content=text) for text in changing]
         shared = len(self.stable)
-        return Request(system=SYSTEM, messages=messages, tools=TOOLS, use_tools=False, purpose=purpose, turn=turn,
-                       cache_after=[shared - 1, shared])
+        return Request(system=SYSTEM, messages=messages, tools=self.prefix.tools(model), use_tools=False,
+                       purpose=purpose, turn=turn, cache_after=[shared - 1, shared])

@@ -54,7 +54,8 @@ class ReviewLoop:
     def draft(self, state: DocState) -> DocState:
         if warning := same_model_warning(self.kind.name, "drafter", self.cfg.drafter, self.cfg.reviewer):
             self.s.progress.emit("note", stage=self.kind.name, message=warning)
-        request = self.ctx.request(ROLE_DRAFTER, [ASK_DRAFT.format(title=self.kind.title)], f"{self.kind.name}.draft", 0)
+        request = self.ctx.request(ROLE_DRAFTER, [ASK_DRAFT.format(title=self.kind.title)], f"{self.kind.name}.draft", 0,
+                                   self.cfg.drafter)
         response = self._client(state, self.cfg.drafter).complete(request)
         draft = unwrap_document(response.text)
         self.lineage.step("draft", request, response, draft=draft)
@@ -72,7 +73,7 @@ class ReviewLoop:
     def review(self, state: DocState) -> DocState:
         rounds = state.get("rounds", 0)
         request = self.ctx.request(ROLE_REVIEWER, [data_block(f"{self.kind.title} to review", state["draft"])],
-                                   f"{self.kind.name}.review", rounds)
+                                   f"{self.kind.name}.review", rounds, self.cfg.reviewer)
         verdict, response = self._client(state, self.cfg.reviewer).structured(request, Review)
         self.lineage.step(f"review-{rounds + 1}", request, response, verdict=verdict.model_dump())
         entry = {"round": rounds + 1, "verdict": verdict.verdict, "summary": verdict.summary,
@@ -106,7 +107,7 @@ class ReviewLoop:
         findings = self._findings(state)
         asks = [data_block(f"current {self.kind.title}", state["draft"]), data_block("findings", _render(findings)),
                 ASK_REVISE.format(title=self.kind.title)]
-        request = self.ctx.request(ROLE_DRAFTER, asks, f"{self.kind.name}.revise", n)
+        request = self.ctx.request(ROLE_DRAFTER, asks, f"{self.kind.name}.revise", n, self.cfg.drafter)
         text, revision, how, response = self._revised_text(state, request)
         self.lineage.step(f"revise-{n + 1}", request, response, draft=text, previous=state["draft"], how=how)
         update: DocState = {"revisions": n + 1, "human_feedback": [], "redraws": state.get("redraws", 0) + (how == "redraw")}
