@@ -2,7 +2,8 @@
 
 Every call is streamed, so an idle connection is noticed (the read timeout is the idle limit)
 and the wall-clock cap is checked at every event. Structured output uses the Messages API's
-JSON-schema output format; tool calls map to `tool_use` / `tool_result` blocks. The system
+JSON-schema output format where asked (`native_schema`; by default the schema is in the prompt);
+tool calls map to `tool_use` / `tool_result` blocks. The system
 prompt carries a `cache_control` breakpoint, and so do the messages the request names in
 `cache_after` (the end of the run's shared prefix, of a role's instructions, a tool loop's
 latest turn), so later calls read what they repeat from the cache.
@@ -15,7 +16,7 @@ from typing import Any
 
 from agentos.llm.adapter import ProviderBase, http_timeout
 from agentos.llm.answers import json_object
-from agentos.llm.base import Finish, Message, Request, Response, ToolCall, Usage
+from agentos.llm.base import Finish, Message, Request, Response, ToolCall, Usage, callable_tools
 from agentos.llm.retry import Attempt
 
 CACHE = {"type": "ephemeral"}
@@ -60,11 +61,12 @@ class AnthropicProvider(ProviderBase):
         }
         if request.system:
             params["system"] = [{"type": "text", "text": request.system, "cache_control": CACHE}]
-        if request.tools:
+        # A call that may not use tools carries none: Anthropic's cached messages depend on tool_choice
+        # too, so tools sent with tool_choice none would share nothing more with the implementer's
+        # calls (the system prompt, at most) and only cost their tokens.
+        if callable_tools(request):
             params["tools"] = [{"name": t.name, "description": t.description, "input_schema": t.parameters}
                                for t in request.tools]
-            if not request.use_tools:
-                params["tool_choice"] = {"type": "none"}
         if request.output_schema is not None and self.native_schema:
             schema = self.sdk().transform_schema(request.output_schema)
             params["output_config"] = {"format": {"type": "json_schema", "schema": schema}}

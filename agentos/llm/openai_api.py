@@ -2,9 +2,11 @@
 `openai-compatible:`, `ollama:` and `vllm:` (local models, no cloud at all).
 
 Every call is streamed with usage included, so an idle connection is noticed and the
-wall-clock cap is checked at every chunk. Structured output uses `response_format` json_schema
-(strict on OpenAI itself; plain on other servers, whose strict support varies). Tool calls map
-to `tool_calls` and `role: tool` messages. OpenAI caches long prompt prefixes by itself; the
+wall-clock cap is checked at every chunk. A structured answer's schema is in the prompt; local
+servers also get `response_format` json_schema (plain, as their strict support varies), which
+they apply as constrained decoding outside the prompt (`native_schema`). A call that carries
+tools it may not use sends tool_choice none. Tool calls map to `tool_calls` and `role: tool`
+messages. OpenAI caches long prompt prefixes by itself; the
 cached tokens are reported.
 """
 
@@ -33,7 +35,6 @@ class OpenAIProvider(ProviderBase):
     sdk_module = "openai"
     sdk_package = "openai"
     default_base_url: ClassVar[str | None] = None
-    strict_schema: ClassVar[bool] = True
     max_tokens_field: ClassVar[str] = "max_completion_tokens"
     cache_key: ClassVar[bool] = True
     """Send `prompt_cache_key` (OpenAI routes calls with the same key to the same prompt cache)."""
@@ -71,10 +72,9 @@ class OpenAIProvider(ProviderBase):
                                                                  "parameters": t.parameters}} for t in request.tools]
             if not request.use_tools:
                 params["tool_choice"] = "none"
-        if request.output_schema is not None and self.native_schema:
-            schema = strict(request.output_schema) if self.strict_schema else request.output_schema
+        if request.output_schema is not None and self.native_schema:  # plain: strict support varies
             params["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": "answer", "schema": schema, "strict": self.strict_schema}}
+                "name": "answer", "schema": request.output_schema, "strict": False}}
         if self.cache_key:
             params["prompt_cache_key"] = prefix_key(request)
         return params
@@ -85,7 +85,6 @@ class OpenAICompatibleProvider(OpenAIProvider):
 
     names = ("openai-compatible",)
     key_envs = ()
-    strict_schema = False
     native_schema = True
     """Local servers (llama.cpp, vLLM, Ollama) apply response_format as constrained decoding,
     outside the prompt tokens their prefix caches key on, so it costs no cache and keeps JSON whole."""
@@ -129,7 +128,8 @@ def _message(message: Message) -> dict[str, Any]:
 
 
 def strict(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema in OpenAI's strict form: closed objects, every property required."""
+    """The schema in OpenAI's strict form: closed objects, every property required (Codex's
+    --output-schema wants it)."""
     out = copy.deepcopy(schema)
     _close(out)
     return out
