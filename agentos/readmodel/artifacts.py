@@ -14,6 +14,7 @@ from agentos.markdown.parse import headings, lines_of
 from agentos.paths import RepoLayout
 from agentos.readmodel.model import DOC_LABELS, CodeReview, Document, TestSummary
 from agentos.repo.git import Git
+from agentos.repo.testreport import TestRun
 
 DOC_FILES = {"triage": "brief.md", "lld": "lld.md", "spec": "spec.md"}
 DEFAULT_DOCS_DIR = "docs/agentos"
@@ -108,14 +109,29 @@ def branch_diff(where: Where, stat: bool = False, width: int = 80) -> str:
 
 
 def test_summary(where: Where) -> TestSummary | None:
-    """The implementation's test evidence, or None before the stage wrote it."""
+    """The implementation's test evidence, or None before the stage wrote it; the final run is the
+    code review's last one when the review has ended (its adversarial tests and fix rounds included)."""
     report = read_json(where.run_dir / "impl" / "test-report.json") if where.run_dir else None
     if not report:
         return None
     final, base = report.get("final") or {}, report.get("baseline") or {}
     failing = [*final.get("failed_tests", []), *[t for t in report.get("regressions", []) if t not in final.get("failed_tests", [])]]
-    return TestSummary(str(final.get("command", "")), str(base.get("summary", "")), str(final.get("summary", "")),
+    summary = str(final.get("summary", ""))
+    if reviewed := _reviewed_run(where.run_dir):
+        summary, failing = f"{reviewed.summary()} after the code review", list(reviewed.failed_tests)
+    return TestSummary(str(final.get("command", "")), str(base.get("summary", "")), summary,
                        list(report.get("red_tests") or []), failing, report.get("outcome") == "PASS")
+
+
+def _reviewed_run(run_dir: Path) -> TestRun | None:
+    """The code review's last test run, as its report keeps it (without the output), or None."""
+    record = (read_json(run_dir / "review" / "report.json") or {}).get("test_run")
+    if not isinstance(record, dict) or not record:
+        return None
+    try:
+        return TestRun(**{"output": "", **{k: v for k, v in record.items() if k in TestRun.__dataclass_fields__}})
+    except (TypeError, ValueError):  # a report from another version: the implementation's figures stand
+        return None
 
 
 def test_report(where: Where) -> str:

@@ -54,7 +54,8 @@ def test_before_pr_gate_at_80_columns_shows_what_is_approved_and_takes_the_word_
     assert "title        slugify leaves repeated and trailing dashes (#1)" in block
     assert "branch       agentos/issue-1 → main" in block
     assert "files changed" in block and "textkit/slug.py" in block
-    assert "2 passed, 0 failed, 0 errors" in block and "(at the base)" in block and "→ 4 passed, 0 failed" in block
+    assert "2 passed, 0 failed, 0 errors" in block and "(at the base)" in block and "→ 7 passed, 0 failed, 0 errors in" in block
+    assert "after the code review" in block  # the branch as approved: the kept adversarial tests ran too
     assert "2 new tests seen red, then green" in block and "cost so far  $0.0000" in block
     assert all(len(line) <= 80 for line in block.splitlines())
     child.sendline("")  # a bare Enter approves nothing

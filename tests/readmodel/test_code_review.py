@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 from agentos import readmodel
 from agentos.commands.status import render_status
 from agentos.paths import RepoLayout
 from agentos.readmodel import advice
+from agentos.readmodel.artifacts import Where
+from agentos.readmodel.artifacts import test_summary as tests_of
 from agentos.readmodel.model import STAGE_LABELS
 from agentos.workflows.orchestrator.config import GATES, SECTIONS
 from agentos.workflows.orchestrator.run import orchestrate
@@ -61,3 +65,22 @@ def test_a_run_paused_after_the_code_review_asks_about_the_diff(tmp_path):
     assert detail.code_review.verdict == "APPROVED" and detail.code_review.exit_reason == "approved"
     assert detail.code_review.unresolved == ["C1 (minor, calc/ops.py:5-9): Name lo/hi."]
     assert "Waiting at gate after code review" in render_status(detail)
+
+
+def test_the_tests_line_is_the_branch_after_the_code_review_and_an_odd_report_leaves_the_implementations(tmp_path):
+    run_dir = tmp_path / "run"
+    (run_dir / "impl").mkdir(parents=True)
+    (run_dir / "review").mkdir()
+    (run_dir / "impl" / "test-report.json").write_text(json.dumps({
+        "outcome": "PASS", "baseline": {"summary": "2 passed"}, "final": {"summary": "4 passed", "command": "pytest"},
+        "red_tests": ["t::a"]}))
+    where = Where(RepoLayout(tmp_path), 1, "agentos/issue-1", "main", tmp_path, {}, run_dir)
+    review = run_dir / "review" / "report.json"
+    review.write_text(json.dumps({"test_run": {"command": "pytest", "exit_code": 1, "timed_out": False,
+                                               "duration_s": 0.2, "passed": 6, "failed": 1, "errors": 0, "skipped": 0,
+                                               "failed_tests": ["t::edge"], "counts_known": True}}))
+    after = tests_of(where)
+    assert after.final == "6 passed, 1 failed, 0 errors in 0.2s after the code review"
+    assert after.failing_tests == ["t::edge"] and after.base == "2 passed" and after.red_tests == ["t::a"]
+    review.write_text(json.dumps({"test_run": {"passed": 3}}))  # another version's record
+    assert tests_of(where).final == "4 passed"
