@@ -9,7 +9,7 @@ from agentos.commands.status import render_status
 from agentos.paths import RepoLayout
 from agentos.readmodel import advice
 from agentos.readmodel.artifacts import Where
-from agentos.readmodel.artifacts import test_summary as tests_of
+from agentos.readmodel.artifacts import test_summary as summary_of
 from agentos.readmodel.model import STAGE_LABELS
 from agentos.workflows.orchestrator.config import GATES, SECTIONS
 from agentos.workflows.orchestrator.run import orchestrate
@@ -79,8 +79,8 @@ def test_the_tests_line_is_the_branch_after_the_code_review_and_an_odd_report_le
     review.write_text(json.dumps({"test_run": {"command": "pytest", "exit_code": 1, "timed_out": False,
                                                "duration_s": 0.2, "passed": 6, "failed": 1, "errors": 0, "skipped": 0,
                                                "failed_tests": ["t::edge"], "counts_known": True}}))
-    after = tests_of(where)
+    after = summary_of(where)
     assert after.final == "6 passed, 1 failed, 0 errors in 0.2s after the code review"
     assert after.failing_tests == ["t::edge"] and after.base == "2 passed" and after.red_tests == ["t::a"]
     review.write_text(json.dumps({"test_run": {"passed": 3}}))  # another version's record
-    assert tests_of(where).final == "4 passed"
+    assert summary_of(where).final == "4 passed"
