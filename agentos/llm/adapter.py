@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from agentos.errors import ProviderConfigError
 from agentos.llm import answers
-from agentos.llm.base import Message, Request, Response, Usage
+from agentos.llm.base import Message, Request, Response, ToolSpec, Usage
 from agentos.llm.limits import NO_LIMITS
 from agentos.llm.models import ModelInfo, model_info
 from agentos.llm.retry import AnswerOverflow, Attempt, CallInfo, RetryPolicy, call_with_retries
@@ -32,6 +32,11 @@ class ProviderBase:
     """Variables that may hold the API key, in order of preference; () when none is needed."""
     sdk_module: ClassVar[str | None] = None
     sdk_package: ClassVar[str] = ""
+    tools_for_cache: ClassVar[bool] = True
+    """Whether a call that may not use tools still carries them (with tool_choice none), so that it
+    opens like the implementer's calls: tool definitions start a provider's prompt-cache key. Off
+    where that gains nothing or risks the call: Anthropic (its cached messages depend on
+    tool_choice as well), Ollama (ignores tool_choice, so a draft could come back as a tool call)."""
     native_schema: ClassVar[bool] = False
     """Whether a structured answer's schema is also sent as the API's structured-output parameter.
     Off where that parameter is part of the prompt-cache key (OpenAI, Anthropic, Gemini: a run's
@@ -120,6 +125,10 @@ class ProviderBase:
 
     def _attempt(self, request: Request, attempt: Attempt) -> Response:
         raise NotImplementedError
+
+    def tools_sent(self, request: Request) -> list[ToolSpec]:
+        """The tool definitions to send: those the call may use, or carries for the cache."""
+        return request.tools if request.use_tools or self.tools_for_cache else []
 
     def cost(self, usage: Usage) -> float:
         return self.info.price.cost(usage) if self.info.price else 0.0

@@ -16,7 +16,7 @@ from typing import Any
 
 from agentos.llm.adapter import ProviderBase, http_timeout
 from agentos.llm.answers import json_object
-from agentos.llm.base import Finish, Message, Request, Response, ToolCall, Usage, callable_tools
+from agentos.llm.base import Finish, Message, Request, Response, ToolCall, Usage
 from agentos.llm.retry import Attempt
 
 CACHE = {"type": "ephemeral"}
@@ -32,6 +32,9 @@ class AnthropicProvider(ProviderBase):
     key_envs = ("ANTHROPIC_API_KEY",)
     sdk_module = "anthropic"
     sdk_package = "anthropic"
+    tools_for_cache = False
+    """Anthropic's cached messages depend on tool_choice too: tools sent with tool_choice none would
+    share nothing more with the implementer's calls (the system prompt at most)."""
 
     @cached_property
     def client(self) -> Any:
@@ -61,12 +64,9 @@ class AnthropicProvider(ProviderBase):
         }
         if request.system:
             params["system"] = [{"type": "text", "text": request.system, "cache_control": CACHE}]
-        # A call that may not use tools carries none: Anthropic's cached messages depend on tool_choice
-        # too, so tools sent with tool_choice none would share nothing more with the implementer's
-        # calls (the system prompt, at most) and only cost their tokens.
-        if callable_tools(request):
+        if tools := self.tools_sent(request):
             params["tools"] = [{"name": t.name, "description": t.description, "input_schema": t.parameters}
-                               for t in request.tools]
+                               for t in tools]
         if request.output_schema is not None and self.native_schema:
             schema = self.sdk().transform_schema(request.output_schema)
             params["output_config"] = {"format": {"type": "json_schema", "schema": schema}}

@@ -65,10 +65,10 @@ class GeminiProvider(ProviderBase):
         }
         if request.system:
             config["system_instruction"] = request.system
-        if request.tools:
+        if tools := self.tools_sent(request):
             config["tools"] = [{"function_declarations": [
                 {"name": t.name, "description": t.description, "parameters_json_schema": t.parameters}
-                for t in request.tools]}]
+                for t in tools]}]
             if not request.use_tools:
                 config["tool_config"] = {"function_calling_config": {"mode": "NONE"}}
         if request.output_schema is not None and self.native_schema:

@@ -67,9 +67,9 @@ class OpenAIProvider(ProviderBase):
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        if request.tools:
+        if tools := self.tools_sent(request):
             params["tools"] = [{"type": "function", "function": {"name": t.name, "description": t.description,
-                                                                 "parameters": t.parameters}} for t in request.tools]
+                                                                 "parameters": t.parameters}} for t in tools]
             if not request.use_tools:
                 params["tool_choice"] = "none"
         if request.output_schema is not None and self.native_schema:  # plain: strict support varies
@@ -101,6 +101,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
 
 class OllamaProvider(OpenAICompatibleProvider):
     names = ("ollama",)
+    tools_for_cache = False
     default_base_url = "http://localhost:11434/v1"
     no_key = "ollama"
 

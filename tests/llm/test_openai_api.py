@@ -178,3 +178,13 @@ def test_an_openai_compatible_server_needs_a_base_url_and_may_name_its_key_varia
         assert fmt["strict"] is False and "additionalProperties" not in fmt["schema"]
     assert "GATEWAY_KEY" in OpenAICompatibleProvider.readiness("m", ProviderContext(
         repo_root=tmp_path, settings={"openai-compatible": {"base_url": "http://x/v1", "api_key_env": "GATEWAY_KEY"}}))
+
+
+def test_ollama_gets_no_tools_it_may_not_use(waits):
+    # Ollama ignores tool_choice: a draft carrying tools could come back as a tool call.
+    with fake.server() as srv:
+        srv.push(fake.stream("A draft."))
+        ollama = OllamaProvider("ollama:qwen3", model_info("ollama", "qwen3"),
+                                ProviderConfig(base_url=srv.url + "/v1", api_key_env="K"), {"K": fake.KEY}, waits.policy())
+        ollama.complete(ask(tools=[READ_FILE], use_tools=False))
+        assert "tools" not in srv.requests[0].body and "tool_choice" not in srv.requests[0].body
