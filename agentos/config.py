@@ -315,7 +315,7 @@ def load_config(
     try:
         cfg = AgentosConfig.model_validate({"orchestrator": raw} if raw else {})
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, sources), f"see `agentos config schema` for every key") from None
+        raise ConfigError(_explain(exc, sources), "see `agentos config schema` for every key") from None
     return LoadedConfig(cfg.orchestrator, sources, path if path.exists() else None)
 
 

@@ -44,12 +44,14 @@ class Request(BaseModel):
     system: str
     messages: list[Message]
     output_schema: dict[str, Any] | None = None
-    """JSON Schema the answer must satisfy (structured output)."""
+    """JSON Schema the answer must satisfy (structured output): asked for in the prompt, and sent as
+    the API's own parameter only where that is outside the cache key (ProviderBase.native_schema)."""
     tools: list[ToolSpec] = Field(default_factory=list)
     use_tools: bool = True
-    """Whether the model may call `tools` in this call. Every call of a run carries the same tools,
-    since they open a provider's prompt-cache key; a call that may not use them (a draft, a
-    review) sends them with tool_choice none."""
+    """Whether the model may call `tools` in this call. The implementing model's drafts carry its
+    tools without being allowed to call them, since tool definitions open a provider's prompt-cache
+    key; providers send them with tool_choice none, or none at all where that gains nothing
+    (ProviderBase.tools_for_cache)."""
     max_tokens: int = 8192
     purpose: str
     """What the call is for, e.g. "lld.review": used for logs, progress and scripted replies."""

@@ -4,7 +4,8 @@ Every call is streamed, so an idle connection is noticed (the read timeout is th
 and the wall-clock cap is checked at every chunk; the SDK's own retries and its automatic
 stream continuation are off, so the one retry layer is ours. Structured output uses
 `response_json_schema` where asked (`native_schema`; by default the schema is in the prompt); a
-call that carries tools it may not use says so (function calling NONE); tool calls map to `functionCall` / `functionResponse` parts. Gemini 3
+call that carries tools it may not use says so (function calling NONE); tool calls map to
+`functionCall` / `functionResponse` parts. Gemini 3
 signs its function calls and wants the signature back with them: it travels inside our tool-call
 id, so a resumed run sends it back too. Gemini caches prompt prefixes by itself; cached tokens
 are reported.

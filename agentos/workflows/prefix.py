@@ -5,9 +5,10 @@ themselves), and a cache serves a call only up to its first differing byte. So e
 run (drafters, reviewers, the implementer) opens with the same system prompt and the same
 first messages: the repository (its map and the files most relevant to the issue), the issue,
 then the documents approved so far in stage order, one message each, so a later stage's
-prefix extends an earlier one's. Every call by the implementing model carries its tools (TOOLS),
-which providers put before everything else in their cache keys; only the implementer calls them. The role, the stage's task, the round, drafts and findings
-come after it.
+prefix extends an earlier one's. The role, the stage's task, the round, drafts and findings come
+after it. A cache serves one model, and providers put tool definitions before everything else in
+its key: so every call by the implementing model carries its tools (TOOLS), which only the
+implementer calls.
 
 Once the LLD is approved, the files its "Files changed" table lists follow it whole, as they are
 on the work branch before any change (those not already whole in the repository part), so the

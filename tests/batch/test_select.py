@@ -10,7 +10,6 @@ from agentos.batch.select import parse_numbers, prioritize
 from agentos.config import BatchConfig
 from agentos.errors import ExitCode, UsageError
 from agentos.forge.base import Issue
-from agentos.forge.local import LocalForge
 from agentos.paths import RepoLayout
 from tests.helpers.batch import add_issues, demo_titles
 from tests.helpers.sample import edit_config

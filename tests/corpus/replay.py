@@ -229,7 +229,7 @@ class ProjectAnswers:
     def lld(self, n: int) -> str:
         title, fix = self.d["issue"]["title"], self.p.fix
         change = "modify" if self.test_file_exists() else "add"
-        rows = [f"| T1 | the reproduction from the issue | unit | fails before the fix, passes after | AC1 |"]
+        rows = ["| T1 | the reproduction from the issue | unit | fails before the fix, passes after | AC1 |"]
         if self.v.kept_behaviour:
             rows.append(f"| T2 | existing {self.d['kept_behaviour']['test']} | unit | keeps passing | AC2 |")
         plan = "\n".join(rows)

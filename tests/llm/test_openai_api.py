@@ -12,7 +12,7 @@ from agentos.llm.openai_api import OllamaProvider, OpenAICompatibleProvider, Ope
 from agentos.llm.registry import ProviderContext, resolve
 from agentos.llm.retry import ContextTooLongError, ModelCallFailed
 from agentos.llm.settings import ProviderConfig
-from tests.helpers.llm import READ_FILE, Finding, Verdict, ask
+from tests.helpers.llm import READ_FILE, Verdict, ask
 from tests.llm.fakes import openai as fake
 
 

@@ -6,7 +6,6 @@ Screenshots go to test-artifacts/web/."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess

@@ -15,7 +15,7 @@ from agentos.progress.view import RunView
 from agentos.workflows.orchestrator.run import orchestrate
 from agentos.workflows.orchestrator.session import RunOptions
 from tests.helpers.repos import git
-from tests.workflows.impl_repo import FINISH, PYTEST, call, replace, reply, worktree
+from tests.workflows.impl_repo import FINISH, call, replace, reply, worktree
 from tests.workflows.review_repo import (
     FIXED, NAN_CHECK, NAN_TEST, calls, docstring_fix, finding, fixes, review_folder, reviewer, sent, target, verdict,
 )

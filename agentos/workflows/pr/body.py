@@ -134,7 +134,7 @@ def _red_green(report: dict[str, Any]) -> list[str]:
         return ["", "No red → green record: the tests were not seen failing before the change."]
     lines = ["", "**Red → green**", ""]
     if red:
-        lines.append(f"- 🔴 Written first and seen failing on the unchanged code: "
+        lines.append("- 🔴 Written first and seen failing on the unchanged code: "
                      + ", ".join(code(t) for t in red[:MAX_TESTS]) + (" …" if len(red) > MAX_TESTS else ""))
     for item in rounds:
         lines.append(f"- {inline(item.get('label', ''))}: {inline(item.get('summary', ''))} → {inline(item.get('action', ''))}")
