@@ -11,7 +11,8 @@ a ```markdown fence, tool arguments with ./ paths and pretty-printed JSON.
 
 A `Variant` picks the rough edges a test wants: documents in fences, one truncated answer (finish
 reason "length", then a good answer to the retry), a refusal (until `refuse` is cleared), one
-REVISE round, a kept-behaviour criterion mapped to an existing test. Requests, tokens and the
+REVISE round, a kept-behaviour criterion mapped to an existing test, a code reviewer's adversarial
+test. Requests, tokens and the
 tokens that repeat the prefix of an earlier call to the same model (a provider's cache serves one
 model) are counted per step (`stats`, `calls`).
 """
@@ -53,6 +54,8 @@ class Variant:
     """A document kind (triage, lld, spec) whose first review asks for one revision."""
     kept_behaviour: bool = False
     """The brief has a second criterion, behaviour that must stay the same, mapped to an existing test."""
+    adversarial: dict | None = None
+    """A test file the code reviewer writes to break the change ({path, content}), with its approval."""
 
 
 @dataclass
@@ -419,6 +422,10 @@ class ReplayServer(FakeServer):
         if kind == self.variant.revise and seen == 1:
             verdict = {"verdict": "REVISE", "summary": "Nearly there; one point to settle.",
                        "findings": [self.answers.revision_finding()]}
+        elif kind == "review" and self.variant.adversarial and seen == 1:
+            verdict = {"verdict": "APPROVED", "summary": "The change does what the spec asks; two edge cases to pin.",
+                       "findings": [], "adversarial_tests": [
+                           {**self.variant.adversarial, "expects": "runs of delimiters and delimiters at both ends"}]}
         else:
             verdict = {"verdict": "APPROVED", "summary": "Clear, complete and consistent with the issue.",
                        "findings": []}

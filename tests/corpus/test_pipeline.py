@@ -6,7 +6,8 @@ Each case asserts what a user needs from it: exit 0; a tests-first commit whose 
 on the base code, then the fix; the project's own suite passing on the branch with its own
 runner; no build output committed; the user's checkout untouched. The variant cases play the
 answers real models give: documents in fences, a truncated answer, a refusal (then a resumed
-run), a criterion about behaviour that must stay the same.
+run), a criterion about behaviour that must stay the same, and a code reviewer's adversarial test
+(run with the project's own runner, kept in its own commit).
 
 Projects agentos cannot yet take through are xfail(strict=True) with what goes wrong, so each
 one turns into a failure the day it is fixed.
@@ -45,8 +46,9 @@ def commits_on_branch(repo: Path) -> list[tuple[str, str, list[str]]]:
              fetch.git(repo, "diff-tree", "--no-commit-id", "--name-only", "-r", sha).split()) for sha in shas]
 
 
-def assert_pipeline_result(p: Pipeline, before: str, run) -> None:
-    """Everything a finished run must have done, checked with the project's own runner."""
+def assert_pipeline_result(p: Pipeline, before: str, run, kept: tuple[str, ...] = ()) -> None:
+    """Everything a finished run must have done, checked with the project's own runner; `kept`: the
+    test ids of the code reviewer's adversarial tests, each file in a commit of its own after the fix."""
     project, repo = p.project, p.repo
     assert run.returncode == 0, f"exit {run.returncode}\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
     assert user_tree(repo) == before, "the user's checkout changed"
@@ -57,9 +59,10 @@ def assert_pipeline_result(p: Pipeline, before: str, run) -> None:
     commits = commits_on_branch(repo)
     code = [c for c in commits if any(not f.startswith("docs/agentos/") for f in c[2])]
     test_file, fix_file = project.data["new_test"]["file"], project.fix.file
-    assert [c[2] for c in code] == [[test_file], [fix_file]], f"code commits: {code}"
-    red, green = code
-    assert red[1].startswith("test:"), red[1]
+    adversarial = [[path] for path in dict.fromkeys(k.partition("::")[0] for k in kept)]
+    assert [c[2] for c in code] == [[test_file], [fix_file], *adversarial], f"code commits: {code}"
+    red, green = code[:2]
+    assert red[1].startswith("test:") and all(c[1].startswith("test:") for c in code[2:]), code
 
     new_test = project.data["new_test"]["id"]
     with ProjectEnv(project) as env:
@@ -71,6 +74,10 @@ def assert_pipeline_result(p: Pipeline, before: str, run) -> None:
         suite = env.suite()
         assert suite.returncode == 0, suite.tail(40)
         assert env.outcome(new_test) == "passed"
+        if kept:  # the branch as reviewed: the reviewer's tests pass with the project's own runner
+            env.at(code[-1][0])
+            assert env.suite().returncode == 0
+            assert {test: env.outcome(test) for test in kept} == {test: "passed" for test in kept}
 
 
 @pytest.mark.parametrize("project", [_param(n) for n in PROJECTS])
@@ -115,6 +122,25 @@ def test_a_refusal_stops_the_run_resumably(pipeline):
     p.server.variant.refuse = None
     assert_pipeline_result(p, before, p.orchestrate())
     assert p.server.stats["triage.draft"].requests == 1  # the finished stage is not paid again
+
+
+EDGES = {"path": "tests/test_strutils_edges.py", "content": (
+    "from boltons.strutils import slugify\n\n\n"
+    "def test_slugify_runs_of_delimiters_inside_become_one():\n"
+    "    assert slugify(\"a -- b\", delim=\"-\") == \"a-b\"\n\n\n"
+    "def test_slugify_strips_underscores_at_both_ends():\n"
+    "    assert slugify(\"__init__\") == \"init\"\n")}
+"""The code reviewer's test for boltons (doctests, an old pytest pinned in tox's deps)."""
+
+
+def test_the_code_reviewers_adversarial_test_runs_with_the_projects_own_runner_and_is_kept(pipeline):
+    p = pipeline(PROJECTS["boltons"], Variant(adversarial=EDGES))
+    before = user_tree(p.repo)
+    kept = (f"{EDGES['path']}::test_slugify_runs_of_delimiters_inside_become_one",
+            f"{EDGES['path']}::test_slugify_strips_underscores_at_both_ends")
+    assert_pipeline_result(p, before, p.orchestrate(), kept=kept)
+    body = next(iter(p.repo.glob(".agentos/runs/*/pr/body.md"))).read_text()
+    assert EDGES["path"] in body  # named in the pull request
 
 
 def test_a_kept_behaviour_criterion_maps_to_an_existing_test(pipeline):
