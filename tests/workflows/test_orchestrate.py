@@ -118,14 +118,20 @@ def test_gate_pauses_then_approve_continues(sample_repo):
     assert [c["purpose"] for c in _calls(sample_repo)].count("lld.draft") == 1
 
 
-@pytest.mark.slow  # seconds of whole-pipeline work
-def test_reject_feedback_reaches_the_drafters_next_revision(sample_repo):
-    edit_config(sample_repo, gates={"after_lld": True})
+def _gate_after_lld_with_one_more_revision(repo):
+    """A gate after the LLD, and scripts for one more revision (addressing the human's finding H1)
+    and its review."""
+    edit_config(repo, gates={"after_lld": True})
     risk = "Callers relying on the old dashes: none found in the repository."
     unicode_edit = {"data": {"addressed": ["H1"], "edits": [{"search": risk, "replace": risk + "\nUnicode: out of scope."}]}}
-    edit_script(sample_repo, "drafter", "lld.revise", [*script_replies(sample_repo, "drafter", "lld.revise"), unicode_edit])
-    reviews = script_replies(sample_repo, "reviewer", "lld.review")
-    edit_script(sample_repo, "reviewer", "lld.review", [*reviews, reviews[-1]])
+    edit_script(repo, "drafter", "lld.revise", [*script_replies(repo, "drafter", "lld.revise"), unicode_edit])
+    reviews = script_replies(repo, "reviewer", "lld.review")
+    edit_script(repo, "reviewer", "lld.review", [*reviews, reviews[-1]])
+
+
+@pytest.mark.slow  # seconds of whole-pipeline work
+def test_reject_feedback_reaches_the_drafters_next_revision(sample_repo):
+    _gate_after_lld_with_one_more_revision(sample_repo)
     assert _run(sample_repo).exit_code == 3
     rejected = CliRunner().invoke(agentos_app, ["reject", "1", "--repo", str(sample_repo), "--feedback", "Say what happens to unicode letters"])
     assert rejected.exit_code == 0, rejected.output
@@ -255,12 +261,7 @@ def test_people_s_decisions_are_in_the_review_log_the_pr_body_and_the_events(sam
     from agentos import readmodel
     from agentos.paths import RepoLayout
 
-    edit_config(sample_repo, gates={"after_lld": True})
-    risk = "Callers relying on the old dashes: none found in the repository."
-    unicode_edit = {"data": {"addressed": ["H1"], "edits": [{"search": risk, "replace": risk + "\nUnicode: out of scope."}]}}
-    edit_script(sample_repo, "drafter", "lld.revise", [*script_replies(sample_repo, "drafter", "lld.revise"), unicode_edit])
-    reviews = script_replies(sample_repo, "reviewer", "lld.review")
-    edit_script(sample_repo, "reviewer", "lld.review", [*reviews, reviews[-1]])
+    _gate_after_lld_with_one_more_revision(sample_repo)
     assert _run(sample_repo).exit_code == 3
     git(sample_repo, "config", "user.name", "Rita Reviewer")
     CliRunner().invoke(agentos_app, ["reject", "1", "--repo", str(sample_repo), "--feedback", "Say what happens to unicode letters"])
